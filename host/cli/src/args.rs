@@ -1,0 +1,104 @@
+//! Command-line arguments (clap): every command and flag with its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// steprl: train agent policies with STEP, with environments, reward checkers and
+/// resampling strategies loaded as sandboxed WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "steprl", version, propagate_version = true)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// More log output (-v: plugin logs and progress details, -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Directory of the compiled-plugin cache [default: $STEPRL_CACHE_DIR, else
+    /// ~/.cache/steprl/components].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile plugins every time instead of using the cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect and check plugin files.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// List the tasks an environment plugin offers.
+    Tasks(TasksArgs),
+}
+
+/// `steprl plugin ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Show a plugin's kind, WIT version, exports, imports, size and compile time.
+    Inspect(InspectArgs),
+    /// Run a conformance check: random-policy episodes over every task for
+    /// environments, generated calls for reward checkers and resamplers. Exits non-zero
+    /// on any violation.
+    Check(CheckArgs),
+}
+
+/// Arguments of `steprl plugin inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The plugin component (.wasm).
+    pub file: PathBuf,
+    /// Configuration JSON passed to the plugin's `init`.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub config: String,
+}
+
+/// Arguments of `steprl plugin check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The plugin components (.wasm) to check, one after the other.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Random-policy episodes per task (environments).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub episodes: u32,
+    /// Base seed of the episodes and generated inputs.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+    /// Configuration JSON passed to the checked plugins' `init`.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub config: String,
+    /// Environment plugin whose episodes feed a checked reward checker (and the other
+    /// way round: a reward checker that judges a checked environment's episodes).
+    #[arg(long, value_name = "FILE")]
+    pub with: Option<PathBuf>,
+    /// Configuration JSON for the `--with` plugin.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub with_config: String,
+    /// Show every per-task row, not only those with violations.
+    #[arg(long)]
+    pub all_tasks: bool,
+}
+
+/// Arguments of `steprl tasks`.
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// The environment plugin (.wasm).
+    pub file: PathBuf,
+    /// Configuration JSON passed to the plugin's `init`.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub config: String,
+    /// Print JSON (one object per task) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,60 @@
+//! The commands: each turns parsed arguments into work and terminal output.
+
+mod plugin;
+mod tasks;
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use anyhow::Context;
+use steprl_sandbox::{LoadedPlugin, PluginOptions, Sandbox, SandboxConfig, default_cache_dir};
+
+use crate::args::{Cli, Command, Global, PluginCommand};
+
+/// Run the parsed command. `Ok(false)` means the command ran but found problems (e.g.
+/// conformance violations): the process should exit non-zero.
+pub async fn run(cli: Cli) -> anyhow::Result<bool> {
+    let sandbox = sandbox(&cli.global)?;
+    match cli.command {
+        Command::Plugin(PluginCommand::Inspect(a)) => plugin::inspect(&sandbox, &a).await,
+        Command::Plugin(PluginCommand::Check(a)) => plugin::check(&sandbox, &a, &cli.global).await,
+        Command::Tasks(a) => tasks::tasks(&sandbox, &a).await,
+    }
+}
+
+fn sandbox(global: &Global) -> anyhow::Result<Sandbox> {
+    let cache_dir = if global.no_cache {
+        None
+    } else {
+        global.cache_dir.clone().or_else(default_cache_dir)
+    };
+    Sandbox::new(SandboxConfig {
+        cache_dir,
+        ..SandboxConfig::default()
+    })
+    .map_err(|e| anyhow::anyhow!("{e:#}"))
+    .context("could not start the WebAssembly sandbox")
+}
+
+/// Load a plugin file with a clear error naming it.
+fn load(sandbox: &Sandbox, file: &Path) -> anyhow::Result<LoadedPlugin> {
+    Ok(sandbox.load(file)?)
+}
+
+/// Plugin options from a `--config` JSON string, validated as a JSON object.
+fn options(config: &str, flag: &str, seed: u64) -> anyhow::Result<PluginOptions> {
+    match serde_json::from_str::<serde_json::Value>(config) {
+        Ok(serde_json::Value::Object(_)) => Ok(PluginOptions {
+            config_json: config.to_owned(),
+            seed,
+            ..PluginOptions::default()
+        }),
+        Ok(_) => anyhow::bail!("{flag} must be a JSON object, like '{{\"levels\": [1]}}'"),
+        Err(e) => anyhow::bail!("{flag} is not valid JSON: {e}"),
+    }
+}
+
+/// Whether progress lines should be redrawn in place.
+fn interactive() -> bool {
+    std::io::stderr().is_terminal()
+}

@@ -1,0 +1,296 @@
+//! `steprl plugin inspect` and `steprl plugin check`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use steprl_core::{EnvInfo, Environment};
+use steprl_sandbox::{
+    LoadedPlugin, PluginKind, Sandbox, WIT_VERSION, WasmEnvironment, WasmResampler,
+    WasmRewardChecker,
+};
+
+use super::{interactive, load, options};
+use crate::args::{CheckArgs, Global, InspectArgs};
+use crate::conformance::{
+    self, CheckerReport, EnvCheck, EnvReport, ResamplerReport, Timing, Violation,
+};
+use crate::table::{self, Table};
+
+pub(super) async fn inspect(sandbox: &Sandbox, args: &InspectArgs) -> anyhow::Result<bool> {
+    let plugin = load(sandbox, &args.file)?;
+    println!("plugin     {}", plugin.name);
+    println!(
+        "file       {} ({})",
+        plugin.path.display(),
+        table::bytes(plugin.size_bytes)
+    );
+    println!(
+        "kind       {} (world steprl:plugin/{}@{WIT_VERSION})",
+        plugin.kind.world(),
+        plugin.kind.world()
+    );
+    println!(
+        "compile    {} ({})",
+        table::duration(plugin.compile_time),
+        if plugin.from_cache {
+            "loaded from the compile cache"
+        } else {
+            "compiled now"
+        }
+    );
+    if plugin.kind == PluginKind::Environment {
+        match WasmEnvironment::new(sandbox, &plugin, options(&args.config, "--config", 0)?).await {
+            Ok(env) => describe_env(env.info()),
+            Err(e) => println!("tasks      unavailable: {e}"),
+        }
+    }
+    println!("exports");
+    for e in &plugin.exports {
+        println!("  {}  {}", e.name, e.signature);
+    }
+    println!("imports");
+    for i in &plugin.imports {
+        println!("  {i}");
+    }
+    Ok(true)
+}
+
+fn describe_env(info: &EnvInfo) {
+    let mut levels: BTreeMap<Option<u8>, usize> = BTreeMap::new();
+    for t in &info.tasks {
+        *levels.entry(t.difficulty).or_default() += 1;
+    }
+    let levels: Vec<String> = levels
+        .iter()
+        .map(|(l, n)| match l {
+            Some(l) => format!("level {l}: {n}"),
+            None => format!("ungraded: {n}"),
+        })
+        .collect();
+    println!("tasks      {} ({})", info.tasks.len(), levels.join(", "));
+    let o = &info.observation;
+    let mut parts = Vec::new();
+    if o.text {
+        parts.push("text".to_owned());
+    }
+    if let Some(v) = o.vocab_size {
+        parts.push(match o.max_tokens {
+            Some(m) => format!("tokens (vocabulary {v}, at most {m} per observation)"),
+            None => format!("tokens (vocabulary {v})"),
+        });
+    }
+    if let Some(d) = o.feature_dim {
+        parts.push(format!("{d} features"));
+    }
+    if let Some(i) = o.image {
+        parts.push(format!("image {}x{}x{}", i.width, i.height, i.channels));
+    }
+    println!("observes   {}", parts.join(", "));
+    let a = &info.action;
+    let mut acts = Vec::new();
+    if a.discrete > 0 {
+        acts.push(format!("{} discrete", a.discrete));
+    }
+    if a.text {
+        acts.push("text".to_owned());
+    }
+    println!("actions    {}", acts.join(" + "));
+}
+
+pub(super) async fn check(sandbox: &Sandbox, args: &CheckArgs, global: &Global) -> anyhow::Result<bool> {
+    let mut all_ok = true;
+    for file in &args.files {
+        let plugin = load(sandbox, file)?;
+        println!(
+            "== {} ({}, {})",
+            plugin.name,
+            plugin.kind.world(),
+            table::bytes(plugin.size_bytes)
+        );
+        let violations = match plugin.kind {
+            PluginKind::Environment => check_env(sandbox, &plugin, args, global).await?,
+            PluginKind::RewardChecker => check_checker(sandbox, &plugin, args, global).await?,
+            PluginKind::Resampler => check_resampler(sandbox, &plugin, args).await?,
+        };
+        if violations.is_empty() {
+            println!("PASS {}: no violations", plugin.name);
+        } else {
+            all_ok = false;
+            println!("FAIL {}: {} violation(s)", plugin.name, violations.len());
+            for v in violations.iter().take(20) {
+                println!("  - {v}");
+            }
+            if violations.len() > 20 {
+                println!("  ... and {} more", violations.len() - 20);
+            }
+        }
+        println!();
+    }
+    Ok(all_ok)
+}
+
+fn progress(verbose: u8) -> impl FnMut(usize, usize, &str) {
+    let redraw = interactive();
+    move |i, n, task| {
+        if i == n {
+            if redraw {
+                eprint!("\r\x1b[2K");
+            }
+            return;
+        }
+        if redraw {
+            eprint!("\r\x1b[2K  task {}/{n} {task}", i + 1);
+            let _ = std::io::stderr().flush();
+        } else if verbose > 0 {
+            eprintln!("  task {}/{n} {task}", i + 1);
+        }
+    }
+}
+
+async fn check_env(
+    sandbox: &Sandbox,
+    plugin: &LoadedPlugin,
+    args: &CheckArgs,
+    global: &Global,
+) -> anyhow::Result<Vec<Violation>> {
+    let env = WasmEnvironment::new(sandbox, plugin, options(&args.config, "--config", args.seed)?).await?;
+    let mut checker = match &args.with {
+        Some(f) => {
+            let c = load(sandbox, f)?;
+            c.expect_kind(PluginKind::RewardChecker)?;
+            Some(WasmRewardChecker::new(sandbox, &c, options(&args.with_config, "--with-config", args.seed)?).await?)
+        }
+        None => None,
+    };
+    let opts = EnvCheck {
+        episodes: args.episodes,
+        seed: args.seed,
+    };
+    let report = conformance::check_environment(
+        &env,
+        checker.as_mut().map(|c| c as &mut dyn steprl_core::RewardChecker),
+        &opts,
+        progress(global.verbose),
+    )
+    .await;
+    print_env_report(env.info(), &report, args.all_tasks);
+    Ok(report.violations)
+}
+
+fn print_env_report(info: &EnvInfo, r: &EnvReport, all_tasks: bool) {
+    let has_checker = r.tasks.iter().any(|t| t.successes.is_some());
+    let mut header = vec!["task", "#level", "#episodes", "#mean steps", "#done", "#truncated"];
+    if has_checker {
+        header.push("#success");
+    }
+    header.push("#violations");
+    let mut table = Table::new(&header);
+    let mut shown = 0;
+    for t in &r.tasks {
+        if !all_tasks && t.violations == 0 {
+            continue;
+        }
+        shown += 1;
+        let mut row = vec![
+            t.id.clone(),
+            t.level.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+            t.episodes.to_string(),
+            format!("{:.1}", t.steps as f64 / f64::from(t.episodes.max(1))),
+            t.done.to_string(),
+            t.truncated.to_string(),
+        ];
+        if has_checker {
+            row.push(t.successes.map(|s| s.to_string()).unwrap_or_default());
+        }
+        row.push(t.violations.to_string());
+        table.row(row);
+    }
+    let episodes: u32 = r.tasks.iter().map(|t| t.episodes).sum();
+    let steps: u64 = r.tasks.iter().map(|t| t.steps).sum();
+    if shown > 0 {
+        print!("{}", table.render());
+    }
+    println!(
+        "{} tasks, {episodes} episodes (+{} determinism replays), {steps} steps{}",
+        info.tasks.len(),
+        r.tasks.len(),
+        if has_checker {
+            let s: u32 = r.tasks.iter().filter_map(|t| t.successes).sum();
+            format!(", {s} random-policy successes")
+        } else {
+            String::new()
+        }
+    );
+    print_timing("reset", &r.reset);
+    print_timing("step", &r.step);
+}
+
+fn print_timing(what: &str, t: &Timing) {
+    if t.count() == 0 {
+        return;
+    }
+    println!(
+        "{what:<6} mean {}  p50 {}  p99 {}  ({} calls, host-side, including the sandbox boundary)",
+        table::duration(t.mean()),
+        table::duration(t.quantile(0.5)),
+        table::duration(t.quantile(0.99)),
+        t.count()
+    );
+}
+
+async fn check_checker(
+    sandbox: &Sandbox,
+    plugin: &LoadedPlugin,
+    args: &CheckArgs,
+    global: &Global,
+) -> anyhow::Result<Vec<Violation>> {
+    let mut checker =
+        WasmRewardChecker::new(sandbox, plugin, options(&args.config, "--config", args.seed)?).await?;
+    let r: CheckerReport = conformance::check_checker(&mut checker, args.seed).await;
+    println!(
+        "generated inputs: {} calls, {} verdicts, {} typed errors",
+        r.calls, r.verdicts, r.guest_errors
+    );
+    print_timing("check", &r.timing);
+    let mut violations = r.violations;
+    if let Some(f) = &args.with {
+        let e = load(sandbox, f)?;
+        e.expect_kind(PluginKind::Environment)?;
+        let env = WasmEnvironment::new(sandbox, &e, options(&args.with_config, "--with-config", args.seed)?).await?;
+        println!("episodes of `{}` judged by `{}`:", e.name, plugin.name);
+        let report = conformance::check_environment(
+            &env,
+            Some(&mut checker),
+            &EnvCheck {
+                episodes: args.episodes,
+                seed: args.seed,
+            },
+            progress(global.verbose),
+        )
+        .await;
+        print_env_report(env.info(), &report, args.all_tasks);
+        violations.extend(report.violations);
+    }
+    Ok(violations)
+}
+
+async fn check_resampler(
+    sandbox: &Sandbox,
+    plugin: &LoadedPlugin,
+    args: &CheckArgs,
+) -> anyhow::Result<Vec<Violation>> {
+    let mut r = WasmResampler::new(sandbox, plugin, options(&args.config, "--config", args.seed)?).await?;
+    let report: ResamplerReport = conformance::check_resampler(&mut r, args.seed, 5).await;
+    println!(
+        "{} rounds over 24 synthetic tasks (B=8, N=4): plan sizes {:?}",
+        report.rounds, report.plan_sizes
+    );
+    let share: Vec<String> = report
+        .by_rate
+        .iter()
+        .map(|(b, n)| format!("{b}: {n}"))
+        .collect();
+    println!("rollouts by smoothed success rate: {}", share.join(", "));
+    print_timing("plan", &report.timing);
+    Ok(report.violations)
+}

@@ -1,0 +1,33 @@
+//! `steprl tasks FILE.wasm`: the task table of an environment plugin.
+
+use steprl_core::Environment;
+use steprl_sandbox::{PluginKind, Sandbox, WasmEnvironment};
+
+use super::{load, options};
+use crate::args::TasksArgs;
+use crate::table::Table;
+
+pub(super) async fn tasks(sandbox: &Sandbox, args: &TasksArgs) -> anyhow::Result<bool> {
+    let plugin = load(sandbox, &args.file)?;
+    plugin.expect_kind(PluginKind::Environment)?;
+    let env = WasmEnvironment::new(sandbox, &plugin, options(&args.config, "--config", 0)?).await?;
+    let info = env.info();
+    if args.json {
+        for t in &info.tasks {
+            println!("{}", serde_json::to_string(t)?);
+        }
+        return Ok(true);
+    }
+    let mut table = Table::new(&["id", "#level", "#max steps", "instruction"]);
+    for t in &info.tasks {
+        table.row(vec![
+            t.id.clone(),
+            t.difficulty.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+            t.max_steps.to_string(),
+            t.instruction.clone(),
+        ]);
+    }
+    print!("{}", table.render());
+    println!("{} tasks in `{}`", info.tasks.len(), env.name());
+    Ok(true)
+}

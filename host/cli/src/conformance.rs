@@ -1,0 +1,559 @@
+//! Conformance runs behind `steprl plugin check`: random-policy episodes that validate
+//! every observation and replay determinism for environments, generated calls for
+//! reward checkers and resamplers. Works on the core traits, so native
+//! implementations can be checked the same way.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use steprl_core::validate::{observation_problems, spec_problems};
+use steprl_core::{
+    Action, CallError, EnvInfo, EnvInstance, Environment, ObservationParts, PlanRequest,
+    Resampler, RewardChecker, StepResult, TaskInfo, TaskStat, TrajectorySummary,
+};
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// The task it happened in, if any.
+    pub task: Option<String>,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.task {
+            Some(t) => write!(f, "task `{t}`: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Latency samples of one call kind.
+#[derive(Debug, Clone, Default)]
+pub struct Timing(Vec<Duration>);
+
+impl Timing {
+    fn push(&mut self, d: Duration) {
+        self.0.push(d);
+    }
+
+    /// Number of samples.
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Mean, or zero without samples.
+    pub fn mean(&self) -> Duration {
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        self.0.iter().sum::<Duration>() / self.0.len() as u32
+    }
+
+    /// The q-quantile (0..=1), or zero without samples.
+    pub fn quantile(&self, q: f64) -> Duration {
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut v = self.0.clone();
+        v.sort();
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    }
+}
+
+/// Per-task results of an environment run.
+#[derive(Debug, Clone, Default)]
+pub struct TaskRow {
+    /// Task id.
+    pub id: String,
+    /// Difficulty.
+    pub level: Option<u8>,
+    /// Episodes run (the replay for determinism not counted).
+    pub episodes: u32,
+    /// Steps over all episodes.
+    pub steps: u64,
+    /// Episodes that ended with `done`.
+    pub done: u32,
+    /// Episodes that were truncated.
+    pub truncated: u32,
+    /// Successes according to the checker, if one was given.
+    pub successes: Option<u32>,
+    /// Violations in this task.
+    pub violations: u32,
+}
+
+/// What an environment conformance run found.
+#[derive(Debug, Clone, Default)]
+pub struct EnvReport {
+    /// Per task.
+    pub tasks: Vec<TaskRow>,
+    /// `reset` latencies.
+    pub reset: Timing,
+    /// `step` latencies.
+    pub step: Timing,
+    /// Everything that broke the contract.
+    pub violations: Vec<Violation>,
+}
+
+/// Settings of an environment conformance run.
+#[derive(Debug, Clone)]
+pub struct EnvCheck {
+    /// Random-policy episodes per task.
+    pub episodes: u32,
+    /// Base seed (task i, episode e uses a seed derived from it).
+    pub seed: u64,
+}
+
+/// Run `opts.episodes` random-policy episodes of every task, validating every
+/// observation; replay each task's first episode to check determinism; judge final
+/// states with `checker` if given.
+pub async fn check_environment(
+    env: &dyn Environment,
+    mut checker: Option<&mut dyn RewardChecker>,
+    opts: &EnvCheck,
+    mut progress: impl FnMut(usize, usize, &str),
+) -> EnvReport {
+    let info = env.info();
+    let mut report = EnvReport {
+        violations: spec_problems(info)
+            .into_iter()
+            .map(|message| Violation {
+                task: None,
+                message,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut instance = match env.instantiate().await {
+        Ok(i) => i,
+        Err(e) => {
+            report.violations.push(Violation {
+                task: None,
+                message: e.to_string(),
+            });
+            return report;
+        }
+    };
+    let n = info.tasks.len();
+    for (ti, task) in info.tasks.iter().enumerate() {
+        progress(ti, n, &task.id);
+        let mut row = TaskRow {
+            id: task.id.clone(),
+            level: task.difficulty,
+            successes: checker.as_ref().map(|_| 0),
+            ..Default::default()
+        };
+        let before = report.violations.len();
+        for e in 0..opts.episodes {
+            let seed = episode_seed(opts.seed, ti, e);
+            let run = run_episode(&mut *instance, info, task, seed, &mut report).await;
+            let trace = match run {
+                Ok(t) => t,
+                Err(err) => {
+                    report.violations.push(Violation {
+                        task: Some(task.id.clone()),
+                        message: err.to_string(),
+                    });
+                    continue;
+                }
+            };
+            row.episodes += 1;
+            row.steps += trace.results.len() as u64;
+            row.done += u32::from(trace.summary.done);
+            row.truncated += u32::from(trace.summary.truncated);
+            if let Some(c) = checker.as_deref_mut() {
+                match judge_twice(c, task, &trace).await {
+                    Ok(success) => {
+                        if let Some(s) = row.successes.as_mut() {
+                            *s += u32::from(success);
+                        }
+                    }
+                    Err(message) => report.violations.push(Violation {
+                        task: Some(task.id.clone()),
+                        message,
+                    }),
+                }
+            }
+            if e == 0 {
+                let mut scratch = EnvReport::default();
+                match run_episode(&mut *instance, info, task, seed, &mut scratch).await {
+                    Ok(replay) if replay != trace => report.violations.push(Violation {
+                        task: Some(task.id.clone()),
+                        message: format!(
+                            "not deterministic: seed {seed} with the same actions gave a different episode ({})",
+                            trace.first_difference(&replay)
+                        ),
+                    }),
+                    Ok(_) => {}
+                    Err(err) => report.violations.push(Violation {
+                        task: Some(task.id.clone()),
+                        message: format!("replay failed: {err}"),
+                    }),
+                }
+            }
+        }
+        row.violations = (report.violations.len() - before) as u32;
+        report.tasks.push(row);
+    }
+    progress(n, n, "");
+    report
+}
+
+fn episode_seed(base: u64, task: usize, episode: u32) -> u64 {
+    base.wrapping_mul(1_000_003)
+        .wrapping_add(task as u64 * 1_009)
+        .wrapping_add(u64::from(episode))
+}
+
+/// Everything observable about one episode, for the determinism comparison.
+#[derive(Debug, Clone, PartialEq)]
+struct Trace {
+    first: steprl_core::Observation,
+    results: Vec<StepResult>,
+    final_state: String,
+    summary: TrajectorySummary,
+}
+
+impl Trace {
+    fn first_difference(&self, other: &Trace) -> String {
+        if self.first != other.first {
+            return "the first observation differs".into();
+        }
+        if let Some(i) = self
+            .results
+            .iter()
+            .zip(&other.results)
+            .position(|(a, b)| a != b)
+        {
+            return format!("step {} differs", i + 1);
+        }
+        if self.results.len() != other.results.len() {
+            return format!(
+                "{} steps versus {}",
+                self.results.len(),
+                other.results.len()
+            );
+        }
+        "the final state differs".into()
+    }
+}
+
+/// Pick a random allowed action (uniform over the mask).
+fn random_action(rng: &mut StdRng, info: &EnvInfo, mask: Option<&[bool]>) -> Action {
+    let n = info.action.discrete;
+    if n == 0 {
+        return Action::Text("WAIT".into());
+    }
+    match mask {
+        Some(m) => {
+            let allowed: Vec<u32> = (0..n).filter(|&i| m.get(i as usize) == Some(&true)).collect();
+            if allowed.is_empty() {
+                Action::Discrete(rng.random_range(0..n))
+            } else {
+                Action::Discrete(allowed[rng.random_range(0..allowed.len())])
+            }
+        }
+        None => Action::Discrete(rng.random_range(0..n)),
+    }
+}
+
+async fn run_episode(
+    instance: &mut dyn EnvInstance,
+    info: &EnvInfo,
+    task: &TaskInfo,
+    seed: u64,
+    report: &mut EnvReport,
+) -> Result<Trace, CallError> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let ep = instance.start(&task.id, seed, ObservationParts::ALL).await?;
+    let t0 = Instant::now();
+    let first = instance.reset(ep).await;
+    report.reset.push(t0.elapsed());
+    let first = match first {
+        Ok(o) => o,
+        Err(e) => {
+            instance.close(ep).await;
+            return Err(e);
+        }
+    };
+    let flag = |report: &mut EnvReport, step: usize, problems: Vec<String>| {
+        for p in problems {
+            report.violations.push(Violation {
+                task: Some(task.id.clone()),
+                message: format!("seed {seed}, step {step}: {p}"),
+            });
+        }
+    };
+    flag(report, 0, observation_problems(info, &first));
+    let mut results: Vec<StepResult> = Vec::new();
+    let mut actions = Vec::new();
+    let mut mask = first.action_mask.clone();
+    loop {
+        if results.len() > task.max_steps as usize {
+            flag(
+                report,
+                results.len(),
+                vec![format!(
+                    "the episode did not end after max-steps {}",
+                    task.max_steps
+                )],
+            );
+            break;
+        }
+        let action = random_action(&mut rng, info, mask.as_deref());
+        let t0 = Instant::now();
+        let r = instance.step(ep, &action).await;
+        report.step.push(t0.elapsed());
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                instance.close(ep).await;
+                return Err(e);
+            }
+        };
+        actions.push(action);
+        let mut problems = observation_problems(info, &r.observation);
+        if !r.reward.is_finite() {
+            problems.push(format!("reward {} is not a finite number", r.reward));
+        }
+        flag(report, results.len() + 1, problems);
+        mask = r.observation.action_mask.clone();
+        let end = r.done || r.truncated;
+        results.push(r);
+        if end {
+            break;
+        }
+    }
+    let final_state = instance.final_state(ep).await;
+    instance.close(ep).await;
+    let final_state = final_state?;
+    if serde_json::from_str::<serde_json::Value>(&final_state).is_err() {
+        flag(
+            report,
+            results.len(),
+            vec!["final-state is not valid JSON".to_owned()],
+        );
+    }
+    let last = results.last();
+    let summary = TrajectorySummary {
+        seed,
+        rewards: results.iter().map(|r| r.reward).collect(),
+        done: last.is_some_and(|r| r.done),
+        truncated: last.is_some_and(|r| r.truncated),
+        actions,
+    };
+    Ok(Trace {
+        first,
+        results,
+        final_state,
+        summary,
+    })
+}
+
+/// Judge an episode twice: the verdicts must agree and the score lie in [0, 1].
+async fn judge_twice(
+    checker: &mut dyn RewardChecker,
+    task: &TaskInfo,
+    trace: &Trace,
+) -> Result<bool, String> {
+    let a = checker
+        .check(task, &trace.summary, &trace.final_state)
+        .await
+        .map_err(|e| e.to_string())?;
+    let b = checker
+        .check(task, &trace.summary, &trace.final_state)
+        .await
+        .map_err(|e| e.to_string())?;
+    if a != b {
+        return Err(format!(
+            "checker `{}` is not deterministic: {a:?} then {b:?}",
+            checker.name()
+        ));
+    }
+    if !(0.0..=1.0).contains(&a.score) {
+        return Err(format!(
+            "checker `{}` gave score {}, outside [0, 1]",
+            checker.name(),
+            a.score
+        ));
+    }
+    Ok(a.success)
+}
+
+/// What a standalone reward-checker run found.
+#[derive(Debug, Clone, Default)]
+pub struct CheckerReport {
+    /// Calls made.
+    pub calls: u32,
+    /// Calls answered with a verdict.
+    pub verdicts: u32,
+    /// Calls answered with a typed plugin error (allowed for made-up inputs).
+    pub guest_errors: u32,
+    /// Latencies.
+    pub timing: Timing,
+    /// Problems.
+    pub violations: Vec<Violation>,
+}
+
+/// Call a reward checker with made-up inputs: it must answer (a verdict or a typed
+/// error, never a trap), deterministically, with scores in [0, 1].
+pub async fn check_checker(checker: &mut dyn RewardChecker, seed: u64) -> CheckerReport {
+    let mut report = CheckerReport::default();
+    let task = TaskInfo {
+        id: "conformance.synthetic".into(),
+        suite: "conformance".into(),
+        instruction: "A made-up task the checker has never seen".into(),
+        max_steps: 10,
+        difficulty: Some(1),
+        metadata_json: "{}".into(),
+    };
+    let inputs = [
+        (vec![], "{}"),
+        (vec![Action::Discrete(0), Action::Discrete(1)], "{}"),
+        (vec![Action::Text("DONE".into())], r#"{"state":"unknown"}"#),
+        (vec![], "not json"),
+    ];
+    for (i, (actions, final_state)) in inputs.iter().enumerate() {
+        let summary = TrajectorySummary {
+            seed: seed + i as u64,
+            rewards: vec![0.0; actions.len()],
+            done: !actions.is_empty(),
+            truncated: false,
+            actions: actions.clone(),
+        };
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            report.calls += 1;
+            let t0 = Instant::now();
+            let r = checker.check(&task, &summary, final_state).await;
+            report.timing.push(t0.elapsed());
+            match &r {
+                Ok(v) => {
+                    report.verdicts += 1;
+                    if !(0.0..=1.0).contains(&v.score) {
+                        report.violations.push(Violation {
+                            task: None,
+                            message: format!("score {} outside [0, 1] for input {i}", v.score),
+                        });
+                    }
+                }
+                Err(CallError::Guest { .. }) => report.guest_errors += 1,
+                Err(e) => report.violations.push(Violation {
+                    task: None,
+                    message: format!("input {i}: {e}"),
+                }),
+            }
+            answers.push(r.map_err(|e| e.to_string()));
+        }
+        if answers[0] != answers[1] {
+            report.violations.push(Violation {
+                task: None,
+                message: format!("input {i}: not deterministic ({:?} then {:?})", answers[0], answers[1]),
+            });
+        }
+    }
+    report
+}
+
+/// What a resampler run found.
+#[derive(Debug, Clone, Default)]
+pub struct ResamplerReport {
+    /// Rounds planned.
+    pub rounds: u32,
+    /// Rollouts planned per round.
+    pub plan_sizes: Vec<usize>,
+    /// Rollouts per success-rate bucket over all rounds (`unseen`, `0`, `(0,0.5)`, ...).
+    pub by_rate: BTreeMap<&'static str, usize>,
+    /// Latencies.
+    pub timing: Timing,
+    /// Problems.
+    pub violations: Vec<Violation>,
+}
+
+fn bucket(rate: Option<f64>) -> &'static str {
+    match rate {
+        None => "unseen",
+        Some(r) if r <= 0.0 => "0",
+        Some(r) if r < 0.5 => "(0, 0.5)",
+        Some(r) if r < 1.0 => "[0.5, 1)",
+        Some(_) => "1",
+    }
+}
+
+/// Synthetic success records: every fourth task unseen, the rest spread over [0, 1].
+pub fn synthetic_stats(n: usize) -> Vec<TaskStat> {
+    (0..n)
+        .map(|i| {
+            let seen = i % 4 != 3;
+            let rate = (i % 5) as f64 / 4.0;
+            TaskStat {
+                id: format!("task-{i:02}"),
+                attempts: if seen { 8 } else { 0 },
+                successes: if seen { (rate * 8.0).round() as u32 } else { 0 },
+                smoothed_rate: seen.then_some(rate),
+                last_round: seen.then_some(0),
+            }
+        })
+        .collect()
+}
+
+/// Ask a resampler for `rounds` plans over synthetic records: only known task ids,
+/// non-empty, and the same inputs give the same plan.
+pub async fn check_resampler(resampler: &mut dyn Resampler, seed: u64, rounds: u32) -> ResamplerReport {
+    let stats = synthetic_stats(24);
+    let mut report = ResamplerReport::default();
+    for round in 0..rounds {
+        let request = PlanRequest {
+            tasks_per_round: 8,
+            copies_per_task: 4,
+            seed: seed.wrapping_add(u64::from(round)),
+        };
+        let t0 = Instant::now();
+        let a = resampler.plan(round, &stats, &request).await;
+        report.timing.push(t0.elapsed());
+        let b = resampler.plan(round, &stats, &request).await;
+        report.rounds += 1;
+        let plan = match (a, b) {
+            (Ok(a), Ok(b)) if a == b => a,
+            (Ok(a), Ok(b)) => {
+                report.violations.push(Violation {
+                    task: None,
+                    message: format!(
+                        "round {round}: the same inputs gave two different plans ({} and {} rollouts); plans must be pure functions of their inputs",
+                        a.len(),
+                        b.len()
+                    ),
+                });
+                a
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                report.violations.push(Violation {
+                    task: None,
+                    message: format!("round {round}: {e}"),
+                });
+                continue;
+            }
+        };
+        if plan.is_empty() {
+            report.violations.push(Violation {
+                task: None,
+                message: format!("round {round}: the plan is empty"),
+            });
+        }
+        report.plan_sizes.push(plan.len());
+        for id in &plan {
+            match stats.iter().find(|s| &s.id == id) {
+                Some(s) => *report.by_rate.entry(bucket(s.smoothed_rate)).or_default() += 1,
+                None => report.violations.push(Violation {
+                    task: None,
+                    message: format!("round {round}: the plan names unknown task `{id}`"),
+                }),
+            }
+        }
+    }
+    report
+}

@@ -1,0 +1,207 @@
+//! Plain-Rust mirrors of the WIT data types (`steprl:plugin/types`), used by every
+//! crate above the sandbox.
+
+use serde::{Deserialize, Serialize};
+
+/// One task a plugin offers; a seed picks its random parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    /// Stable identifier, unique within the plugin.
+    pub id: String,
+    /// Suite or domain name.
+    pub suite: String,
+    /// Natural-language instruction (may hold `{slot}` placeholders).
+    pub instruction: String,
+    /// Step budget after which the episode is truncated.
+    pub max_steps: u32,
+    /// Difficulty level, 1 = easiest.
+    pub difficulty: Option<u8>,
+    /// Opaque JSON object.
+    pub metadata_json: String,
+}
+
+/// A raw HWC image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Bytes per pixel.
+    pub channels: u8,
+    /// `width * height * channels` bytes, row-major.
+    pub data: Vec<u8>,
+}
+
+/// Which observation parts the host asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ObservationParts {
+    /// Text rendering.
+    pub text: bool,
+    /// Token ids.
+    pub tokens: bool,
+    /// Dense features.
+    pub features: bool,
+    /// Image.
+    pub image: bool,
+}
+
+impl ObservationParts {
+    /// Every part.
+    pub const ALL: Self = Self {
+        text: true,
+        tokens: true,
+        features: true,
+        image: true,
+    };
+}
+
+/// What the agent sees after `reset` or `step`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Observation {
+    /// Text rendering.
+    pub text: Option<String>,
+    /// Token ids below the declared vocabulary size.
+    pub tokens: Option<Vec<u32>>,
+    /// Dense features.
+    pub features: Option<Vec<f32>>,
+    /// Image.
+    pub image: Option<Image>,
+    /// One entry per discrete action, true = allowed; `None` = all allowed.
+    pub action_mask: Option<Vec<bool>>,
+}
+
+/// An action taken by the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    /// Index into the discrete action space.
+    Discrete(u32),
+    /// Free text.
+    Text(String),
+}
+
+/// The result of one environment step.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StepResult {
+    /// Observation after the action.
+    pub observation: Observation,
+    /// Immediate reward.
+    pub reward: f32,
+    /// The episode ended on its own terms.
+    pub done: bool,
+    /// The episode was cut short.
+    pub truncated: bool,
+    /// Opaque JSON object, empty when none.
+    pub info_json: String,
+}
+
+/// Shape of image observations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageShape {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Bytes per pixel.
+    pub channels: u8,
+}
+
+/// What observations an environment produces.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ObservationSpec {
+    /// Observations carry text.
+    pub text: bool,
+    /// Token vocabulary size; `None` = no tokens.
+    pub vocab_size: Option<u32>,
+    /// Token strings (empty or `vocab_size` entries).
+    pub vocab: Vec<String>,
+    /// Upper bound on tokens per observation.
+    pub max_tokens: Option<u32>,
+    /// Feature vector length; `None` = no features.
+    pub feature_dim: Option<u32>,
+    /// Image shape; `None` = no images.
+    pub image: Option<ImageShape>,
+}
+
+/// What actions an environment accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ActionSpec {
+    /// Number of discrete actions (0 = none).
+    pub discrete: u32,
+    /// Names of the discrete actions (empty or `discrete` entries).
+    pub discrete_labels: Vec<String>,
+    /// Text actions accepted.
+    pub text: bool,
+}
+
+/// What an environment declares once, at load: its tasks and spaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvInfo {
+    /// Every task the environment offers.
+    pub tasks: Vec<TaskInfo>,
+    /// Observation space.
+    pub observation: ObservationSpec,
+    /// Action space.
+    pub action: ActionSpec,
+}
+
+impl EnvInfo {
+    /// The task with this id, if any.
+    pub fn task(&self, id: &str) -> Option<&TaskInfo> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+}
+
+/// A finished episode as the reward checker sees it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TrajectorySummary {
+    /// The seed the episode was started with.
+    pub seed: u64,
+    /// Actions taken, in order.
+    pub actions: Vec<Action>,
+    /// Environment rewards, one per step.
+    pub rewards: Vec<f32>,
+    /// The last step reported `done`.
+    pub done: bool,
+    /// The episode was truncated.
+    pub truncated: bool,
+}
+
+/// A reward checker's judgement of one episode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The task was accomplished.
+    pub success: bool,
+    /// Score in [0, 1].
+    pub score: f32,
+    /// Human-readable reason.
+    pub reason: String,
+    /// Optional per-step rewards.
+    pub step_rewards: Option<Vec<f32>>,
+}
+
+/// What the host records about one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskStat {
+    /// Task id.
+    pub id: String,
+    /// Counted rollouts.
+    pub attempts: u32,
+    /// Successful rollouts.
+    pub successes: u32,
+    /// Smoothed success rate; `None` while unseen.
+    pub smoothed_rate: Option<f64>,
+    /// Last round the task was rolled out in.
+    pub last_round: Option<u32>,
+}
+
+/// The plan shape the host asks a resampler for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRequest {
+    /// B: distinct tasks per round.
+    pub tasks_per_round: u32,
+    /// N: rollouts per task.
+    pub copies_per_task: u32,
+    /// Seed for this round.
+    pub seed: u64,
+}

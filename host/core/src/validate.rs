@@ -1,0 +1,235 @@
+//! Checks of what a plugin declares and returns against the contract: spaces that make
+//! sense, observations that fit them. Used by `steprl plugin check` and the rollout.
+
+use std::collections::HashSet;
+
+use crate::types::{EnvInfo, Observation};
+
+/// Problems with an environment's declarations (empty = fine).
+pub fn spec_problems(info: &EnvInfo) -> Vec<String> {
+    let mut p = Vec::new();
+    if info.tasks.is_empty() {
+        p.push("the environment offers no tasks".to_owned());
+    }
+    let mut seen = HashSet::new();
+    for t in &info.tasks {
+        if !seen.insert(t.id.as_str()) {
+            p.push(format!("task id `{}` appears more than once", t.id));
+        }
+        if t.max_steps == 0 {
+            p.push(format!("task `{}` has max-steps 0", t.id));
+        }
+        if !matches!(
+            serde_json::from_str::<serde_json::Value>(&t.metadata_json),
+            Ok(serde_json::Value::Object(_))
+        ) {
+            p.push(format!("task `{}`: metadata-json is not a JSON object", t.id));
+        }
+    }
+    let o = &info.observation;
+    if let Some(v) = o.vocab_size {
+        if !o.vocab.is_empty() && o.vocab.len() != v as usize {
+            p.push(format!(
+                "vocab lists {} tokens but vocab-size is {v}",
+                o.vocab.len()
+            ));
+        }
+        if v == 0 {
+            p.push("vocab-size is 0".to_owned());
+        }
+    } else if !o.vocab.is_empty() || o.max_tokens.is_some() {
+        p.push("vocab or max-tokens given without vocab-size".to_owned());
+    }
+    if !o.text && o.vocab_size.is_none() && o.feature_dim.is_none() && o.image.is_none() {
+        p.push("observations declare no part (text, tokens, features or image)".to_owned());
+    }
+    let a = &info.action;
+    if a.discrete == 0 && !a.text {
+        p.push("the action space accepts neither discrete nor text actions".to_owned());
+    }
+    if !a.discrete_labels.is_empty() && a.discrete_labels.len() != a.discrete as usize {
+        p.push(format!(
+            "{} discrete labels for {} discrete actions",
+            a.discrete_labels.len(),
+            a.discrete
+        ));
+    }
+    p
+}
+
+/// Problems with one observation under `info`'s declarations (empty = fine).
+pub fn observation_problems(info: &EnvInfo, obs: &Observation) -> Vec<String> {
+    let mut p = Vec::new();
+    let spec = &info.observation;
+    if obs.text.is_some() && !spec.text {
+        p.push("text sent but the observation space declares no text".to_owned());
+    }
+    if let Some(tokens) = &obs.tokens {
+        match spec.vocab_size {
+            None => p.push("tokens sent but the observation space declares no vocabulary".to_owned()),
+            Some(v) => {
+                if let Some((i, t)) = tokens.iter().enumerate().find(|(_, t)| **t >= v) {
+                    p.push(format!("token {i} is id {t}, outside the vocabulary of {v}"));
+                }
+            }
+        }
+        if let Some(max) = spec.max_tokens
+            && tokens.len() > max as usize
+        {
+            p.push(format!("{} tokens, more than max-tokens {max}", tokens.len()));
+        }
+    }
+    if let Some(f) = &obs.features {
+        match spec.feature_dim {
+            None => p.push("features sent but the observation space declares none".to_owned()),
+            Some(d) if f.len() != d as usize => {
+                p.push(format!("{} features, but feature-dim is {d}", f.len()))
+            }
+            Some(_) => {}
+        }
+        if let Some((i, x)) = f.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            p.push(format!("feature {i} is {x}, not a finite number"));
+        }
+    }
+    if let Some(img) = &obs.image {
+        let expected = img.width as usize * img.height as usize * img.channels as usize;
+        if img.data.len() != expected {
+            p.push(format!(
+                "image of {}x{}x{} carries {} bytes, expected {expected}",
+                img.width,
+                img.height,
+                img.channels,
+                img.data.len()
+            ));
+        }
+        match spec.image {
+            None => p.push("image sent but the observation space declares none".to_owned()),
+            Some(s) if (s.width, s.height, s.channels) != (img.width, img.height, img.channels) => {
+                p.push(format!(
+                    "image is {}x{}x{}, declared {}x{}x{}",
+                    img.width, img.height, img.channels, s.width, s.height, s.channels
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(mask) = &obs.action_mask {
+        let n = info.action.discrete as usize;
+        if mask.len() != n {
+            p.push(format!(
+                "action mask has {} entries for {n} discrete actions",
+                mask.len()
+            ));
+        } else if n > 0 && !mask.iter().any(|&m| m) {
+            p.push("action mask allows no action".to_owned());
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{ActionSpec, Image, ImageShape, ObservationSpec, TaskInfo};
+
+    fn info() -> EnvInfo {
+        EnvInfo {
+            tasks: vec![TaskInfo {
+                id: "t".into(),
+                suite: "s".into(),
+                instruction: "i".into(),
+                max_steps: 5,
+                difficulty: Some(1),
+                metadata_json: "{}".into(),
+            }],
+            observation: ObservationSpec {
+                text: true,
+                vocab_size: Some(10),
+                vocab: vec![],
+                max_tokens: Some(4),
+                feature_dim: Some(2),
+                image: Some(ImageShape {
+                    width: 2,
+                    height: 1,
+                    channels: 3,
+                }),
+            },
+            action: ActionSpec {
+                discrete: 3,
+                discrete_labels: vec![],
+                text: false,
+            },
+        }
+    }
+
+    #[test]
+    fn a_good_spec_and_observation_pass() {
+        let i = info();
+        assert!(spec_problems(&i).is_empty(), "{:?}", spec_problems(&i));
+        let o = Observation {
+            text: Some("x".into()),
+            tokens: Some(vec![0, 9]),
+            features: Some(vec![0.5, -1.0]),
+            image: Some(Image {
+                width: 2,
+                height: 1,
+                channels: 3,
+                data: vec![0; 6],
+            }),
+            action_mask: Some(vec![true, false, false]),
+        };
+        assert!(observation_problems(&i, &o).is_empty());
+    }
+
+    #[test]
+    fn every_observation_violation_is_named() {
+        let i = info();
+        let o = Observation {
+            text: None,
+            tokens: Some(vec![1, 10, 2, 3, 4]),
+            features: Some(vec![f32::NAN]),
+            image: Some(Image {
+                width: 2,
+                height: 2,
+                channels: 3,
+                data: vec![0; 5],
+            }),
+            action_mask: Some(vec![true]),
+        };
+        let p = observation_problems(&i, &o).join("\n");
+        for needle in [
+            "outside the vocabulary of 10",
+            "more than max-tokens 4",
+            "1 features, but feature-dim is 2",
+            "not a finite number",
+            "carries 5 bytes",
+            "declared 2x1x3",
+            "1 entries for 3 discrete actions",
+        ] {
+            assert!(p.contains(needle), "missing `{needle}` in:\n{p}");
+        }
+        let stuck = Observation {
+            action_mask: Some(vec![false; 3]),
+            ..Default::default()
+        };
+        assert!(observation_problems(&i, &stuck)[0].contains("allows no action"));
+    }
+
+    #[test]
+    fn spec_violations_are_named() {
+        let mut i = info();
+        i.tasks.push(i.tasks[0].clone());
+        i.tasks[0].max_steps = 0;
+        i.observation.vocab = vec!["a".into()];
+        i.action.discrete_labels = vec!["x".into()];
+        let p = spec_problems(&i).join("\n");
+        for needle in [
+            "appears more than once",
+            "max-steps 0",
+            "vocab lists 1 tokens but vocab-size is 10",
+            "1 discrete labels for 3 discrete actions",
+        ] {
+            assert!(p.contains(needle), "missing `{needle}` in:\n{p}");
+        }
+    }
+}

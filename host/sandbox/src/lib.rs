@@ -1,0 +1,24 @@
+//! steprl's sandbox: runs environment, reward-checker and resampler plugins as
+//! WebAssembly components under wasmtime — deny-by-default WASI, a trapping deadline on
+//! every call, a memory cap per instance, optional fuel, re-creation after a trap, and
+//! an on-disk cache of compiled components. Nothing outside this crate sees wasmtime.
+
+mod bindings;
+mod cache;
+mod checker;
+mod env;
+mod error;
+mod host;
+mod limits;
+mod plugin;
+mod resampler;
+mod sandbox;
+
+pub use bindings::WIT_VERSION;
+pub use checker::WasmRewardChecker;
+pub use env::{WasmEnvInstance, WasmEnvironment};
+pub use error::LoadError;
+pub use limits::{Call, Limits};
+pub use plugin::{ExportedItem, LoadedPlugin, PluginKind, PluginOptions};
+pub use resampler::WasmResampler;
+pub use sandbox::{Sandbox, SandboxConfig, default_cache_dir};

@@ -1,0 +1,215 @@
+//! The sandbox: one wasmtime engine with epoch interruption (a ticker thread), the
+//! shared linker (deny-by-default WASI + `log`), and plugin loading with the compile
+//! cache.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use crate::bindings::v0_1_0::log;
+use crate::cache::CompileCache;
+use crate::error::LoadError;
+use crate::host::HostState;
+use crate::plugin::{LoadedPlugin, PluginKind};
+
+/// How the sandbox is set up (engine-wide settings).
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Directory of the compiled-component cache; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+    /// Turn on fuel metering (needed for `Limits::fuel_per_call`; costs some speed).
+    pub fuel: bool,
+    /// Epoch tick; deadlines are enforced to within about one tick.
+    pub epoch_tick: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            cache_dir: default_cache_dir(),
+            fuel: false,
+            epoch_tick: Duration::from_millis(1),
+        }
+    }
+}
+
+/// `$STEPRL_CACHE_DIR`, else `$XDG_CACHE_HOME/steprl/components`, else
+/// `$HOME/.cache/steprl/components`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("STEPRL_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("steprl").join("components"))
+}
+
+/// Loads and runs plugins. Cheap to clone; all clones share one engine.
+#[derive(Clone)]
+pub struct Sandbox {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) config: SandboxConfig,
+    cache: CompileCache,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Sandbox {
+    /// A sandbox with `config`. Starts the epoch ticker thread.
+    pub fn new(config: SandboxConfig) -> Result<Self, wasmtime::Error> {
+        let mut wc = Config::new();
+        wc.wasm_component_model(true)
+            .epoch_interruption(true)
+            .consume_fuel(config.fuel);
+        let engine = Engine::new(&wc)?;
+
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        log::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let stop = ticker_stop.clone();
+            let engine = engine.clone();
+            let tick = config.epoch_tick;
+            std::thread::Builder::new()
+                .name("steprl-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(wasmtime::Error::from)?;
+        }
+
+        Ok(Sandbox {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache: CompileCache::new(config.cache_dir.clone()),
+                config,
+                ticker_stop,
+            }),
+        })
+    }
+
+    /// Read, compile (or load from the cache) and classify a plugin file.
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<LoadedPlugin, LoadError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load_bytes(path, &bytes)
+    }
+
+    /// Like [`Sandbox::load`], from bytes (binary or WAT text) already in memory;
+    /// `path` names the plugin in errors, and its file stem becomes the plugin name.
+    pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
+        let is_text = !bytes.starts_with(b"\0asm");
+        if !is_text && bytes.get(4..8) != Some(&COMPONENT_VERSION[..]) {
+            if bytes.get(4..8) == Some(&CORE_VERSION[..]) {
+                return Err(LoadError::CoreModule {
+                    path: path.to_owned(),
+                });
+            }
+            return Err(LoadError::NotWasm {
+                path: path.to_owned(),
+            });
+        }
+        if is_text && !looks_like_wat(bytes) {
+            return Err(LoadError::NotWasm {
+                path: path.to_owned(),
+            });
+        }
+
+        let started = Instant::now();
+        let engine = &self.inner.engine;
+        let cache_path = self.inner.cache.path_for(engine, bytes);
+        let cached = cache_path
+            .as_deref()
+            .and_then(|p| self.inner.cache.load(engine, p));
+        let from_cache = cached.is_some();
+        let component = match cached {
+            Some(c) => c,
+            None => {
+                let c = Component::new(engine, bytes).map_err(|e| LoadError::Compile {
+                    path: path.to_owned(),
+                    message: format!("{e:#}"),
+                })?;
+                if let Some(p) = &cache_path {
+                    self.inner.cache.store(p, &c);
+                }
+                c
+            }
+        };
+        let compile_time = started.elapsed();
+        let (kind, exports) = PluginKind::detect(engine, &component, path)?;
+        let imports = crate::plugin::imports(engine, &component);
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "plugin".to_owned());
+        Ok(LoadedPlugin {
+            name,
+            path: path.to_owned(),
+            kind,
+            size_bytes: bytes.len() as u64,
+            compile_time,
+            from_cache,
+            exports,
+            imports,
+            component,
+        })
+    }
+
+    /// The wasmtime engine's epoch tick (deadline resolution).
+    pub fn epoch_tick(&self) -> Duration {
+        self.inner.config.epoch_tick
+    }
+}
+
+/// Version/layer field after `\0asm` of a core module (version 1, layer 0).
+const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
+/// Version/layer field of a component (version 0xd, layer 1).
+const COMPONENT_VERSION: [u8; 4] = [0x0d, 0, 1, 0];
+
+/// WAT text starts (after whitespace and comments) with `(`.
+fn looks_like_wat(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let mut rest = text.trim_start();
+    while let Some(r) = rest.strip_prefix(";;") {
+        rest = r.split_once('\n').map(|(_, r)| r).unwrap_or("").trim_start();
+    }
+    rest.starts_with('(')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_wat;
+
+    #[test]
+    fn wat_detection() {
+        assert!(looks_like_wat(b"  ;; hi\n (component)"));
+        assert!(!looks_like_wat(b"hello"));
+        assert!(!looks_like_wat(&[0xff, 0xfe, 0x00]));
+    }
+}

@@ -1,0 +1,344 @@
+//! Hand-written WAT components (no guest toolchain needed) that misbehave on purpose:
+//! they prove that deadlines trap, memory caps deny growth, a trapped instance is
+//! replaced, and bad files give clear errors.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use steprl_core::{CallError, GuestError, PlanRequest, Resampler, TaskStat, TrapKind};
+use steprl_sandbox::{
+    Limits, LoadError, PluginKind, PluginOptions, Sandbox, SandboxConfig, WasmEnvironment,
+    WasmResampler,
+};
+
+/// A resampler whose `plan` behaves according to `round`:
+/// 0 → Ok([]); 1 → loops forever; 2 → grows memory by 64 pages (4 MiB) and returns
+/// Err(internal) if that was refused, Ok(["grew"]) otherwise; 3 → traps (`unreachable`);
+/// 4 → grows by 64 pages and traps if refused.
+const RESAMPLER_WAT: &str = r#"
+(component
+  (core module $M
+    (memory (export "memory") 1)
+    (global $heap (mut i32) (i32.const 4096))
+    (data (i32.const 512) "denied")
+    (data (i32.const 520) "grew")
+    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+      (local $p i32)
+      (local.set $p
+        (i32.and
+          (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
+          (i32.sub (i32.const 0) (local.get 2))))
+      (global.set $heap (i32.add (local.get $p) (local.get 3)))
+      (local.get $p))
+    (func (export "init") (param i32 i32) (result i32)
+      (i32.store8 (i32.const 0) (i32.const 0))
+      (i32.const 0))
+    (func (export "plan") (param $round i32) (param i32 i32 i32 i32 i64) (result i32)
+      (if (i32.eq (local.get $round) (i32.const 1))
+        (then (loop $forever (br $forever))))
+      (if (i32.eq (local.get $round) (i32.const 3))
+        (then unreachable))
+      (if (i32.or (i32.eq (local.get $round) (i32.const 2)) (i32.eq (local.get $round) (i32.const 4)))
+        (then
+          (if (i32.eq (memory.grow (i32.const 64)) (i32.const -1))
+            (then
+              (if (i32.eq (local.get $round) (i32.const 4)) (then unreachable))
+              (i32.store8 (i32.const 16) (i32.const 1))
+              (i32.store8 (i32.const 20) (i32.const 7))
+              (i32.store (i32.const 24) (i32.const 512))
+              (i32.store (i32.const 28) (i32.const 6))
+              (return (i32.const 16))))
+          ;; Ok(["grew"]): one string (ptr 520, len 4) stored at 48
+          (i32.store (i32.const 48) (i32.const 520))
+          (i32.store (i32.const 52) (i32.const 4))
+          (i32.store8 (i32.const 16) (i32.const 0))
+          (i32.store (i32.const 20) (i32.const 48))
+          (i32.store (i32.const 24) (i32.const 1))
+          (return (i32.const 16))))
+      (i32.store8 (i32.const 16) (i32.const 0))
+      (i32.store (i32.const 20) (i32.const 0))
+      (i32.store (i32.const 24) (i32.const 0))
+      (i32.const 16)))
+  (core instance $m (instantiate $M))
+  (alias core export $m "memory" (core memory $mem))
+  (alias core export $m "cabi_realloc" (core func $realloc))
+  (type $err'' (variant
+    (case "invalid-config" string) (case "unknown-task" string) (case "invalid-action" string)
+    (case "episode-finished") (case "invalid-input" string) (case "external" string)
+    (case "unsupported" string) (case "internal" string)))
+  (type $stat'' (record (field "id" string) (field "attempts" u32) (field "successes" u32)
+    (field "smoothed-rate" (option f64)) (field "last-round" (option u32))))
+  (type $req'' (record (field "tasks-per-round" u32) (field "copies-per-task" u32) (field "seed" u64)))
+  ;; Types referenced by exported functions must be named: export them first.
+  (export $err' "plugin-error" (type $err''))
+  (export $stat' "task-stat" (type $stat''))
+  (export $req' "plan-request" (type $req''))
+  (component $C
+    (import "plugin-error" (type $err (eq $err')))
+    (import "task-stat" (type $stat (eq $stat')))
+    (import "plan-request" (type $req (eq $req')))
+    (import "init" (func $init (param "config-json" string) (result (result (error $err)))))
+    (import "plan" (func $plan (param "round" u32) (param "stats" (list $stat)) (param "request" $req)
+      (result (result (list string) (error $err)))))
+    (export "plugin-error" (type $err))
+    (export "task-stat" (type $stat))
+    (export "plan-request" (type $req))
+    (export "init" (func $init))
+    (export "plan" (func $plan)))
+  (func $init (param "config-json" string) (result (result (error $err')))
+    (canon lift (core func $m "init") (memory $mem) (realloc $realloc)))
+  (func $plan (param "round" u32) (param "stats" (list $stat')) (param "request" $req')
+    (result (result (list string) (error $err')))
+    (canon lift (core func $m "plan") (memory $mem) (realloc $realloc)))
+  (instance $api (instantiate $C
+    (with "plugin-error" (type $err'))
+    (with "task-stat" (type $stat'))
+    (with "plan-request" (type $req'))
+    (with "init" (func $init))
+    (with "plan" (func $plan))))
+  (export "steprl:plugin/resample@0.1.0" (instance $api)))
+"#;
+
+fn sandbox() -> Sandbox {
+    Sandbox::new(SandboxConfig {
+        cache_dir: None,
+        ..SandboxConfig::default()
+    })
+    .unwrap()
+}
+
+fn request() -> PlanRequest {
+    PlanRequest {
+        tasks_per_round: 1,
+        copies_per_task: 1,
+        seed: 0,
+    }
+}
+
+fn stats() -> Vec<TaskStat> {
+    vec![TaskStat {
+        id: "t".into(),
+        attempts: 0,
+        successes: 0,
+        smoothed_rate: None,
+        last_round: None,
+    }]
+}
+
+async fn resampler(limits: Limits) -> WasmResampler {
+    let sb = sandbox();
+    let plugin = sb
+        .load_bytes(Path::new("wat-resampler.wat"), RESAMPLER_WAT.as_bytes())
+        .unwrap();
+    assert_eq!(plugin.kind, PluginKind::Resampler);
+    WasmResampler::new(
+        &sb,
+        &plugin,
+        PluginOptions {
+            limits,
+            ..PluginOptions::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_well_behaved_call_answers() {
+    let mut r = resampler(Limits::default()).await;
+    assert_eq!(r.plan(0, &stats(), &request()).await.unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_infinite_loop_is_trapped_at_its_deadline_and_the_next_call_works() {
+    let deadline = Duration::from_millis(200);
+    let mut r = resampler(Limits {
+        plan: deadline,
+        ..Limits::default()
+    })
+    .await;
+    let started = Instant::now();
+    let err = r.plan(1, &stats(), &request()).await.unwrap_err();
+    let elapsed = started.elapsed();
+    match &err {
+        CallError::Trap { plugin, call, kind } => {
+            assert_eq!(plugin, "wat-resampler");
+            assert_eq!(*call, "plan");
+            assert_eq!(
+                *kind,
+                TrapKind::Deadline {
+                    limit: deadline,
+                    key: "limits.plan_ms"
+                }
+            );
+        }
+        other => panic!("expected a deadline trap, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("wat-resampler") && msg.contains("`plan`") && msg.contains("200 ms"), "{msg}");
+    // A deadline never fires early (how late it fires is measured in the benchmark,
+    // not asserted here).
+    assert!(elapsed >= deadline, "trapped after {elapsed:?}, before the {deadline:?} deadline");
+    // The trapped instance was dropped; the next call runs on a fresh one.
+    assert_eq!(r.plan(0, &stats(), &request()).await.unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn memory_growth_past_the_cap_is_denied() {
+    // 1 page (64 KiB) initial, cap 1 MiB: growing by 4 MiB must be refused, and the
+    // guest sees the refusal (memory.grow returns -1) and answers with its own error.
+    let mut r = resampler(Limits {
+        memory_bytes: 1024 * 1024,
+        ..Limits::default()
+    })
+    .await;
+    let err = r.plan(2, &stats(), &request()).await.unwrap_err();
+    assert!(
+        matches!(&err, CallError::Guest { error: GuestError::Internal(m), .. } if m == "denied"),
+        "{err:?}"
+    );
+    // Under a larger cap the same growth succeeds.
+    let mut roomy = resampler(Limits::default()).await;
+    assert_eq!(roomy.plan(2, &stats(), &request()).await.unwrap(), vec!["grew"]);
+}
+
+#[tokio::test]
+async fn a_trap_after_a_denied_growth_names_the_memory_cap() {
+    let mut r = resampler(Limits {
+        memory_bytes: 1024 * 1024,
+        ..Limits::default()
+    })
+    .await;
+    let err = r.plan(4, &stats(), &request()).await.unwrap_err();
+    assert!(
+        matches!(&err, CallError::Trap { kind: TrapKind::Memory { limit_bytes: 1048576 }, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("memory cap of 1 MiB"), "{err}");
+    assert_eq!(r.plan(0, &stats(), &request()).await.unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_trap_mid_call_names_plugin_and_call_and_the_next_call_gets_a_fresh_instance() {
+    let mut r = resampler(Limits::default()).await;
+    let err = r.plan(3, &stats(), &request()).await.unwrap_err();
+    match &err {
+        CallError::Trap {
+            plugin,
+            call,
+            kind: TrapKind::Guest(msg),
+        } => {
+            assert_eq!(plugin, "wat-resampler");
+            assert_eq!(*call, "plan");
+            assert!(msg.contains("unreachable"), "{msg}");
+        }
+        other => panic!("expected a guest trap, got {other:?}"),
+    }
+    assert!(err.to_string().contains("will be re-created"));
+    for _ in 0..3 {
+        assert_eq!(r.plan(0, &stats(), &request()).await.unwrap(), Vec::<String>::new());
+    }
+}
+
+#[tokio::test]
+async fn fuel_limits_trap_deterministically() {
+    let sb = Sandbox::new(SandboxConfig {
+        cache_dir: None,
+        fuel: true,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let plugin = sb
+        .load_bytes(Path::new("wat-resampler.wat"), RESAMPLER_WAT.as_bytes())
+        .unwrap();
+    let mut r = WasmResampler::new(
+        &sb,
+        &plugin,
+        PluginOptions {
+            limits: Limits {
+                fuel_per_call: Some(100_000),
+                ..Limits::default()
+            },
+            ..PluginOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let err = r.plan(1, &stats(), &request()).await.unwrap_err();
+    assert!(
+        matches!(&err, CallError::Trap { kind: TrapKind::Fuel { limit: 100_000 }, .. }),
+        "{err:?}"
+    );
+    assert_eq!(r.plan(0, &stats(), &request()).await.unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_plugin_of_another_kind_is_refused_by_name() {
+    let sb = sandbox();
+    let plugin = sb
+        .load_bytes(Path::new("wat-resampler.wat"), RESAMPLER_WAT.as_bytes())
+        .unwrap();
+    let err = WasmEnvironment::new(&sb, &plugin, PluginOptions::default())
+        .await
+        .err()
+        .expect("a resampler is not an environment");
+    assert!(matches!(err, LoadError::WrongKind { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "wat-resampler.wat is a resampler plugin, but an environment plugin is needed here"
+    );
+}
+
+#[test]
+fn bad_files_give_clear_errors() {
+    let sb = sandbox();
+    let err = |bytes: &[u8]| sb.load_bytes(Path::new("bad.wasm"), bytes).err().unwrap();
+
+    let garbage = err(b"\x7fELF not wasm at all");
+    assert!(matches!(garbage, LoadError::NotWasm { .. }), "{garbage:?}");
+    assert!(garbage.to_string().contains("bad.wasm is not a WebAssembly file"));
+
+    let text = err(b"hello world");
+    assert!(matches!(text, LoadError::NotWasm { .. }), "{text:?}");
+
+    let core = err(&wat::parse_str("(module)").unwrap());
+    assert!(matches!(core, LoadError::CoreModule { .. }), "{core:?}");
+    assert!(core.to_string().contains("wasm32-wasip2"), "{core}");
+
+    let empty = err(b"(component)");
+    assert!(matches!(empty, LoadError::NotAPlugin { .. }), "{empty:?}");
+    assert!(empty.to_string().contains("steprl:plugin/env@0.1.0"), "{empty}");
+
+    let future = RESAMPLER_WAT.replace("resample@0.1.0", "resample@0.9.0");
+    let future = err(future.as_bytes());
+    assert!(
+        matches!(&future, LoadError::UnsupportedVersion { found, .. } if found == "0.9.0"),
+        "{future:?}"
+    );
+
+    let broken = err(b"(component (core module (func (result i32))))");
+    assert!(matches!(broken, LoadError::Compile { .. }), "{broken:?}");
+
+    let missing = sb.load(Path::new("/nonexistent/plugin.wasm")).err().unwrap();
+    assert!(matches!(missing, LoadError::Read { .. }));
+    assert!(missing.to_string().contains("/nonexistent/plugin.wasm"));
+}
+
+#[test]
+fn compiled_components_are_cached_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new(SandboxConfig {
+        cache_dir: Some(dir.path().to_owned()),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let first = sb.load_bytes(Path::new("a.wat"), RESAMPLER_WAT.as_bytes()).unwrap();
+    assert!(!first.from_cache);
+    let second = sb.load_bytes(Path::new("b.wat"), RESAMPLER_WAT.as_bytes()).unwrap();
+    assert!(second.from_cache, "same bytes must hit the cache");
+    let other = RESAMPLER_WAT.replace("\"denied\"", "\"refused\"");
+    let third = sb.load_bytes(Path::new("c.wat"), other.as_bytes()).unwrap();
+    assert!(!third.from_cache, "different bytes must not hit the cache");
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files, 2);
+}
