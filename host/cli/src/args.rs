@@ -80,6 +80,7 @@ pub struct CheckArgs {
     pub config: String,
     /// Environment plugin whose episodes feed a checked reward checker (and the other
     /// way round: a reward checker that judges a checked environment's episodes).
+    /// Resamplers ignore it.
     #[arg(long, value_name = "FILE")]
     pub with: Option<PathBuf>,
     /// Configuration JSON for the `--with` plugin.

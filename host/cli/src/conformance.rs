@@ -10,8 +10,8 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use steprl_core::validate::{observation_problems, spec_problems};
 use steprl_core::{
-    Action, CallError, EnvInfo, EnvInstance, Environment, ObservationParts, PlanRequest,
-    Resampler, RewardChecker, StepResult, TaskInfo, TaskStat, TrajectorySummary,
+    Action, CallError, EnvInfo, EnvInstance, Environment, ObservationParts, PlanRequest, Resampler,
+    RewardChecker, StepResult, TaskInfo, TaskStat, TrajectorySummary,
 };
 
 /// One broken rule.
@@ -250,7 +250,9 @@ fn random_action(rng: &mut StdRng, info: &EnvInfo, mask: Option<&[bool]>) -> Act
     }
     match mask {
         Some(m) => {
-            let allowed: Vec<u32> = (0..n).filter(|&i| m.get(i as usize) == Some(&true)).collect();
+            let allowed: Vec<u32> = (0..n)
+                .filter(|&i| m.get(i as usize) == Some(&true))
+                .collect();
             if allowed.is_empty() {
                 Action::Discrete(rng.random_range(0..n))
             } else {
@@ -269,7 +271,9 @@ async fn run_episode(
     report: &mut EnvReport,
 ) -> Result<Trace, CallError> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let ep = instance.start(&task.id, seed, ObservationParts::ALL).await?;
+    let ep = instance
+        .start(&task.id, seed, ObservationParts::ALL)
+        .await?;
     let t0 = Instant::now();
     let first = instance.reset(ep).await;
     report.reset.push(t0.elapsed());
@@ -452,7 +456,10 @@ pub async fn check_checker(checker: &mut dyn RewardChecker, seed: u64) -> Checke
         if answers[0] != answers[1] {
             report.violations.push(Violation {
                 task: None,
-                message: format!("input {i}: not deterministic ({:?} then {:?})", answers[0], answers[1]),
+                message: format!(
+                    "input {i}: not deterministic ({:?} then {:?})",
+                    answers[0], answers[1]
+                ),
             });
         }
     }
@@ -503,7 +510,11 @@ pub fn synthetic_stats(n: usize) -> Vec<TaskStat> {
 
 /// Ask a resampler for `rounds` plans over synthetic records: only known task ids,
 /// non-empty, and the same inputs give the same plan.
-pub async fn check_resampler(resampler: &mut dyn Resampler, seed: u64, rounds: u32) -> ResamplerReport {
+pub async fn check_resampler(
+    resampler: &mut dyn Resampler,
+    seed: u64,
+    rounds: u32,
+) -> ResamplerReport {
     let stats = synthetic_stats(24);
     let mut report = ResamplerReport::default();
     for round in 0..rounds {

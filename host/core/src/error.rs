@@ -100,7 +100,9 @@ pub enum CallError {
         error: GuestError,
     },
     /// The sandbox stopped the call; the instance was dropped and will be re-created.
-    #[error("plugin `{plugin}` was stopped in `{call}`: {kind}; its instance was dropped and will be re-created")]
+    #[error(
+        "plugin `{plugin}` was stopped in `{call}`: {kind}; its instance was dropped and will be re-created"
+    )]
     Trap {
         /// Plugin name.
         plugin: String,
@@ -110,7 +112,9 @@ pub enum CallError {
         kind: TrapKind,
     },
     /// The episode handle belongs to an instance that was re-created after a trap.
-    #[error("plugin `{plugin}`: episode {episode} was lost when its instance was re-created after a trap")]
+    #[error(
+        "plugin `{plugin}`: episode {episode} was lost when its instance was re-created after a trap"
+    )]
     EpisodeLost {
         /// Plugin name.
         plugin: String,
@@ -173,9 +177,15 @@ mod tests {
             limit_bytes: 256 * 1024 * 1024,
         }
         .to_string();
-        assert!(m.contains("256 MiB") && m.contains("limits.memory_mib"), "{m}");
+        assert!(
+            m.contains("256 MiB") && m.contains("limits.memory_mib"),
+            "{m}"
+        );
         let f = TrapKind::Fuel { limit: 1000 }.to_string();
-        assert!(f.contains("1000") && f.contains("limits.fuel_per_call"), "{f}");
+        assert!(
+            f.contains("1000") && f.contains("limits.fuel_per_call"),
+            "{f}"
+        );
         let d = TrapKind::Deadline {
             limit: Duration::from_millis(250),
             key: "k",

@@ -10,6 +10,6 @@ pub mod validate;
 pub use error::{CallError, GuestError, TrapKind};
 pub use plugin::{EnvInstance, Environment, EpisodeId, Resampler, RewardChecker};
 pub use types::{
-    Action, ActionSpec, EnvInfo, Image, ImageShape, Observation, ObservationParts,
-    ObservationSpec, PlanRequest, StepResult, TaskInfo, TaskStat, TrajectorySummary, Verdict,
+    Action, ActionSpec, EnvInfo, Image, ImageShape, Observation, ObservationParts, ObservationSpec,
+    PlanRequest, StepResult, TaskInfo, TaskStat, TrajectorySummary, Verdict,
 };

@@ -23,7 +23,10 @@ pub fn spec_problems(info: &EnvInfo) -> Vec<String> {
             serde_json::from_str::<serde_json::Value>(&t.metadata_json),
             Ok(serde_json::Value::Object(_))
         ) {
-            p.push(format!("task `{}`: metadata-json is not a JSON object", t.id));
+            p.push(format!(
+                "task `{}`: metadata-json is not a JSON object",
+                t.id
+            ));
         }
     }
     let o = &info.observation;
@@ -66,17 +69,24 @@ pub fn observation_problems(info: &EnvInfo, obs: &Observation) -> Vec<String> {
     }
     if let Some(tokens) = &obs.tokens {
         match spec.vocab_size {
-            None => p.push("tokens sent but the observation space declares no vocabulary".to_owned()),
+            None => {
+                p.push("tokens sent but the observation space declares no vocabulary".to_owned())
+            }
             Some(v) => {
                 if let Some((i, t)) = tokens.iter().enumerate().find(|(_, t)| **t >= v) {
-                    p.push(format!("token {i} is id {t}, outside the vocabulary of {v}"));
+                    p.push(format!(
+                        "token {i} is id {t}, outside the vocabulary of {v}"
+                    ));
                 }
             }
         }
         if let Some(max) = spec.max_tokens
             && tokens.len() > max as usize
         {
-            p.push(format!("{} tokens, more than max-tokens {max}", tokens.len()));
+            p.push(format!(
+                "{} tokens, more than max-tokens {max}",
+                tokens.len()
+            ));
         }
     }
     if let Some(f) = &obs.features {

@@ -27,7 +27,10 @@ impl World for CheckerWorld {
         RewardCheckerPre::new(pre)
     }
 
-    async fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Bindings> {
+    async fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<Bindings> {
         pre.instantiate_async(store).await
     }
 

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use steprl_core::{
-    Action, CallError, EnvInfo, EnvInstance, Environment, EpisodeId, Observation,
-    ObservationParts, StepResult,
+    Action, CallError, EnvInfo, EnvInstance, Environment, EpisodeId, Observation, ObservationParts,
+    StepResult,
 };
-use wasmtime::component::{InstancePre, ResourceAny};
 use wasmtime::Store;
+use wasmtime::component::{InstancePre, ResourceAny};
 
 use crate::bindings::v0_1_0::environment::{Environment as Bindings, EnvironmentPre};
 use crate::bindings::v0_1_0::types as wit;
@@ -33,7 +33,10 @@ impl World for EnvWorld {
         EnvironmentPre::new(pre)
     }
 
-    async fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Bindings> {
+    async fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<Bindings> {
         pre.instantiate_async(store).await
     }
 
@@ -89,7 +92,11 @@ impl WasmEnvironment {
 
 async fn read_info(g: &mut Guarded<EnvWorld>) -> Result<EnvInfo, CallError> {
     let live = g.begin(Call::Tasks).await?;
-    let out = live.bindings.steprl_plugin_env().call_tasks(&mut live.store).await;
+    let out = live
+        .bindings
+        .steprl_plugin_env()
+        .call_tasks(&mut live.store)
+        .await;
     let tasks = g.finish(Call::Tasks, out.map(Ok))?;
     let live = g.begin(Call::ObservationSpace).await?;
     let out = live
@@ -165,7 +172,12 @@ impl EnvInstance for WasmEnvInstance {
             .bindings
             .steprl_plugin_env()
             .episode()
-            .call_start(&mut live.store, task_id, seed, wit::ObservationParts::from(parts))
+            .call_start(
+                &mut live.store,
+                task_id,
+                seed,
+                wit::ObservationParts::from(parts),
+            )
             .await;
         let res = self
             .guarded

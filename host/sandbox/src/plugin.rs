@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steprl_core::{CallError, TrapKind};
-use wasmtime::component::types::ComponentItem;
+use wasmtime::component::types::{ComponentItem, Type};
 use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store, Trap};
 
@@ -131,14 +131,21 @@ fn collect_items(engine: &Engine, prefix: &str, item: &ComponentItem, out: &mut 
             }
         }
         ComponentItem::ComponentFunc(f) => {
-            let params: Vec<&str> = f.params().map(|(n, _)| n).collect();
-            let results = f.results().len();
+            let params: Vec<String> = f
+                .params()
+                .map(|(n, t)| format!("{n}: {}", type_name(&t)))
+                .collect();
+            let results: Vec<String> = f.results().map(|t| type_name(&t)).collect();
             out.push(ExportedItem {
                 name: prefix.to_owned(),
                 signature: format!(
                     "func({}){}",
                     params.join(", "),
-                    if results == 0 { "" } else { " -> result" }
+                    if results.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" -> {}", results.join(", "))
+                    }
                 ),
             });
         }
@@ -147,6 +154,39 @@ fn collect_items(engine: &Engine, prefix: &str, item: &ComponentItem, out: &mut 
             signature: "resource".to_owned(),
         }),
         _ => {}
+    }
+}
+
+/// A short WIT-like name of a component value type (nominal types by kind only).
+fn type_name(t: &Type) -> String {
+    match t {
+        Type::Bool => "bool".into(),
+        Type::S8 => "s8".into(),
+        Type::U8 => "u8".into(),
+        Type::S16 => "s16".into(),
+        Type::U16 => "u16".into(),
+        Type::S32 => "s32".into(),
+        Type::U32 => "u32".into(),
+        Type::S64 => "s64".into(),
+        Type::U64 => "u64".into(),
+        Type::Float32 => "f32".into(),
+        Type::Float64 => "f64".into(),
+        Type::Char => "char".into(),
+        Type::String => "string".into(),
+        Type::List(l) => format!("list<{}>", type_name(&l.ty())),
+        Type::Option(o) => format!("option<{}>", type_name(&o.ty())),
+        Type::Result(r) => format!(
+            "result<{}, …>",
+            r.ok().map(|t| type_name(&t)).unwrap_or_else(|| "_".into())
+        ),
+        Type::Record(_) => "record".into(),
+        Type::Tuple(_) => "tuple".into(),
+        Type::Variant(_) => "variant".into(),
+        Type::Enum(_) => "enum".into(),
+        Type::Flags(_) => "flags".into(),
+        Type::Own(_) => "own<resource>".into(),
+        Type::Borrow(_) => "borrow<resource>".into(),
+        other => format!("{other:?}").to_lowercase(),
     }
 }
 
@@ -444,7 +484,8 @@ fn arm<W: World>(store: &mut Store<HostState>, call: Call, shared: &Shared<W>) {
 
 /// SplitMix64-style mixing of a run seed with instance coordinates.
 fn mix(seed: u64, a: u64, b: u64) -> u64 {
-    let mut z = seed ^ a.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ b.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let mut z =
+        seed ^ a.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ b.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

@@ -90,9 +90,22 @@ impl Sandbox {
             std::thread::Builder::new()
                 .name("steprl-epoch".into())
                 .spawn(move || {
+                    // Tick on the wall clock, not on sleep durations: a sleep overshoots
+                    // by tens of microseconds, which would add up to deadlines several
+                    // percent late. Late wake-ups catch up with extra ticks.
+                    let start = Instant::now();
+                    let mut ticks: u64 = 0;
                     while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(tick);
-                        engine.increment_epoch();
+                        let due = start + tick * (ticks + 1) as u32;
+                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                        let now_ticks =
+                            (start.elapsed().as_nanos() / tick.as_nanos().max(1)) as u64;
+                        while ticks < now_ticks {
+                            engine.increment_epoch();
+                            ticks += 1;
+                        }
                     }
                 })
                 .map_err(wasmtime::Error::from)?;
@@ -197,7 +210,11 @@ fn looks_like_wat(bytes: &[u8]) -> bool {
     };
     let mut rest = text.trim_start();
     while let Some(r) = rest.strip_prefix(";;") {
-        rest = r.split_once('\n').map(|(_, r)| r).unwrap_or("").trim_start();
+        rest = r
+            .split_once('\n')
+            .map(|(_, r)| r)
+            .unwrap_or("")
+            .trim_start();
     }
     rest.starts_with('(')
 }

@@ -15,89 +15,7 @@ use steprl_sandbox::{
 /// 0 → Ok([]); 1 → loops forever; 2 → grows memory by 64 pages (4 MiB) and returns
 /// Err(internal) if that was refused, Ok(["grew"]) otherwise; 3 → traps (`unreachable`);
 /// 4 → grows by 64 pages and traps if refused.
-const RESAMPLER_WAT: &str = r#"
-(component
-  (core module $M
-    (memory (export "memory") 1)
-    (global $heap (mut i32) (i32.const 4096))
-    (data (i32.const 512) "denied")
-    (data (i32.const 520) "grew")
-    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
-      (local $p i32)
-      (local.set $p
-        (i32.and
-          (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
-          (i32.sub (i32.const 0) (local.get 2))))
-      (global.set $heap (i32.add (local.get $p) (local.get 3)))
-      (local.get $p))
-    (func (export "init") (param i32 i32) (result i32)
-      (i32.store8 (i32.const 0) (i32.const 0))
-      (i32.const 0))
-    (func (export "plan") (param $round i32) (param i32 i32 i32 i32 i64) (result i32)
-      (if (i32.eq (local.get $round) (i32.const 1))
-        (then (loop $forever (br $forever))))
-      (if (i32.eq (local.get $round) (i32.const 3))
-        (then unreachable))
-      (if (i32.or (i32.eq (local.get $round) (i32.const 2)) (i32.eq (local.get $round) (i32.const 4)))
-        (then
-          (if (i32.eq (memory.grow (i32.const 64)) (i32.const -1))
-            (then
-              (if (i32.eq (local.get $round) (i32.const 4)) (then unreachable))
-              (i32.store8 (i32.const 16) (i32.const 1))
-              (i32.store8 (i32.const 20) (i32.const 7))
-              (i32.store (i32.const 24) (i32.const 512))
-              (i32.store (i32.const 28) (i32.const 6))
-              (return (i32.const 16))))
-          ;; Ok(["grew"]): one string (ptr 520, len 4) stored at 48
-          (i32.store (i32.const 48) (i32.const 520))
-          (i32.store (i32.const 52) (i32.const 4))
-          (i32.store8 (i32.const 16) (i32.const 0))
-          (i32.store (i32.const 20) (i32.const 48))
-          (i32.store (i32.const 24) (i32.const 1))
-          (return (i32.const 16))))
-      (i32.store8 (i32.const 16) (i32.const 0))
-      (i32.store (i32.const 20) (i32.const 0))
-      (i32.store (i32.const 24) (i32.const 0))
-      (i32.const 16)))
-  (core instance $m (instantiate $M))
-  (alias core export $m "memory" (core memory $mem))
-  (alias core export $m "cabi_realloc" (core func $realloc))
-  (type $err'' (variant
-    (case "invalid-config" string) (case "unknown-task" string) (case "invalid-action" string)
-    (case "episode-finished") (case "invalid-input" string) (case "external" string)
-    (case "unsupported" string) (case "internal" string)))
-  (type $stat'' (record (field "id" string) (field "attempts" u32) (field "successes" u32)
-    (field "smoothed-rate" (option f64)) (field "last-round" (option u32))))
-  (type $req'' (record (field "tasks-per-round" u32) (field "copies-per-task" u32) (field "seed" u64)))
-  ;; Types referenced by exported functions must be named: export them first.
-  (export $err' "plugin-error" (type $err''))
-  (export $stat' "task-stat" (type $stat''))
-  (export $req' "plan-request" (type $req''))
-  (component $C
-    (import "plugin-error" (type $err (eq $err')))
-    (import "task-stat" (type $stat (eq $stat')))
-    (import "plan-request" (type $req (eq $req')))
-    (import "init" (func $init (param "config-json" string) (result (result (error $err)))))
-    (import "plan" (func $plan (param "round" u32) (param "stats" (list $stat)) (param "request" $req)
-      (result (result (list string) (error $err)))))
-    (export "plugin-error" (type $err))
-    (export "task-stat" (type $stat))
-    (export "plan-request" (type $req))
-    (export "init" (func $init))
-    (export "plan" (func $plan)))
-  (func $init (param "config-json" string) (result (result (error $err')))
-    (canon lift (core func $m "init") (memory $mem) (realloc $realloc)))
-  (func $plan (param "round" u32) (param "stats" (list $stat')) (param "request" $req')
-    (result (result (list string) (error $err')))
-    (canon lift (core func $m "plan") (memory $mem) (realloc $realloc)))
-  (instance $api (instantiate $C
-    (with "plugin-error" (type $err'))
-    (with "task-stat" (type $stat'))
-    (with "plan-request" (type $req'))
-    (with "init" (func $init))
-    (with "plan" (func $plan))))
-  (export "steprl:plugin/resample@0.1.0" (instance $api)))
-"#;
+const RESAMPLER_WAT: &str = include_str!("misbehaving-resampler.wat");
 
 fn sandbox() -> Sandbox {
     Sandbox::new(SandboxConfig {
@@ -146,7 +64,10 @@ async fn resampler(limits: Limits) -> WasmResampler {
 #[tokio::test]
 async fn a_well_behaved_call_answers() {
     let mut r = resampler(Limits::default()).await;
-    assert_eq!(r.plan(0, &stats(), &request()).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        r.plan(0, &stats(), &request()).await.unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]
@@ -175,12 +96,21 @@ async fn an_infinite_loop_is_trapped_at_its_deadline_and_the_next_call_works() {
         other => panic!("expected a deadline trap, got {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("wat-resampler") && msg.contains("`plan`") && msg.contains("200 ms"), "{msg}");
+    assert!(
+        msg.contains("wat-resampler") && msg.contains("`plan`") && msg.contains("200 ms"),
+        "{msg}"
+    );
     // A deadline never fires early (how late it fires is measured in the benchmark,
     // not asserted here).
-    assert!(elapsed >= deadline, "trapped after {elapsed:?}, before the {deadline:?} deadline");
+    assert!(
+        elapsed >= deadline,
+        "trapped after {elapsed:?}, before the {deadline:?} deadline"
+    );
     // The trapped instance was dropped; the next call runs on a fresh one.
-    assert_eq!(r.plan(0, &stats(), &request()).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        r.plan(0, &stats(), &request()).await.unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]
@@ -199,7 +129,10 @@ async fn memory_growth_past_the_cap_is_denied() {
     );
     // Under a larger cap the same growth succeeds.
     let mut roomy = resampler(Limits::default()).await;
-    assert_eq!(roomy.plan(2, &stats(), &request()).await.unwrap(), vec!["grew"]);
+    assert_eq!(
+        roomy.plan(2, &stats(), &request()).await.unwrap(),
+        vec!["grew"]
+    );
 }
 
 #[tokio::test]
@@ -211,11 +144,22 @@ async fn a_trap_after_a_denied_growth_names_the_memory_cap() {
     .await;
     let err = r.plan(4, &stats(), &request()).await.unwrap_err();
     assert!(
-        matches!(&err, CallError::Trap { kind: TrapKind::Memory { limit_bytes: 1048576 }, .. }),
+        matches!(
+            &err,
+            CallError::Trap {
+                kind: TrapKind::Memory {
+                    limit_bytes: 1048576
+                },
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("memory cap of 1 MiB"), "{err}");
-    assert_eq!(r.plan(0, &stats(), &request()).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        r.plan(0, &stats(), &request()).await.unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]
@@ -236,7 +180,10 @@ async fn a_trap_mid_call_names_plugin_and_call_and_the_next_call_gets_a_fresh_in
     }
     assert!(err.to_string().contains("will be re-created"));
     for _ in 0..3 {
-        assert_eq!(r.plan(0, &stats(), &request()).await.unwrap(), Vec::<String>::new());
+        assert_eq!(
+            r.plan(0, &stats(), &request()).await.unwrap(),
+            Vec::<String>::new()
+        );
     }
 }
 
@@ -266,10 +213,19 @@ async fn fuel_limits_trap_deterministically() {
     .unwrap();
     let err = r.plan(1, &stats(), &request()).await.unwrap_err();
     assert!(
-        matches!(&err, CallError::Trap { kind: TrapKind::Fuel { limit: 100_000 }, .. }),
+        matches!(
+            &err,
+            CallError::Trap {
+                kind: TrapKind::Fuel { limit: 100_000 },
+                ..
+            }
+        ),
         "{err:?}"
     );
-    assert_eq!(r.plan(0, &stats(), &request()).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        r.plan(0, &stats(), &request()).await.unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]
@@ -296,7 +252,11 @@ fn bad_files_give_clear_errors() {
 
     let garbage = err(b"\x7fELF not wasm at all");
     assert!(matches!(garbage, LoadError::NotWasm { .. }), "{garbage:?}");
-    assert!(garbage.to_string().contains("bad.wasm is not a WebAssembly file"));
+    assert!(
+        garbage
+            .to_string()
+            .contains("bad.wasm is not a WebAssembly file")
+    );
 
     let text = err(b"hello world");
     assert!(matches!(text, LoadError::NotWasm { .. }), "{text:?}");
@@ -307,7 +267,10 @@ fn bad_files_give_clear_errors() {
 
     let empty = err(b"(component)");
     assert!(matches!(empty, LoadError::NotAPlugin { .. }), "{empty:?}");
-    assert!(empty.to_string().contains("steprl:plugin/env@0.1.0"), "{empty}");
+    assert!(
+        empty.to_string().contains("steprl:plugin/env@0.1.0"),
+        "{empty}"
+    );
 
     let future = RESAMPLER_WAT.replace("resample@0.1.0", "resample@0.9.0");
     let future = err(future.as_bytes());
@@ -319,7 +282,10 @@ fn bad_files_give_clear_errors() {
     let broken = err(b"(component (core module (func (result i32))))");
     assert!(matches!(broken, LoadError::Compile { .. }), "{broken:?}");
 
-    let missing = sb.load(Path::new("/nonexistent/plugin.wasm")).err().unwrap();
+    let missing = sb
+        .load(Path::new("/nonexistent/plugin.wasm"))
+        .err()
+        .unwrap();
     assert!(matches!(missing, LoadError::Read { .. }));
     assert!(missing.to_string().contains("/nonexistent/plugin.wasm"));
 }
@@ -332,9 +298,13 @@ fn compiled_components_are_cached_by_content() {
         ..SandboxConfig::default()
     })
     .unwrap();
-    let first = sb.load_bytes(Path::new("a.wat"), RESAMPLER_WAT.as_bytes()).unwrap();
+    let first = sb
+        .load_bytes(Path::new("a.wat"), RESAMPLER_WAT.as_bytes())
+        .unwrap();
     assert!(!first.from_cache);
-    let second = sb.load_bytes(Path::new("b.wat"), RESAMPLER_WAT.as_bytes()).unwrap();
+    let second = sb
+        .load_bytes(Path::new("b.wat"), RESAMPLER_WAT.as_bytes())
+        .unwrap();
     assert!(second.from_cache, "same bytes must hit the cache");
     let other = RESAMPLER_WAT.replace("\"denied\"", "\"refused\"");
     let third = sb.load_bytes(Path::new("c.wat"), other.as_bytes()).unwrap();

@@ -83,7 +83,9 @@ impl<T: Environment> wit::Guest for Adapter<T> {
     }
 
     fn observation_space() -> ObservationSpec {
-        env::<T>().map(|e| e.observation_space()).expect(NOT_INITIALIZED)
+        env::<T>()
+            .map(|e| e.observation_space())
+            .expect(NOT_INITIALIZED)
     }
 
     fn action_space() -> ActionSpec {
@@ -92,7 +94,11 @@ impl<T: Environment> wit::Guest for Adapter<T> {
 }
 
 impl<T: Environment> wit::GuestEpisode for EpisodeAdapter<T> {
-    fn start(task_id: String, seed: u64, parts: ObservationParts) -> Result<wit::Episode, PluginError> {
+    fn start(
+        task_id: String,
+        seed: u64,
+        parts: ObservationParts,
+    ) -> Result<wit::Episode, PluginError> {
         let ep = env::<T>()?.start(&task_id, seed, parts)?;
         Ok(wit::Episode::new(EpisodeAdapter::<T>(RefCell::new(ep))))
     }

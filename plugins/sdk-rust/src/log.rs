@@ -72,7 +72,11 @@ mod imp {
 
 #[cfg(not(all(
     target_arch = "wasm32",
-    any(feature = "environment", feature = "reward-checker", feature = "resampler")
+    any(
+        feature = "environment",
+        feature = "reward-checker",
+        feature = "resampler"
+    )
 )))]
 mod imp {
     pub(super) fn log(level: super::Level, message: &str) {

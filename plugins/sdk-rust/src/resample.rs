@@ -44,7 +44,11 @@ impl<T: Resampler> wit::Guest for Adapter<T> {
         Ok(())
     }
 
-    fn plan(round: u32, stats: Vec<TaskStat>, request: PlanRequest) -> Result<Vec<String>, PluginError> {
+    fn plan(
+        round: u32,
+        stats: Vec<TaskStat>,
+        request: PlanRequest,
+    ) -> Result<Vec<String>, PluginError> {
         let r = state::get::<T>().ok_or_else(|| PluginError::Internal(NOT_INITIALIZED.into()))?;
         r.plan(round, &stats, request)
     }

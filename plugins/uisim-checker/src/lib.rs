@@ -33,8 +33,7 @@ impl RewardChecker for UisimChecker {
         let state: FinalState = serde_json::from_str(final_state_json).map_err(|e| {
             PluginError::InvalidInput(format!("final state is not a uisim final state: {e}"))
         })?;
-        let said_done =
-            trajectory.actions.last() == Some(&Action::Discrete(Act::Done.index()));
+        let said_done = trajectory.actions.last() == Some(&Action::Discrete(Act::Done.index()));
         if said_done != state.said_done {
             return Err(PluginError::InvalidInput(format!(
                 "the trajectory {} with done but the final state says said_done={}",
@@ -42,12 +41,13 @@ impl RewardChecker for UisimChecker {
                 state.said_done
             )));
         }
-        let j = uisim_model::judge(&task.id, trajectory.seed, said_done, &state).map_err(
-            |e| match e {
-                JudgeError::UnknownTask(t) => PluginError::UnknownTask(t),
-                JudgeError::Mismatch(_) => PluginError::InvalidInput(e.to_string()),
-            },
-        )?;
+        let j =
+            uisim_model::judge(&task.id, trajectory.seed, said_done, &state).map_err(
+                |e| match e {
+                    JudgeError::UnknownTask(t) => PluginError::UnknownTask(t),
+                    JudgeError::Mismatch(_) => PluginError::InvalidInput(e.to_string()),
+                },
+            )?;
         Ok(Verdict {
             success: j.success,
             score: if j.success { 1.0 } else { 0.0 },

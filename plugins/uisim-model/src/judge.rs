@@ -51,10 +51,12 @@ pub fn judge(
     let inst = task.instantiate(seed);
     let mut expected = inst.initial.clone();
     inst.goal.apply(&mut expected);
-    let fail = |reason: String| Ok(Judgement {
-        success: false,
-        reason,
-    });
+    let fail = |reason: String| {
+        Ok(Judgement {
+            success: false,
+            reason,
+        })
+    };
     if !said_done {
         return fail("the agent did not say done".into());
     }
@@ -98,7 +100,11 @@ pub fn first_difference(expected: &Apps, actual: &Apps) -> Option<String> {
     list_diff("contact", &expected.contacts, &actual.contacts, |c| {
         format!("{} ({})", c.name, c.phone)
     })
-    .or_else(|| list_diff("note", &expected.notes, &actual.notes, |n| format!("'{}': '{}'", n.title, n.body)))
+    .or_else(|| {
+        list_diff("note", &expected.notes, &actual.notes, |n| {
+            format!("'{}': '{}'", n.title, n.body)
+        })
+    })
     .or_else(|| {
         list_diff("alarm", &expected.alarms, &actual.alarms, |a| {
             format!(
@@ -150,7 +156,11 @@ mod tests {
     #[test]
     fn toggling_the_wrong_setting_is_damage() {
         // Settings is icon 0; wifi toggle 0, bluetooth toggle 1.
-        let (s, d) = run("settings.wifi-on", 0, &[Act::Click(0), Act::Click(0), Act::Done]);
+        let (s, d) = run(
+            "settings.wifi-on",
+            0,
+            &[Act::Click(0), Act::Click(0), Act::Done],
+        );
         assert!(judge("settings.wifi-on", 0, d, &s).unwrap().success);
         let (s, d) = run(
             "settings.wifi-on",

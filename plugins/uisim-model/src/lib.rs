@@ -16,7 +16,7 @@ pub mod tasks;
 pub mod ui;
 pub mod vocab;
 
-pub use judge::{Judgement, JudgeError, judge};
+pub use judge::{JudgeError, Judgement, judge};
 pub use observe::{OBS_TOKENS, Obs};
 pub use sim::{Act, Episode, FinalState, N_ACTIONS, Outcome, SimError};
 pub use solve::reference_solution;

@@ -32,21 +32,21 @@ fn text_token(text: &str, slots: &[String]) -> u32 {
         return vocab::id("<empty>");
     }
     match slots.iter().position(|s| s == text) {
-        Some(j) => vocab::id(&vocab::slot(j)),
+        Some(j) => vocab::slot_id(j),
         None => vocab::id("<other>"),
     }
 }
 
 fn word_token(w: &Word, slots: &[String]) -> u32 {
     match w {
-        Word::Fixed(s) => vocab::id(s),
+        Word::Fixed(id) => *id,
         Word::Text(t) => text_token(t, slots),
     }
 }
 
 fn word_text(w: &Word) -> String {
     match w {
-        Word::Fixed(s) => s.clone(),
+        Word::Fixed(id) => vocab::vocab()[*id as usize].clone(),
         Word::Text(t) => format!("'{t}'"),
     }
 }
@@ -156,7 +156,11 @@ mod tests {
         assert_eq!(t[ELEMENTS + 4], vocab::id("<slot0>"));
         assert_eq!(t[ELEMENTS + 3], vocab::id("focused"));
         let name = &ep.instance().slots[0];
-        assert!(o.text.unwrap().contains(&format!("[0] field name: '{name}' (focused)")));
+        assert!(
+            o.text
+                .unwrap()
+                .contains(&format!("[0] field name: '{name}' (focused)"))
+        );
     }
 
     #[test]

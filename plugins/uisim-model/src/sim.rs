@@ -208,7 +208,9 @@ impl Episode {
     pub fn valid(&self, act: Act, elements: &[Element]) -> bool {
         match act {
             Act::Click(k) => elements.get(k).is_some_and(|e| e.enabled),
-            Act::Type(j) => j < self.inst.slots.len() && self.screen.clone().focused_field().is_some(),
+            Act::Type(j) => {
+                j < self.inst.slots.len() && self.screen.clone().focused_field().is_some()
+            }
             Act::Back | Act::Home => self.screen != Screen::Home,
             Act::ScrollUp => self.screen.list(&self.apps).is_some_and(|(top, _)| top > 0),
             Act::ScrollDown => self

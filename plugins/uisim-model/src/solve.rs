@@ -89,7 +89,11 @@ impl Driver {
             if (top..top + LIST_ROWS).contains(&i) {
                 return self.click(Target::Row(i));
             }
-            self.act(if i < top { Act::ScrollUp } else { Act::ScrollDown });
+            self.act(if i < top {
+                Act::ScrollUp
+            } else {
+                Act::ScrollDown
+            });
         }
         panic!("not on a list screen");
     }
@@ -118,7 +122,11 @@ impl Driver {
             panic!("not in the alarm editor");
         };
         let up = (i32::from(hour) - i32::from(h)).rem_euclid(24);
-        let (n, t) = if up <= 12 { (up, Target::HourUp) } else { (24 - up, Target::HourDown) };
+        let (n, t) = if up <= 12 {
+            (up, Target::HourUp)
+        } else {
+            (24 - up, Target::HourDown)
+        };
         for _ in 0..n {
             self.click(t);
         }
@@ -345,12 +353,18 @@ mod tests {
                             }
                             continue;
                         }
-                        if seen.insert((format!("{:?}", next.screen()), format!("{:?}", next.apps()))) {
+                        if seen
+                            .insert((format!("{:?}", next.screen()), format!("{:?}", next.apps())))
+                        {
                             queue.push_back((next, p));
                         }
                     }
                 }
-                assert_eq!(best, None, "{} seed {seed}: shorter than {reference:?}", t.id);
+                assert_eq!(
+                    best, None,
+                    "{} seed {seed}: shorter than {reference:?}",
+                    t.id
+                );
             }
         }
     }

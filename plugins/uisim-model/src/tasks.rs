@@ -275,7 +275,13 @@ pub struct TaskDef {
     pub template: Template,
 }
 
-fn def(id: impl Into<String>, family: &'static str, level: u8, summary: impl Into<String>, t: Template) -> TaskDef {
+fn def(
+    id: impl Into<String>,
+    family: &'static str,
+    level: u8,
+    summary: impl Into<String>,
+    t: Template,
+) -> TaskDef {
     TaskDef {
         id: id.into(),
         family,
@@ -318,34 +324,202 @@ pub fn catalog() -> &'static [TaskDef] {
                 ));
             }
         }
-        v.push(def("settings.brightness-max", "brightness", 2, "Set brightness to max", T::Brightness(true)));
-        v.push(def("settings.brightness-min", "brightness", 2, "Set brightness to min", T::Brightness(false)));
-        v.push(def("settings.wifi-on-bluetooth-off", "toggle-pair", 2, "Turn Wi-Fi on and Bluetooth off", T::WifiOnBluetoothOff));
-        v.push(def("settings.airplane-on-location-off", "toggle-pair", 2, "Turn airplane mode on and location off", T::AirplaneOnLocationOff));
-        v.push(def("settings.connectivity-sweep", "toggle-sweep", 2, "Turn Wi-Fi, Bluetooth and location on and airplane mode off", T::ConnectivitySweep));
-        v.push(def("settings.dark-mode-then-home", "toggle-home", 2, "Turn dark mode on then go home", T::DarkModeThenHome));
-        v.push(def("contacts.delete", "contact-delete", 2, "Delete contact {name}", T::DeleteContact));
-        v.push(def("contacts.open", "contact-open", 2, "Open the contact card of {name}", T::OpenContact));
-        v.push(def("notes.delete", "note-delete", 2, "Delete the note titled {title}", T::DeleteNote));
-        v.push(def("clock.alarm-off", "alarm-off", 2, "Turn off the alarm at {time}", T::DisableAlarm));
-        v.push(def("clock.alarm-delete", "alarm-delete", 2, "Delete the alarm at {time}", T::DeleteAlarm));
-        v.push(def("contacts.add", "contact-add", 3, "Add contact {name} with number {phone}", T::AddContact));
-        v.push(def("notes.create", "note-create", 3, "Create a note titled {title} with text {body}", T::CreateNote));
-        v.push(def("messages.send", "sms", 3, "Send an SMS saying {body} to {name}", T::SendSms));
-        v.push(def("messages.send-to-number", "sms", 3, "Send an SMS saying {body} to number {phone}", T::SendSmsToNumber));
-        v.push(def("clock.alarm-set", "alarm-set", 3, "Set an alarm for {time}", T::SetAlarm));
-        v.push(def("contacts.edit-number", "contact-edit", 3, "Change the number of {name} to {phone}", T::EditContactPhone));
-        v.push(def("notes.edit", "note-edit", 3, "Replace the text of note {title} with {body}", T::EditNoteBody));
-        v.push(def("clock.alarm-move", "alarm-move", 3, "Move the alarm at {time} to {time2}", T::MoveAlarm));
-        v.push(def("combo.add-contact-and-sms", "combo-contact-sms", 4, "Add contact {name} with number {phone} and send {body} to {name}", T::AddContactAndSms));
-        v.push(def("combo.wifi-off-and-note", "combo-toggle-note", 4, "Turn Wi-Fi off and create a note titled {title} with text {body}", T::WifiOffAndNote));
-        v.push(def("combo.alarm-and-airplane", "combo-alarm-toggle", 4, "Set an alarm for {time} and turn airplane mode on", T::AlarmAndAirplane));
-        v.push(def("combo.delete-contact-and-note", "combo-delete", 4, "Delete contact {name} and the note titled {title}", T::DeleteContactAndNote));
-        v.push(def("combo.note-and-sms", "combo-note-sms", 4, "Create a note titled {title} with text {body} then send {body} to {name}", T::NoteAndSms));
-        v.push(def("combo.two-contacts", "combo-two-contacts", 4, "Add contacts {name} ({phone}) and {name2} ({phone2})", T::TwoContacts));
-        v.push(def("combo.two-alarms", "combo-two-alarms", 4, "Set alarms for {time} and {time2}", T::TwoAlarms));
-        v.push(def("combo.edit-number-and-sms", "combo-edit-sms", 4, "Change the number of {name} to {phone} and send {body} to {name}", T::EditNumberAndSms));
-        v.push(def("combo.bluetooth-and-move-alarm", "combo-toggle-alarm", 4, "Turn Bluetooth on and move the alarm at {time} to {time2}", T::BluetoothAndMoveAlarm));
+        v.push(def(
+            "settings.brightness-max",
+            "brightness",
+            2,
+            "Set brightness to max",
+            T::Brightness(true),
+        ));
+        v.push(def(
+            "settings.brightness-min",
+            "brightness",
+            2,
+            "Set brightness to min",
+            T::Brightness(false),
+        ));
+        v.push(def(
+            "settings.wifi-on-bluetooth-off",
+            "toggle-pair",
+            2,
+            "Turn Wi-Fi on and Bluetooth off",
+            T::WifiOnBluetoothOff,
+        ));
+        v.push(def(
+            "settings.airplane-on-location-off",
+            "toggle-pair",
+            2,
+            "Turn airplane mode on and location off",
+            T::AirplaneOnLocationOff,
+        ));
+        v.push(def(
+            "settings.connectivity-sweep",
+            "toggle-sweep",
+            2,
+            "Turn Wi-Fi, Bluetooth and location on and airplane mode off",
+            T::ConnectivitySweep,
+        ));
+        v.push(def(
+            "settings.dark-mode-then-home",
+            "toggle-home",
+            2,
+            "Turn dark mode on then go home",
+            T::DarkModeThenHome,
+        ));
+        v.push(def(
+            "contacts.delete",
+            "contact-delete",
+            2,
+            "Delete contact {name}",
+            T::DeleteContact,
+        ));
+        v.push(def(
+            "contacts.open",
+            "contact-open",
+            2,
+            "Open the contact card of {name}",
+            T::OpenContact,
+        ));
+        v.push(def(
+            "notes.delete",
+            "note-delete",
+            2,
+            "Delete the note titled {title}",
+            T::DeleteNote,
+        ));
+        v.push(def(
+            "clock.alarm-off",
+            "alarm-off",
+            2,
+            "Turn off the alarm at {time}",
+            T::DisableAlarm,
+        ));
+        v.push(def(
+            "clock.alarm-delete",
+            "alarm-delete",
+            2,
+            "Delete the alarm at {time}",
+            T::DeleteAlarm,
+        ));
+        v.push(def(
+            "contacts.add",
+            "contact-add",
+            3,
+            "Add contact {name} with number {phone}",
+            T::AddContact,
+        ));
+        v.push(def(
+            "notes.create",
+            "note-create",
+            3,
+            "Create a note titled {title} with text {body}",
+            T::CreateNote,
+        ));
+        v.push(def(
+            "messages.send",
+            "sms",
+            3,
+            "Send an SMS saying {body} to {name}",
+            T::SendSms,
+        ));
+        v.push(def(
+            "messages.send-to-number",
+            "sms",
+            3,
+            "Send an SMS saying {body} to number {phone}",
+            T::SendSmsToNumber,
+        ));
+        v.push(def(
+            "clock.alarm-set",
+            "alarm-set",
+            3,
+            "Set an alarm for {time}",
+            T::SetAlarm,
+        ));
+        v.push(def(
+            "contacts.edit-number",
+            "contact-edit",
+            3,
+            "Change the number of {name} to {phone}",
+            T::EditContactPhone,
+        ));
+        v.push(def(
+            "notes.edit",
+            "note-edit",
+            3,
+            "Replace the text of note {title} with {body}",
+            T::EditNoteBody,
+        ));
+        v.push(def(
+            "clock.alarm-move",
+            "alarm-move",
+            3,
+            "Move the alarm at {time} to {time2}",
+            T::MoveAlarm,
+        ));
+        v.push(def(
+            "combo.add-contact-and-sms",
+            "combo-contact-sms",
+            4,
+            "Add contact {name} with number {phone} and send {body} to {name}",
+            T::AddContactAndSms,
+        ));
+        v.push(def(
+            "combo.wifi-off-and-note",
+            "combo-toggle-note",
+            4,
+            "Turn Wi-Fi off and create a note titled {title} with text {body}",
+            T::WifiOffAndNote,
+        ));
+        v.push(def(
+            "combo.alarm-and-airplane",
+            "combo-alarm-toggle",
+            4,
+            "Set an alarm for {time} and turn airplane mode on",
+            T::AlarmAndAirplane,
+        ));
+        v.push(def(
+            "combo.delete-contact-and-note",
+            "combo-delete",
+            4,
+            "Delete contact {name} and the note titled {title}",
+            T::DeleteContactAndNote,
+        ));
+        v.push(def(
+            "combo.note-and-sms",
+            "combo-note-sms",
+            4,
+            "Create a note titled {title} with text {body} then send {body} to {name}",
+            T::NoteAndSms,
+        ));
+        v.push(def(
+            "combo.two-contacts",
+            "combo-two-contacts",
+            4,
+            "Add contacts {name} ({phone}) and {name2} ({phone2})",
+            T::TwoContacts,
+        ));
+        v.push(def(
+            "combo.two-alarms",
+            "combo-two-alarms",
+            4,
+            "Set alarms for {time} and {time2}",
+            T::TwoAlarms,
+        ));
+        v.push(def(
+            "combo.edit-number-and-sms",
+            "combo-edit-sms",
+            4,
+            "Change the number of {name} to {phone} and send {body} to {name}",
+            T::EditNumberAndSms,
+        ));
+        v.push(def(
+            "combo.bluetooth-and-move-alarm",
+            "combo-toggle-alarm",
+            4,
+            "Turn Bluetooth on and move the alarm at {time} to {time2}",
+            T::BluetoothAndMoveAlarm,
+        ));
         v
     })
 }
@@ -376,17 +550,48 @@ const NAMES: &[&str] = &[
     "Rosa", "Sam", "Tara", "Theo", "Uma", "Vera", "Wes", "Yara", "Zoe", "Noah", "Lily", "Max",
 ];
 const TITLES: &[&str] = &[
-    "Groceries", "Packing", "Ideas", "Books", "Workout", "Recipes", "Travel", "Budget", "Gifts",
-    "Garden", "Meeting", "Chores", "Movies", "Music", "Errands", "Plans",
+    "Groceries",
+    "Packing",
+    "Ideas",
+    "Books",
+    "Workout",
+    "Recipes",
+    "Travel",
+    "Budget",
+    "Gifts",
+    "Garden",
+    "Meeting",
+    "Chores",
+    "Movies",
+    "Music",
+    "Errands",
+    "Plans",
 ];
 const BODIES: &[&str] = &[
-    "buy milk", "call mom", "pay rent", "water plants", "book flights", "fix bike",
-    "read chapter 3", "pick up parcel", "renew passport", "clean garage", "order pizza",
+    "buy milk",
+    "call mom",
+    "pay rent",
+    "water plants",
+    "book flights",
+    "fix bike",
+    "read chapter 3",
+    "pick up parcel",
+    "renew passport",
+    "clean garage",
+    "order pizza",
     "walk the dog",
 ];
 const SMS: &[&str] = &[
-    "running late", "see you soon", "on my way", "call me back", "happy birthday",
-    "thanks a lot", "dinner at 8", "meeting moved", "good luck", "almost there",
+    "running late",
+    "see you soon",
+    "on my way",
+    "call me back",
+    "happy birthday",
+    "thanks a lot",
+    "dinner at 8",
+    "meeting moved",
+    "good luck",
+    "almost there",
 ];
 const MINUTES: [u8; 4] = [0, 15, 30, 45];
 
@@ -499,14 +704,14 @@ impl Instr {
     }
 
     fn slot(mut self, j: usize, value: &str) -> Self {
-        self.tokens.push(vocab::id(&vocab::slot(j)));
+        self.tokens.push(vocab::slot_id(j));
         self.text.push(format!("'{value}'"));
         self
     }
 
     fn time(mut self, (h, m): (u8, u8)) -> Self {
-        self.tokens.push(vocab::id(&vocab::hour(h)));
-        self.tokens.push(vocab::id(&vocab::minute(m)));
+        self.tokens.push(vocab::hour_id(h));
+        self.tokens.push(vocab::minute_id(m));
         self.text.push(format!("{h}:{m:02}"));
         self
     }
@@ -565,10 +770,9 @@ fn taken_phones(apps: &Apps) -> Vec<String> {
 impl TaskDef {
     /// The instance `seed` picks: parameters, initial state, instruction.
     pub fn instantiate(&self, seed: u64) -> Instance {
-        let stream = self
-            .id
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let stream = self.id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
         let mut rng = Rng::new(seed, stream);
         let mut apps = base(&mut rng);
         let (goal, slots, instr) = self.template.generate(&mut rng, &mut apps);
@@ -612,13 +816,18 @@ impl Template {
                 (
                     Goal::Brightness { level },
                     vec![],
-                    Instr::new().w("set brightness to").w(if max { "max" } else { "min" }),
+                    Instr::new()
+                        .w("set brightness to")
+                        .w(if max { "max" } else { "min" }),
                 )
             }
-            T::WifiOnBluetoothOff => toggles(apps, &[(Setting::Wifi, true), (Setting::Bluetooth, false)]),
-            T::AirplaneOnLocationOff => {
-                toggles(apps, &[(Setting::Airplane, true), (Setting::Location, false)])
+            T::WifiOnBluetoothOff => {
+                toggles(apps, &[(Setting::Wifi, true), (Setting::Bluetooth, false)])
             }
+            T::AirplaneOnLocationOff => toggles(
+                apps,
+                &[(Setting::Airplane, true), (Setting::Location, false)],
+            ),
             T::ConnectivitySweep => toggles(
                 apps,
                 &[
@@ -640,7 +849,10 @@ impl Template {
                         ],
                     },
                     vec![],
-                    Instr::new().w("turn").setting(Setting::DarkMode, true).w("then go home"),
+                    Instr::new()
+                        .w("turn")
+                        .setting(Setting::DarkMode, true)
+                        .w("then go home"),
                 )
             }
             T::DeleteContact => {
@@ -1026,7 +1238,10 @@ impl Template {
                 let (mv, instr) = move_alarm(
                     rng,
                     apps,
-                    Instr::new().w("turn").setting(Setting::Bluetooth, true).w("and"),
+                    Instr::new()
+                        .w("turn")
+                        .setting(Setting::Bluetooth, true)
+                        .w("and"),
                 );
                 (
                     Goal::All {
@@ -1096,7 +1311,11 @@ mod tests {
         for t in catalog() {
             let a = t.instantiate(42);
             assert_eq!(a, t.instantiate(42), "{}", t.id);
-            assert!(a.instruction_tokens.len() <= MAX_INSTRUCTION_TOKENS, "{}", t.id);
+            assert!(
+                a.instruction_tokens.len() <= MAX_INSTRUCTION_TOKENS,
+                "{}",
+                t.id
+            );
             assert!(a.slots.len() <= 4, "{}", t.id);
         }
         let t = find("contacts.add").unwrap();
@@ -1112,8 +1331,8 @@ mod tests {
                 let inst = t.instantiate(seed);
                 let mut after = inst.initial.clone();
                 inst.goal.apply(&mut after);
-                let navigational = inst.goal.required_screen().is_some()
-                    && !matches!(inst.goal, Goal::All { .. });
+                let navigational =
+                    inst.goal.required_screen().is_some() && !matches!(inst.goal, Goal::All { .. });
                 assert_eq!(
                     after == inst.initial,
                     navigational,

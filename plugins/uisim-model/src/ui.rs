@@ -140,8 +140,8 @@ impl Role {
 /// Part of an element's label: a fixed word, or text shown by reference to the slots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Word {
-    /// A vocabulary word (shown as its display text).
-    Fixed(String),
+    /// A vocabulary token (shown as its word).
+    Fixed(u32),
     /// Free text (a name, a body), tokenized as `<slotj>`, `<empty>` or `<other>`.
     Text(String),
 }
@@ -205,7 +205,7 @@ pub struct Element {
 }
 
 fn fixed(w: &str) -> Word {
-    Word::Fixed(w.to_owned())
+    Word::Fixed(crate::vocab::id(w))
 }
 
 fn el(role: Role, words: Vec<Word>, target: Target) -> Element {
@@ -225,8 +225,8 @@ fn onoff(b: bool) -> Option<&'static str> {
 
 fn time_words(h: u8, m: u8) -> Vec<Word> {
     vec![
-        Word::Fixed(crate::vocab::hour(h)),
-        Word::Fixed(crate::vocab::minute(m)),
+        Word::Fixed(crate::vocab::hour_id(h)),
+        Word::Fixed(crate::vocab::minute_id(m)),
     ]
 }
 
@@ -241,7 +241,11 @@ fn field(name: &str, value: &str, ix: FieldIx, focus: Option<FieldIx>) -> Elemen
 fn button(words: &[&str], target: Target, enabled: bool) -> Element {
     Element {
         enabled,
-        ..el(Role::Button, words.iter().map(|w| fixed(w)).collect(), target)
+        ..el(
+            Role::Button,
+            words.iter().map(|w| fixed(w)).collect(),
+            target,
+        )
     }
 }
 
@@ -264,7 +268,10 @@ impl Screen {
             Screen::Contacts { .. } => "contacts".into(),
             Screen::Contact { idx } => format!(
                 "contact:{}",
-                apps.contacts.get(*idx).map(|c| c.name.as_str()).unwrap_or("?")
+                apps.contacts
+                    .get(*idx)
+                    .map(|c| c.name.as_str())
+                    .unwrap_or("?")
             ),
             Screen::ContactEdit { .. } => "contact-edit".into(),
             Screen::Notes { .. } => "notes".into(),
@@ -354,7 +361,7 @@ impl Screen {
                     .collect();
                 v.push(label(vec![
                     fixed("brightness"),
-                    Word::Fixed(crate::vocab::level(s.brightness)),
+                    Word::Fixed(crate::vocab::level_id(s.brightness)),
                 ]));
                 v.push(button(
                     &["brightness", "minus"],
@@ -395,9 +402,7 @@ impl Screen {
                 phone,
                 focus,
             } => {
-                let clash = apps
-                    .contact(name)
-                    .is_some_and(|i| Some(i) != *editing);
+                let clash = apps.contact(name).is_some_and(|i| Some(i) != *editing);
                 vec![
                     field("name", name, 0, *focus),
                     field("phone", phone, 1, *focus),
@@ -479,12 +484,15 @@ impl Screen {
                     .alarm(*hour, *minute)
                     .is_some_and(|i| Some(i) != *editing);
                 vec![
-                    label(vec![fixed("hour"), Word::Fixed(crate::vocab::hour(*hour))]),
+                    label(vec![
+                        fixed("hour"),
+                        Word::Fixed(crate::vocab::hour_id(*hour)),
+                    ]),
                     button(&["hour", "minus"], Target::HourDown, true),
                     button(&["hour", "plus"], Target::HourUp, true),
                     label(vec![
                         fixed("minute"),
-                        Word::Fixed(crate::vocab::minute(*minute)),
+                        Word::Fixed(crate::vocab::minute_id(*minute)),
                     ]),
                     button(&["minute", "minus"], Target::MinuteDown, true),
                     button(&["minute", "plus"], Target::MinuteUp, true),
@@ -514,11 +522,7 @@ impl Screen {
             Screen::Compose { to, body, focus } => vec![
                 field("to", to, 0, *focus),
                 field("message", body, 1, *focus),
-                button(
-                    &["send"],
-                    Target::Save,
-                    !to.is_empty() && !body.is_empty(),
-                ),
+                button(&["send"], Target::Save, !to.is_empty() && !body.is_empty()),
                 button(&["cancel"], Target::Cancel, true),
             ],
         }
@@ -656,13 +660,29 @@ impl Screen {
                 body: String::new(),
                 focus: None,
             },
-            (Screen::ContactEdit { editing, name, phone, .. }, T::Field(f)) => Screen::ContactEdit {
+            (
+                Screen::ContactEdit {
+                    editing,
+                    name,
+                    phone,
+                    ..
+                },
+                T::Field(f),
+            ) => Screen::ContactEdit {
                 editing: *editing,
                 name: name.clone(),
                 phone: phone.clone(),
                 focus: Some(f),
             },
-            (Screen::NoteEdit { editing, title, body, .. }, T::Field(f)) => Screen::NoteEdit {
+            (
+                Screen::NoteEdit {
+                    editing,
+                    title,
+                    body,
+                    ..
+                },
+                T::Field(f),
+            ) => Screen::NoteEdit {
                 editing: *editing,
                 title: title.clone(),
                 body: body.clone(),
@@ -673,7 +693,14 @@ impl Screen {
                 body: body.clone(),
                 focus: Some(f),
             },
-            (Screen::AlarmEdit { editing, hour, minute }, t @ (T::HourDown | T::HourUp | T::MinuteDown | T::MinuteUp)) => {
+            (
+                Screen::AlarmEdit {
+                    editing,
+                    hour,
+                    minute,
+                },
+                t @ (T::HourDown | T::HourUp | T::MinuteDown | T::MinuteUp),
+            ) => {
                 let (h, m) = (i32::from(*hour), i32::from(*minute));
                 let step = i32::from(MINUTE_STEP);
                 let (hour, minute) = match t {
@@ -688,7 +715,15 @@ impl Screen {
                     minute,
                 }
             }
-            (Screen::ContactEdit { editing, name, phone, .. }, T::Save) => {
+            (
+                Screen::ContactEdit {
+                    editing,
+                    name,
+                    phone,
+                    ..
+                },
+                T::Save,
+            ) => {
                 if let Some(i) = editing {
                     apps.contacts.remove(*i);
                 }
@@ -698,7 +733,15 @@ impl Screen {
                 });
                 Screen::Contact { idx }
             }
-            (Screen::NoteEdit { editing, title, body, .. }, T::Save) => {
+            (
+                Screen::NoteEdit {
+                    editing,
+                    title,
+                    body,
+                    ..
+                },
+                T::Save,
+            ) => {
                 let note = Note {
                     title: title.clone(),
                     body: body.clone(),
@@ -715,7 +758,14 @@ impl Screen {
                 };
                 Screen::Note { idx }
             }
-            (Screen::AlarmEdit { editing, hour, minute }, T::Save) => {
+            (
+                Screen::AlarmEdit {
+                    editing,
+                    hour,
+                    minute,
+                },
+                T::Save,
+            ) => {
                 let enabled = match editing {
                     Some(i) => apps.alarms.remove(*i).enabled,
                     None => true,

@@ -97,7 +97,11 @@ fn describe_env(info: &EnvInfo) {
     println!("actions    {}", acts.join(" + "));
 }
 
-pub(super) async fn check(sandbox: &Sandbox, args: &CheckArgs, global: &Global) -> anyhow::Result<bool> {
+pub(super) async fn check(
+    sandbox: &Sandbox,
+    args: &CheckArgs,
+    global: &Global,
+) -> anyhow::Result<bool> {
     let mut all_ok = true;
     for file in &args.files {
         let plugin = load(sandbox, file)?;
@@ -153,12 +157,24 @@ async fn check_env(
     args: &CheckArgs,
     global: &Global,
 ) -> anyhow::Result<Vec<Violation>> {
-    let env = WasmEnvironment::new(sandbox, plugin, options(&args.config, "--config", args.seed)?).await?;
+    let env = WasmEnvironment::new(
+        sandbox,
+        plugin,
+        options(&args.config, "--config", args.seed)?,
+    )
+    .await?;
     let mut checker = match &args.with {
         Some(f) => {
             let c = load(sandbox, f)?;
             c.expect_kind(PluginKind::RewardChecker)?;
-            Some(WasmRewardChecker::new(sandbox, &c, options(&args.with_config, "--with-config", args.seed)?).await?)
+            Some(
+                WasmRewardChecker::new(
+                    sandbox,
+                    &c,
+                    options(&args.with_config, "--with-config", args.seed)?,
+                )
+                .await?,
+            )
         }
         None => None,
     };
@@ -168,7 +184,9 @@ async fn check_env(
     };
     let report = conformance::check_environment(
         &env,
-        checker.as_mut().map(|c| c as &mut dyn steprl_core::RewardChecker),
+        checker
+            .as_mut()
+            .map(|c| c as &mut dyn steprl_core::RewardChecker),
         &opts,
         progress(global.verbose),
     )
@@ -179,7 +197,14 @@ async fn check_env(
 
 fn print_env_report(info: &EnvInfo, r: &EnvReport, all_tasks: bool) {
     let has_checker = r.tasks.iter().any(|t| t.successes.is_some());
-    let mut header = vec!["task", "#level", "#episodes", "#mean steps", "#done", "#truncated"];
+    let mut header = vec![
+        "task",
+        "#level",
+        "#episodes",
+        "#mean steps",
+        "#done",
+        "#truncated",
+    ];
     if has_checker {
         header.push("#success");
     }
@@ -244,8 +269,12 @@ async fn check_checker(
     args: &CheckArgs,
     global: &Global,
 ) -> anyhow::Result<Vec<Violation>> {
-    let mut checker =
-        WasmRewardChecker::new(sandbox, plugin, options(&args.config, "--config", args.seed)?).await?;
+    let mut checker = WasmRewardChecker::new(
+        sandbox,
+        plugin,
+        options(&args.config, "--config", args.seed)?,
+    )
+    .await?;
     let r: CheckerReport = conformance::check_checker(&mut checker, args.seed).await;
     println!(
         "generated inputs: {} calls, {} verdicts, {} typed errors",
@@ -256,7 +285,12 @@ async fn check_checker(
     if let Some(f) = &args.with {
         let e = load(sandbox, f)?;
         e.expect_kind(PluginKind::Environment)?;
-        let env = WasmEnvironment::new(sandbox, &e, options(&args.with_config, "--with-config", args.seed)?).await?;
+        let env = WasmEnvironment::new(
+            sandbox,
+            &e,
+            options(&args.with_config, "--with-config", args.seed)?,
+        )
+        .await?;
         println!("episodes of `{}` judged by `{}`:", e.name, plugin.name);
         let report = conformance::check_environment(
             &env,
@@ -279,7 +313,12 @@ async fn check_resampler(
     plugin: &LoadedPlugin,
     args: &CheckArgs,
 ) -> anyhow::Result<Vec<Violation>> {
-    let mut r = WasmResampler::new(sandbox, plugin, options(&args.config, "--config", args.seed)?).await?;
+    let mut r = WasmResampler::new(
+        sandbox,
+        plugin,
+        options(&args.config, "--config", args.seed)?,
+    )
+    .await?;
     let report: ResamplerReport = conformance::check_resampler(&mut r, args.seed, 5).await;
     println!(
         "{} rounds over 24 synthetic tasks (B=8, N=4): plan sizes {:?}",

@@ -22,7 +22,9 @@ pub(super) async fn tasks(sandbox: &Sandbox, args: &TasksArgs) -> anyhow::Result
     for t in &info.tasks {
         table.row(vec![
             t.id.clone(),
-            t.difficulty.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+            t.difficulty
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "-".into()),
             t.max_steps.to_string(),
             t.instruction.clone(),
         ]);

@@ -1,0 +1,202 @@
+//! The `steprl` binary as a user runs it: exit codes, output and error messages.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn plugin(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plugins/dist")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run plugins/build.sh",
+        p.display()
+    );
+    p
+}
+
+fn steprl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_steprl"))
+        .args(args)
+        .output()
+        .expect("steprl runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_passes_for_every_shipped_plugin() {
+    let (env, checker, py) = (
+        plugin("uisim"),
+        plugin("uisim-checker"),
+        plugin("uniform-py"),
+    );
+    // The environment, judged by its checker.
+    let o = steprl(&[
+        "plugin",
+        "check",
+        env.to_str().unwrap(),
+        "--episodes",
+        "1",
+        "--with",
+        checker.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("PASS uisim: no violations"), "{out}");
+    assert!(out.contains("random-policy successes"), "{out}");
+    // The checker on generated inputs and on the environment's episodes; the resampler.
+    let o = steprl(&[
+        "plugin",
+        "check",
+        checker.to_str().unwrap(),
+        py.to_str().unwrap(),
+        "--episodes",
+        "1",
+        "--with",
+        env.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    for name in ["uisim-checker", "uniform-py"] {
+        assert!(
+            out.contains(&format!("PASS {name}: no violations")),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains("episodes of `uisim` judged by `uisim-checker`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_fails_with_the_reason_when_the_with_plugin_is_the_wrong_kind() {
+    let env = plugin("uisim");
+    let py = plugin("uniform-py");
+    let o = steprl(&[
+        "plugin",
+        "check",
+        env.to_str().unwrap(),
+        "--with",
+        py.to_str().unwrap(),
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains(
+            "uniform-py.wasm is a resampler plugin, but a reward-checker plugin is needed here"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_files_exit_non_zero_naming_the_file() {
+    let dir = std::env::temp_dir().join(format!("steprl-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let junk = dir.join("junk.wasm");
+    std::fs::write(&junk, b"definitely not wasm").unwrap();
+    let o = steprl(&["plugin", "inspect", junk.to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("junk.wasm is not a WebAssembly file"), "{err}");
+
+    let o = steprl(&["tasks", dir.join("missing.wasm").to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("cannot read plugin file") && err.contains("missing.wasm"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_config_json_is_named() {
+    let env = plugin("uisim");
+    let o = steprl(&["tasks", env.to_str().unwrap(), "--config", "{levels"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("--config is not valid JSON"), "{err}");
+    let o = steprl(&[
+        "tasks",
+        env.to_str().unwrap(),
+        "--config",
+        r#"{"levels":[7]}"#,
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("`uisim`") && err.contains("`init`") && err.contains("levels"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tasks_lists_every_task_as_table_or_json() {
+    let env = plugin("uisim");
+    let o = steprl(&["tasks", env.to_str().unwrap()]);
+    let (out, _) = text(&o);
+    assert!(o.status.success());
+    assert!(out.starts_with("id "), "{out}");
+    assert!(
+        out.contains("contacts.add") && out.contains("43 tasks in `uisim`"),
+        "{out}"
+    );
+    let o = steprl(&[
+        "tasks",
+        env.to_str().unwrap(),
+        "--json",
+        "--config",
+        r#"{"levels":[4]}"#,
+    ]);
+    let (out, _) = text(&o);
+    let tasks: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(tasks.len(), 9);
+    assert!(tasks.iter().all(|t| t["difficulty"] == 4));
+}
+
+#[test]
+fn inspect_shows_kind_version_tasks_and_exports() {
+    let env = plugin("uisim");
+    let o = steprl(&["plugin", "inspect", env.to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    for needle in [
+        "kind       environment (world steprl:plugin/environment@0.1.0)",
+        "tasks      43",
+        "steprl:plugin/env@0.1.0#[method]episode.step  func(self: borrow<resource>, action: variant)",
+        "actions    19 discrete",
+    ] {
+        assert!(out.contains(needle), "missing `{needle}` in\n{out}");
+    }
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["plugin", "--help"],
+        vec!["plugin", "inspect", "--help"],
+        vec!["plugin", "check", "--help"],
+        vec!["tasks", "--help"],
+    ] {
+        let o = steprl(&args);
+        let (out, _) = text(&o);
+        assert!(
+            o.status.success() && out.contains("Usage:"),
+            "{args:?}: {out}"
+        );
+    }
+    let o = steprl(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
