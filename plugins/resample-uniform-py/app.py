@@ -1,8 +1,10 @@
 """uniform-py: a uniform resampler plugin written in Python (componentize-py).
 
-Each round draws `tasks-per-round` distinct tasks uniformly at random (with the
-round's seed) and gives each `copies-per-task` rollouts. It proves the plugin
-contract is language-neutral, and serves as the uniform (T-GRPO) sampling baseline.
+Each round takes `tasks-per-round` tasks from a shuffled pass over the task set (a new
+permutation every epoch, seeded by the run seed and the epoch) and gives each
+`copies-per-task` rollouts: the uniform (T-GRPO) sampling baseline, with the same
+pass structure as the STEP resampler but no replacement. It also proves the plugin
+contract is language-neutral.
 """
 
 import json
@@ -10,8 +12,7 @@ import random
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import types
-from wit_world.imports import log
+from wit_world.imports import log, types
 
 
 class Resample(exports.Resample):
@@ -22,24 +23,24 @@ class Resample(exports.Resample):
             raise Err(types.PluginError_InvalidConfig(f"config is not JSON: {e}"))
         if not isinstance(config, dict):
             raise Err(types.PluginError_InvalidConfig("config must be a JSON object"))
-        unknown = sorted(set(config) - {"replacement"})
-        if unknown:
+        if config:
+            key = sorted(config)[0]
             raise Err(types.PluginError_InvalidConfig(
-                f"unknown key `{unknown[0]}` (uniform-py accepts only `replacement`, a boolean)"))
-        replacement = config.get("replacement", False)
-        if not isinstance(replacement, bool):
-            raise Err(types.PluginError_InvalidConfig("replacement: expected true or false"))
-        self.replacement = replacement
-        log.log(log.Level.DEBUG, f"uniform-py ready (replacement={replacement})")
+                f"unknown key `{key}`: uniform-py takes no configuration"))
+        log.log(log.Level.DEBUG, "uniform-py ready")
 
     def plan(self, round: int, stats: list[types.TaskStat], request: types.PlanRequest) -> list[str]:
-        ids = [s.id for s in stats]
+        ids = sorted(s.id for s in stats)
         if not ids:
             raise Err(types.PluginError_InvalidInput("no tasks to plan over"))
-        rng = random.Random(request.seed)
-        b = request.tasks_per_round
-        if getattr(self, "replacement", False) or b > len(ids):
-            chosen = [rng.choice(ids) for _ in range(b)]
-        else:
-            chosen = rng.sample(ids, b)
-        return [task for task in chosen for _ in range(request.copies_per_task)]
+        b, n = request.tasks_per_round, request.copies_per_task
+        perms: dict[int, list[int]] = {}
+        out: list[str] = []
+        for pos in range(round * b, round * b + b):
+            epoch, index = divmod(pos, len(ids))
+            if epoch not in perms:
+                perm = list(range(len(ids)))
+                random.Random(request.seed * 1_000_003 + epoch).shuffle(perm)
+                perms[epoch] = perm
+            out.extend([ids[perms[epoch][index]]] * n)
+        return out

@@ -46,14 +46,17 @@ async fn python_resampler_errors_are_typed() {
         &sb,
         &plugin,
         PluginOptions {
-            config_json: r#"{"replace": true}"#.into(),
+            config_json: r#"{"replacement": true}"#.into(),
             ..PluginOptions::default()
         },
     )
     .await
     .err()
     .unwrap();
-    assert!(err.to_string().contains("unknown key `replace`"), "{err}");
+    assert!(
+        err.to_string().contains("unknown key `replacement`"),
+        "{err}"
+    );
     let mut r = WasmResampler::new(&sb, &plugin, PluginOptions::default())
         .await
         .unwrap();

@@ -40,6 +40,67 @@ pub enum Command {
     Plugin(PluginCommand),
     /// List the tasks an environment plugin offers.
     Tasks(TasksArgs),
+    /// Train a policy with the run config: STEP, T-GRPO or GiGPO against the configured
+    /// plugins; prints success before and after, writes metrics and checkpoints.
+    Train(TrainArgs),
+    /// Continue an interrupted run from its latest checkpoint, exactly as if it had not
+    /// stopped.
+    Resume(ResumeArgs),
+    /// Evaluate a checkpoint: per-task success and the mean.
+    Eval(EvalArgs),
+}
+
+/// Arguments of `steprl train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The run config (TOML); see configs/uisim-step.toml.
+    pub config: PathBuf,
+    /// Run directory for metrics, checkpoints and the resolved config
+    /// [default: runs/<config name>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Compute backend: auto (a hardware GPU through wgpu if present, else CPU), cpu, wgpu.
+    #[arg(long, default_value = "auto", value_name = "BACKEND")]
+    pub backend: steprl_learner::BackendChoice,
+    /// Override the config's seed.
+    #[arg(long, value_name = "SEED")]
+    pub seed: Option<u64>,
+    /// Override the config's number of rounds.
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u32>,
+}
+
+/// Arguments of `steprl resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run directory `steprl train` wrote.
+    pub run_dir: PathBuf,
+    /// Compute backend (as for train).
+    #[arg(long, default_value = "auto", value_name = "BACKEND")]
+    pub backend: steprl_learner::BackendChoice,
+}
+
+/// Arguments of `steprl eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A checkpoint directory (runs/x/checkpoints/round-00010) or a run directory
+    /// (its latest checkpoint).
+    pub checkpoint: PathBuf,
+    /// Environment plugin to evaluate on [default: the run's].
+    #[arg(long, value_name = "FILE")]
+    pub env: Option<PathBuf>,
+    /// Reward checker [default: the run's].
+    #[arg(long, value_name = "FILE")]
+    pub checker: Option<PathBuf>,
+    /// Episodes per task.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub episodes: u32,
+    /// Act greedily (most likely action) instead of sampling.
+    #[arg(long)]
+    pub greedy: bool,
+    /// Compute backend (as for train).
+    #[arg(long, default_value = "auto", value_name = "BACKEND")]
+    pub backend: steprl_learner::BackendChoice,
 }
 
 /// `steprl plugin ...`

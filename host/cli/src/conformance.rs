@@ -521,7 +521,7 @@ pub async fn check_resampler(
         let request = PlanRequest {
             tasks_per_round: 8,
             copies_per_task: 4,
-            seed: seed.wrapping_add(u64::from(round)),
+            seed,
         };
         let t0 = Instant::now();
         let a = resampler.plan(round, &stats, &request).await;

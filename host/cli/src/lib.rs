@@ -4,4 +4,5 @@
 pub mod args;
 pub mod commands;
 pub mod conformance;
+pub mod plugins;
 pub mod table;

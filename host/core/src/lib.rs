@@ -4,11 +4,15 @@
 
 pub mod error;
 pub mod plugin;
+pub mod policy;
+pub mod rng;
 pub mod types;
 pub mod validate;
 
 pub use error::{CallError, GuestError, TrapKind};
 pub use plugin::{EnvInstance, Environment, EpisodeId, Resampler, RewardChecker};
+pub use policy::Policy;
+pub use rng::SplitMix;
 pub use types::{
     Action, ActionSpec, EnvInfo, Image, ImageShape, Observation, ObservationParts, ObservationSpec,
     PlanRequest, StepResult, TaskInfo, TaskStat, TrajectorySummary, Verdict,

@@ -202,6 +202,6 @@ pub struct PlanRequest {
     pub tasks_per_round: u32,
     /// N: rollouts per task.
     pub copies_per_task: u32,
-    /// Seed for this round.
+    /// The run's resampling seed (the same every round; combine with the round).
     pub seed: u64,
 }

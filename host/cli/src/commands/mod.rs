@@ -2,6 +2,7 @@
 
 mod plugin;
 mod tasks;
+mod train;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -19,6 +20,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Plugin(PluginCommand::Inspect(a)) => plugin::inspect(&sandbox, &a).await,
         Command::Plugin(PluginCommand::Check(a)) => plugin::check(&sandbox, &a, &cli.global).await,
         Command::Tasks(a) => tasks::tasks(&sandbox, &a).await,
+        Command::Train(a) => train::train(&sandbox, &a).await,
+        Command::Resume(a) => train::resume(&sandbox, &a).await,
+        Command::Eval(a) => train::eval(&sandbox, &a).await,
     }
 }
 

@@ -1,0 +1,296 @@
+//! `steprl train`, `steprl resume` and `steprl eval`: load the run's plugins into the
+//! sandbox, choose the device, and drive a `Trainer`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use steprl_learner::{BackendChoice, Selected};
+use steprl_sandbox::Sandbox;
+use steprl_train::{EvalReport, RoundMetrics, RunConfig, Trainer};
+
+use super::interactive;
+use crate::args::{EvalArgs, ResumeArgs, TrainArgs};
+use crate::plugins::plugins;
+use crate::table::Table;
+
+fn device(choice: BackendChoice) -> anyhow::Result<Selected> {
+    let s = steprl_learner::select(choice)?;
+    eprintln!("backend: {} — {}", s.backend, s.description);
+    Ok(s)
+}
+
+fn hyperparameters(cfg: &RunConfig, trainer: &Trainer, backend: &Selected) -> String {
+    let mut t = Table::new(&["setting", "value"]);
+    let mut row = |k: &str, v: String| t.row(vec![k.to_owned(), v]);
+    row("method", format!("{:?}", cfg.algo.method).to_lowercase());
+    row("seed", cfg.seed.to_string());
+    row(
+        "rounds / env-step budget",
+        format!(
+            "{} / {}",
+            cfg.rounds,
+            if cfg.budget_env_steps == 0 {
+                "none".into()
+            } else {
+                cfg.budget_env_steps.to_string()
+            }
+        ),
+    );
+    row("tasks (training)", trainer.tasks().len().to_string());
+    row(
+        "B × N per round",
+        format!(
+            "{} × {}",
+            cfg.rollout.tasks_per_round, cfg.rollout.copies_per_task
+        ),
+    );
+    row("concurrency", cfg.rollout.concurrency.to_string());
+    row(
+        "resampler",
+        format!(
+            "{} {}",
+            cfg.resampler.plugin.display(),
+            RunConfig::plugin_json(&cfg.resampler)
+        ),
+    );
+    row("beta (EMA)", cfg.algo.beta.to_string());
+    row(
+        "augment",
+        format!(
+            "{} (s_aug {}, G {}, λ {})",
+            cfg.algo.augment.enabled,
+            cfg.algo.augment.s_aug,
+            cfg.algo.augment.group_size,
+            cfg.algo.augment.weight
+        ),
+    );
+    row("history H", cfg.algo.history.to_string());
+    row(
+        "policy",
+        format!(
+            "{:?} embed {} hidden {} layers {} ({} parameters)",
+            cfg.policy.kind,
+            cfg.policy.embed_dim,
+            cfg.policy.hidden,
+            cfg.policy.layers,
+            trainer.learner_params()
+        )
+        .to_lowercase(),
+    );
+    let l = &cfg.learner;
+    row(
+        "lr / epochs / minibatch",
+        format!("{} / {} / {}", l.lr, l.epochs, l.minibatch),
+    );
+    row(
+        "clip ε / KL / entropy / grad clip",
+        format!(
+            "{} / {} / {} / {}",
+            l.clip, l.kl_coef, l.entropy_coef, l.grad_clip
+        ),
+    );
+    row(
+        "backend",
+        format!("{} ({})", backend.backend, backend.description),
+    );
+    t.render()
+}
+
+fn progress_line(m: &RoundMetrics, rounds: u32) -> String {
+    let done = (m.round + 1) as usize;
+    let width = 20;
+    let filled = (done * width / rounds.max(1) as usize).min(width);
+    format!(
+        "[{}{}] round {:>3}/{rounds}  env steps {:>7}  success {:>5.1}%  cache {:>3}  samples {:>5} (+{} aug)  kl {:.4}  {:>6.0} steps/s  {:.1}s{}",
+        "#".repeat(filled),
+        "-".repeat(width - filled),
+        m.round + 1,
+        m.env_steps_total,
+        100.0 * m.success_rate,
+        m.cache_size,
+        m.samples,
+        m.aug_samples,
+        m.approx_kl,
+        m.perf.env_steps_per_s,
+        m.perf.total_s,
+        if m.degenerate {
+            "  (no samples: no update)"
+        } else {
+            ""
+        }
+    )
+}
+
+async fn run_rounds(trainer: &mut Trainer) -> anyhow::Result<()> {
+    let rounds = trainer.config().rounds;
+    let tty = interactive();
+    while !trainer.finished() {
+        let m = trainer.round().await?;
+        let line = progress_line(&m, rounds);
+        if tty {
+            eprint!("\r\x1b[2K{line}");
+            let _ = std::io::stderr().flush();
+            if m.round + 1 == rounds || trainer.finished() {
+                eprintln!();
+            }
+        } else {
+            eprintln!("{line}");
+        }
+        if !m.stuck_tasks.is_empty() && m.round % 10 == 9 {
+            tracing::warn!(
+                "tasks at 0% success for {} rounds (often a broken checker, not a hard task): {}",
+                trainer.config().algo.stuck_rounds,
+                m.stuck_tasks.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn evaluate(trainer: &mut Trainer, label: &str) -> Option<EvalReport> {
+    let e = trainer.config().eval;
+    if e.episodes == 0 {
+        return None;
+    }
+    let r = trainer.evaluate(e.episodes, e.greedy).await;
+    println!(
+        "success {label}: {:.1}% (mean over {} tasks, {} {} episodes each)",
+        100.0 * r.mean(),
+        r.tasks.len(),
+        e.episodes,
+        if e.greedy { "greedy" } else { "sampled" }
+    );
+    Some(r)
+}
+
+fn write_eval(out: &Path, name: &str, r: &EvalReport) -> anyhow::Result<()> {
+    let path = out.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(r)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+pub(super) async fn train(sandbox: &Sandbox, args: &TrainArgs) -> anyhow::Result<bool> {
+    let mut cfg = RunConfig::load(&args.config)?;
+    if let Some(s) = args.seed {
+        cfg.seed = s;
+    }
+    if let Some(r) = args.rounds {
+        cfg.rounds = r;
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stem = args
+            .config
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into());
+        PathBuf::from("runs").join(stem)
+    });
+    let backend = device(args.backend)?;
+    let plugins = plugins(sandbox, &cfg, None, None).await?;
+    let mut trainer = Trainer::new(cfg.clone(), &out, plugins, &backend.device)?;
+    println!("run directory: {}", out.display());
+    println!(
+        "resolved config (saved as {}):",
+        out.join("config.toml").display()
+    );
+    for line in cfg.to_toml().lines() {
+        println!("  {line}");
+    }
+    print!("{}", hyperparameters(&cfg, &trainer, &backend));
+    let before = evaluate(&mut trainer, "before training").await;
+    run_rounds(&mut trainer).await?;
+    finish(&mut trainer, &out, before).await
+}
+
+async fn finish(
+    trainer: &mut Trainer,
+    out: &Path,
+    before: Option<EvalReport>,
+) -> anyhow::Result<bool> {
+    if let Some(b) = &before {
+        write_eval(out, "eval-before.json", b)?;
+    }
+    if let Some(after) = evaluate(trainer, "after training").await {
+        write_eval(out, "eval-after.json", &after)?;
+        if let Some(b) = before {
+            println!(
+                "before → after: {:.1}% → {:.1}%",
+                100.0 * b.mean(),
+                100.0 * after.mean()
+            );
+        }
+    }
+    println!(
+        "{} rounds, {} env steps; metrics in {}, checkpoints in {}",
+        trainer.next_round(),
+        trainer.env_steps_total(),
+        out.join("metrics.jsonl").display(),
+        out.join("checkpoints").display()
+    );
+    Ok(true)
+}
+
+pub(super) async fn resume(sandbox: &Sandbox, args: &ResumeArgs) -> anyhow::Result<bool> {
+    let out = &args.run_dir;
+    let config_path = out.join("config.toml");
+    let cfg = RunConfig::load(&config_path)
+        .with_context(|| format!("{} is not a steprl run directory", out.display()))?;
+    let backend = device(args.backend)?;
+    let plugins = plugins(sandbox, &cfg, None, None).await?;
+    let mut trainer = Trainer::resume(out, cfg, plugins, &backend.device)?;
+    println!(
+        "resuming {} at round {}",
+        out.display(),
+        trainer.next_round() + 1
+    );
+    run_rounds(&mut trainer).await?;
+    let before = std::fs::read_to_string(out.join("eval-before.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    finish(&mut trainer, out, before).await
+}
+
+pub(super) async fn eval(sandbox: &Sandbox, args: &EvalArgs) -> anyhow::Result<bool> {
+    let (run_dir, checkpoint) = if args.checkpoint.join("state.json").exists() {
+        let run = args
+            .checkpoint
+            .parent()
+            .and_then(Path::parent)
+            .context("a checkpoint directory lives in <run>/checkpoints/")?
+            .to_owned();
+        (run, args.checkpoint.clone())
+    } else {
+        let latest = steprl_train::checkpoint::latest(&args.checkpoint).with_context(|| {
+            format!(
+                "{} is neither a checkpoint nor a run directory",
+                args.checkpoint.display()
+            )
+        })?;
+        (args.checkpoint.clone(), latest)
+    };
+    let mut cfg = RunConfig::load(&run_dir.join("config.toml"))?;
+    cfg.eval.episodes = args.episodes;
+    cfg.eval.greedy = args.greedy;
+    let backend = device(args.backend)?;
+    let plugins = plugins(sandbox, &cfg, args.env.as_deref(), args.checker.as_deref()).await?;
+    let mut trainer = Trainer::from_checkpoint(&checkpoint, cfg, plugins, &backend.device)?;
+    let r = trainer.evaluate(args.episodes, args.greedy).await;
+    let mut t = Table::new(&["task", "#success", "#episodes", "#rate"]);
+    for (task, (s, n)) in &r.tasks {
+        t.row(vec![
+            task.clone(),
+            s.to_string(),
+            n.to_string(),
+            format!("{:.1}%", 100.0 * f64::from(*s) / f64::from((*n).max(1))),
+        ]);
+    }
+    print!("{}", t.render());
+    println!(
+        "mean success: {:.1}% over {} tasks ({} plugin failures)",
+        100.0 * r.mean(),
+        r.tasks.len(),
+        r.plugin_failures
+    );
+    Ok(true)
+}

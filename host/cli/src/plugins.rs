@@ -1,0 +1,71 @@
+//! Loading a run's three plugins into the sandbox, each checked against its kind, with
+//! the run's limits and seeds; errors name the config section.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use steprl_sandbox::{
+    Limits, PluginKind, PluginOptions, Sandbox, WasmEnvironment, WasmResampler, WasmRewardChecker,
+};
+use steprl_train::config::{LimitsSection, PluginSection};
+use steprl_train::{Plugins, RunConfig};
+
+/// Sandbox limits from the `[limits]` table.
+pub fn limits(l: &LimitsSection) -> Limits {
+    Limits {
+        init: Duration::from_millis(l.init_ms),
+        env_reset: Duration::from_millis(l.env_reset_ms),
+        env_step: Duration::from_millis(l.env_step_ms),
+        check: Duration::from_millis(l.check_ms),
+        plan: Duration::from_millis(l.plan_ms),
+        memory_bytes: l.memory_mib * 1024 * 1024,
+        fuel_per_call: None,
+    }
+}
+
+/// Plugin options for one `[section]`; `salt` gives each plugin its own seed.
+pub fn options(cfg: &RunConfig, section: &PluginSection, salt: u64) -> PluginOptions {
+    PluginOptions {
+        config_json: RunConfig::plugin_json(section),
+        seed: cfg.seed ^ salt,
+        limits: limits(&cfg.limits),
+    }
+}
+
+/// Load the three plugins of a run, each checked against its kind, with clear errors
+/// naming the config key.
+pub async fn plugins(
+    sandbox: &Sandbox,
+    cfg: &RunConfig,
+    env_override: Option<&Path>,
+    checker_override: Option<&Path>,
+) -> anyhow::Result<Plugins> {
+    let env_path = env_override.unwrap_or(&cfg.env.plugin);
+    let env = sandbox.load(env_path).context("loading [env] plugin")?;
+    env.expect_kind(PluginKind::Environment)
+        .context("[env] plugin")?;
+    let env = WasmEnvironment::new(sandbox, &env, options(cfg, &cfg.env, 1)).await?;
+    let checker_path = checker_override.unwrap_or(&cfg.checker.plugin);
+    let checker = sandbox
+        .load(checker_path)
+        .context("loading [checker] plugin")?;
+    checker
+        .expect_kind(PluginKind::RewardChecker)
+        .context("[checker] plugin")?;
+    let checker = WasmRewardChecker::new(sandbox, &checker, options(cfg, &cfg.checker, 2)).await?;
+    let resampler = sandbox
+        .load(&cfg.resampler.plugin)
+        .context("loading [resampler] plugin")?;
+    resampler
+        .expect_kind(PluginKind::Resampler)
+        .context("[resampler] plugin")?;
+    let resampler =
+        WasmResampler::new(sandbox, &resampler, options(cfg, &cfg.resampler, 3)).await?;
+    Ok(Plugins {
+        env: Arc::new(env),
+        checker: Box::new(checker),
+        resampler: Box::new(resampler),
+    })
+}

@@ -1,0 +1,370 @@
+//! The learner: a policy network and its frozen reference on one device, batched
+//! inference for rollouts, the clipped-objective update over a round's step samples,
+//! and checkpoints of model, reference and optimizer state.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use steprl_algo::decompose::StepSample;
+use steprl_core::{Policy, SplitMix};
+
+use crate::adam::{Adam, AdamConfig, AdamStateError};
+use crate::net::{PolicyConfig, PolicyNet, Spaces};
+use crate::ppo::{self, Batch, PpoConfig};
+
+/// Why a learner could not be built or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum LearnerError {
+    /// Invalid hyperparameters.
+    #[error("invalid learner settings: {0}")]
+    Config(String),
+    /// A checkpoint file could not be written or read.
+    #[error("checkpoint file {path}: {message}")]
+    Checkpoint {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The optimizer state did not match.
+    #[error(transparent)]
+    Adam(#[from] AdamStateError),
+}
+
+/// What one update did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct UpdateStats {
+    /// Samples in the round.
+    pub samples: usize,
+    /// Gradient steps taken.
+    pub gradient_steps: u32,
+    /// Mean policy loss.
+    pub policy_loss: f32,
+    /// Mean entropy.
+    pub entropy: f32,
+    /// Mean approximate KL to the data-collecting policy.
+    pub approx_kl: f32,
+    /// Mean clip fraction.
+    pub clip_frac: f32,
+    /// Mean k3 KL to the reference.
+    pub kl_ref: f32,
+    /// Mean gradient norm before clipping.
+    pub grad_norm: f32,
+}
+
+/// Policy, reference and optimizer on one device.
+pub struct Learner {
+    device: Device,
+    infer_device: Device,
+    spaces: Spaces,
+    ppo: PpoConfig,
+    model: PolicyNet,
+    reference: PolicyNet,
+    adam: Adam,
+    inference: Option<PolicyNet>,
+}
+
+impl Learner {
+    /// A fresh learner on `device` (autodiff is turned on here), initialized from `seed`.
+    pub fn new(
+        device: &Device,
+        spaces: Spaces,
+        policy: &PolicyConfig,
+        ppo: PpoConfig,
+        seed: u64,
+    ) -> Result<Self, LearnerError> {
+        let problems: Vec<String> = policy
+            .problems()
+            .into_iter()
+            .chain(ppo.problems())
+            .collect();
+        if !problems.is_empty() {
+            return Err(LearnerError::Config(problems.join("; ")));
+        }
+        let train_device = device.clone().autodiff();
+        let model = policy.init(&spaces, &train_device, seed);
+        let reference = model.valid();
+        Ok(Learner {
+            infer_device: device.clone().without_autodiff(),
+            device: train_device,
+            spaces,
+            ppo,
+            model,
+            reference,
+            adam: Adam::new(AdamConfig::default()),
+            inference: None,
+        })
+    }
+
+    /// The network's input and output sizes.
+    pub fn spaces(&self) -> Spaces {
+        self.spaces
+    }
+
+    /// Number of parameters.
+    pub fn num_params(&self) -> usize {
+        self.model.num_params()
+    }
+
+    /// Update on a round's samples: `epochs` passes of shuffled minibatches, one Adam
+    /// step each. `seed` orders the minibatches.
+    pub fn update(&mut self, samples: &[StepSample], seed: u64) -> UpdateStats {
+        let mut stats = UpdateStats {
+            samples: samples.len(),
+            ..UpdateStats::default()
+        };
+        if samples.is_empty() {
+            return stats;
+        }
+        self.inference = None;
+        let mut rng = SplitMix::new(seed, 0xba7c);
+        let mut order: Vec<usize> = (0..samples.len()).collect();
+        let reference = (self.ppo.kl_coef > 0.0).then_some(&self.reference);
+        let mut model = self.model.clone();
+        for _ in 0..self.ppo.epochs {
+            rng.shuffle(&mut order);
+            for idx in order.chunks(self.ppo.minibatch) {
+                let batch = Batch::new(samples, idx, &self.device);
+                let l = ppo::loss(&model, reference, &batch, &self.ppo);
+                let grads = l.total.backward();
+                let clip = (self.ppo.grad_clip > 0.0).then_some(self.ppo.grad_clip);
+                let (m, norm) = self.adam.step(model, &grads, self.ppo.lr, clip);
+                model = m;
+                stats.gradient_steps += 1;
+                stats.policy_loss += l.policy;
+                stats.entropy += l.entropy;
+                stats.approx_kl += l.approx_kl;
+                stats.clip_frac += l.clip_frac;
+                stats.kl_ref += l.kl_ref;
+                stats.grad_norm += norm as f32;
+            }
+        }
+        self.model = model;
+        let n = stats.gradient_steps as f32;
+        stats.policy_loss /= n;
+        stats.entropy /= n;
+        stats.approx_kl /= n;
+        stats.clip_frac /= n;
+        stats.kl_ref /= n;
+        stats.grad_norm /= n;
+        stats
+    }
+
+    /// Write `model.bpk`, `reference.bpk` and `adam.bin` into `dir` (each atomically).
+    pub fn save(&self, dir: &Path) -> Result<(), LearnerError> {
+        let err = |path: &Path, e: &dyn std::fmt::Display| LearnerError::Checkpoint {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        for (name, net) in [
+            ("model.bpk", &self.model),
+            ("reference.bpk", &self.reference),
+        ] {
+            let path = dir.join(name);
+            net.clone().save_file(&path).map_err(|e| err(&path, &e))?;
+        }
+        let path = dir.join("adam.bin");
+        let tmp = dir.join("adam.bin.tmp");
+        std::fs::write(&tmp, self.adam.to_bytes()).map_err(|e| err(&tmp, &e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| err(&path, &e))?;
+        Ok(())
+    }
+
+    /// Restore a learner saved by [`Learner::save`].
+    pub fn load(
+        dir: &Path,
+        device: &Device,
+        spaces: Spaces,
+        policy: &PolicyConfig,
+        ppo: PpoConfig,
+    ) -> Result<Self, LearnerError> {
+        let mut l = Learner::new(device, spaces, policy, ppo, 0)?;
+        let err = |path: &Path, e: &dyn std::fmt::Display| LearnerError::Checkpoint {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let path = dir.join("model.bpk");
+        l.model = l.model.try_load_file(&path).map_err(|e| err(&path, &e))?;
+        let path = dir.join("reference.bpk");
+        l.reference = policy
+            .init(&spaces, &l.infer_device, 0)
+            .try_load_file(&path)
+            .map_err(|e| err(&path, &e))?;
+        let path = dir.join("adam.bin");
+        let bytes = std::fs::read(&path).map_err(|e| err(&path, &e))?;
+        l.adam = Adam::from_bytes(AdamConfig::default(), &bytes, &l.infer_device)?;
+        Ok(l)
+    }
+
+    fn inference_model(&mut self) -> &PolicyNet {
+        if self.inference.is_none() {
+            self.inference = Some(self.model.valid());
+        }
+        self.inference.as_ref().expect("just set")
+    }
+
+    /// Log-probabilities of every action for each input (masked actions −∞).
+    pub fn log_probs_of(&mut self, inputs: &[(&[u32], &[bool])]) -> Vec<Vec<f32>> {
+        if inputs.is_empty() {
+            return Vec::new();
+        }
+        let device = self.infer_device.clone();
+        let contexts: Vec<&[u32]> = inputs.iter().map(|(c, _)| *c).collect();
+        let masks: Vec<&[bool]> = inputs.iter().map(|(_, m)| *m).collect();
+        let (tokens, invalid) = ppo::inputs(&contexts, &masks, &device);
+        let model = self.inference_model();
+        let logp: Tensor<2> = ppo::masked_log_softmax(model.forward(tokens), invalid);
+        let a = logp.dims()[1];
+        let flat: Vec<f32> = logp.into_data().try_into_vec().expect("f32 log-probs");
+        flat.chunks(a)
+            .zip(&masks)
+            .map(|(row, mask)| {
+                row.iter()
+                    .zip(mask.iter())
+                    .map(|(l, ok)| if *ok { *l } else { f32::NEG_INFINITY })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl Policy for Learner {
+    fn log_probs(&mut self, inputs: &[(&[u32], &[bool])]) -> Vec<Vec<f32>> {
+        self.log_probs_of(inputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spaces() -> Spaces {
+        Spaces {
+            input_vocab: 12,
+            context_len: 3,
+            actions: 4,
+        }
+    }
+
+    fn learner(kind: crate::net::PolicyKind) -> Learner {
+        let policy = PolicyConfig {
+            kind,
+            embed_dim: 8,
+            hidden: 32,
+            layers: 1,
+            heads: 2,
+        };
+        let ppo = PpoConfig {
+            lr: 0.01,
+            epochs: 4,
+            minibatch: 4,
+            ..PpoConfig::default()
+        };
+        Learner::new(&Device::flex(), spaces(), &policy, ppo, 5).unwrap()
+    }
+
+    const X: [u32; 3] = [1, 2, 3];
+    const Y: [u32; 3] = [4, 5, 6];
+    const ALL: [bool; 4] = [true; 4];
+
+    fn logp(l: &mut Learner, ctx: &[u32], a: usize) -> f32 {
+        l.log_probs_of(&[(ctx, &ALL)])[0][a]
+    }
+
+    fn samples(l: &mut Learner) -> Vec<StepSample> {
+        let sample = |l: &mut Learner, ctx: &[u32], action: u32, advantage: f32| StepSample {
+            context: ctx.to_vec(),
+            mask: ALL.to_vec(),
+            action,
+            old_logp: logp(l, ctx, action as usize),
+            advantage,
+            weight: 1.0,
+        };
+        vec![sample(l, &X, 0, 1.0), sample(l, &Y, 1, -1.0)]
+    }
+
+    #[test]
+    fn the_clipped_objective_raises_positive_and_lowers_negative_advantage_actions() {
+        for kind in [
+            crate::net::PolicyKind::Mlp,
+            crate::net::PolicyKind::Transformer,
+        ] {
+            let mut l = learner(kind);
+            let (x0, y1) = (logp(&mut l, &X, 0), logp(&mut l, &Y, 1));
+            let s = samples(&mut l);
+            let stats = l.update(&s, 1);
+            assert_eq!(stats.gradient_steps, 4);
+            assert!(stats.clip_frac >= 0.0 && stats.entropy > 0.0);
+            let (x0b, y1b) = (logp(&mut l, &X, 0), logp(&mut l, &Y, 1));
+            assert!(
+                x0b > x0,
+                "{kind:?}: positive advantage should rise: {x0} -> {x0b}"
+            );
+            assert!(
+                y1b < y1,
+                "{kind:?}: negative advantage should fall: {y1} -> {y1b}"
+            );
+        }
+    }
+
+    #[test]
+    fn masked_actions_have_zero_probability() {
+        let mut l = learner(crate::net::PolicyKind::Mlp);
+        let mask = [true, false, true, false];
+        let lp = l.log_probs_of(&[(&X, &mask)]);
+        assert_eq!(lp[0][1], f32::NEG_INFINITY);
+        assert_eq!(lp[0][3], f32::NEG_INFINITY);
+        let p: f32 = lp[0].iter().map(|x| x.exp()).sum();
+        assert!((p - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_saved_learner_continues_exactly_like_the_original() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = learner(crate::net::PolicyKind::Mlp);
+        let s = samples(&mut a);
+        a.update(&s, 1);
+        a.save(dir.path()).unwrap();
+        let policy = PolicyConfig {
+            kind: crate::net::PolicyKind::Mlp,
+            embed_dim: 8,
+            hidden: 32,
+            layers: 1,
+            heads: 2,
+        };
+        let mut b = Learner::load(dir.path(), &Device::flex(), spaces(), &policy, a.ppo).unwrap();
+        assert_eq!(a.log_probs_of(&[(&X, &ALL)]), b.log_probs_of(&[(&X, &ALL)]));
+        let sa = a.update(&s, 2);
+        let sb = b.update(&s, 2);
+        assert_eq!(sa, sb);
+        assert_eq!(a.log_probs_of(&[(&Y, &ALL)]), b.log_probs_of(&[(&Y, &ALL)]));
+    }
+
+    #[test]
+    fn a_missing_checkpoint_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Learner::load(
+            dir.path(),
+            &Device::flex(),
+            spaces(),
+            &PolicyConfig::default(),
+            PpoConfig::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("model.bpk"), "{err}");
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_the_key() {
+        let ppo = PpoConfig {
+            lr: -1.0,
+            ..PpoConfig::default()
+        };
+        let err = Learner::new(&Device::flex(), spaces(), &PolicyConfig::default(), ppo, 0)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("learner.lr = -1"), "{err}");
+    }
+}

@@ -1,0 +1,20 @@
+//! The learner: burn policy networks built from the environment's declared spaces, the
+//! PPO-clipped objective over step samples, Adam with global-norm clipping, batched
+//! inference, and checkpoints. The backend (CPU `flex`, or `wgpu`) is chosen at run
+//! time through burn's `Device`, in [`backend`] only.
+
+pub mod adam;
+pub mod backend;
+pub mod learner;
+pub mod net;
+pub mod ppo;
+
+pub use backend::{BackendChoice, BackendError, Selected, select};
+
+/// burn's device type, for crates that hold one without depending on burn.
+pub mod burn_device {
+    pub use burn::tensor::Device;
+}
+pub use learner::{Learner, LearnerError, UpdateStats};
+pub use net::{PolicyConfig, PolicyKind, Spaces};
+pub use ppo::PpoConfig;

@@ -1,0 +1,223 @@
+//! The PPO-clipped objective over step samples, as tensors: per-sample advantages and
+//! weights, a masked categorical policy, an optional k3 KL penalty to a frozen
+//! reference and an optional entropy bonus, with the usual diagnostics.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use steprl_algo::decompose::StepSample;
+
+use crate::net::PolicyNet;
+
+/// Update hyperparameters (the `[learner]` table).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PpoConfig {
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Passes over the round's samples.
+    pub epochs: u32,
+    /// Samples per gradient step.
+    pub minibatch: usize,
+    /// Clip range ε of the probability ratio.
+    pub clip: f64,
+    /// Coefficient of the k3 KL penalty to the frozen reference policy (0 = off).
+    pub kl_coef: f64,
+    /// Coefficient of the entropy bonus (0 = off).
+    pub entropy_coef: f64,
+    /// Global gradient-norm clip (0 = off).
+    pub grad_clip: f64,
+}
+
+impl Default for PpoConfig {
+    fn default() -> Self {
+        PpoConfig {
+            lr: 1e-3,
+            epochs: 2,
+            minibatch: 256,
+            clip: 0.2,
+            kl_coef: 0.0,
+            entropy_coef: 0.0,
+            grad_clip: 1.0,
+        }
+    }
+}
+
+impl PpoConfig {
+    /// Problems with these settings (empty = fine).
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            p.push(format!(
+                "learner.lr = {} must be a positive number",
+                self.lr
+            ));
+        }
+        if self.epochs == 0 {
+            p.push("learner.epochs must be at least 1".into());
+        }
+        if self.minibatch == 0 {
+            p.push("learner.minibatch must be at least 1".into());
+        }
+        if !(self.clip > 0.0 && self.clip < 1.0) {
+            p.push(format!("learner.clip = {} must lie in (0, 1)", self.clip));
+        }
+        for (k, v) in [
+            ("learner.kl_coef", self.kl_coef),
+            ("learner.entropy_coef", self.entropy_coef),
+            ("learner.grad_clip", self.grad_clip),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                p.push(format!("{k} = {v} must be zero or positive"));
+            }
+        }
+        p
+    }
+}
+
+/// Large negative logit for masked actions (finite, so 0 · logit stays 0).
+pub const MASKED: f32 = -1e9;
+
+/// Log-probabilities `[batch, actions]` with invalid actions (`invalid` true) at ~−∞.
+pub fn masked_log_softmax(logits: Tensor<2>, invalid: Tensor<2, Bool>) -> Tensor<2> {
+    log_softmax(logits.mask_fill(invalid, MASKED), 1)
+}
+
+/// A minibatch as tensors.
+pub struct Batch {
+    /// Contexts `[B, L]`.
+    pub tokens: Tensor<2, Int>,
+    /// Invalid actions `[B, A]`.
+    pub invalid: Tensor<2, Bool>,
+    /// Chosen actions `[B, 1]`.
+    pub actions: Tensor<2, Int>,
+    /// log π_old `[B]`.
+    pub old_logp: Tensor<1>,
+    /// Advantages `[B]`.
+    pub advantages: Tensor<1>,
+    /// Weights `[B]`.
+    pub weights: Tensor<1>,
+}
+
+/// Contexts and masks as tensors on `device`.
+pub fn inputs(
+    contexts: &[&[u32]],
+    masks: &[&[bool]],
+    device: &Device,
+) -> (Tensor<2, Int>, Tensor<2, Bool>) {
+    let b = contexts.len();
+    let l = contexts.first().map_or(0, |c| c.len());
+    let a = masks.first().map_or(0, |m| m.len());
+    let tokens: Vec<i32> = contexts
+        .iter()
+        .flat_map(|c| c.iter().map(|&t| t as i32))
+        .collect();
+    let invalid: Vec<bool> = masks.iter().flat_map(|m| m.iter().map(|&v| !v)).collect();
+    (
+        Tensor::from_data(TensorData::new(tokens, [b, l]), device),
+        Tensor::from_data(TensorData::new(invalid, [b, a]), device),
+    )
+}
+
+impl Batch {
+    /// The samples `idx` of `samples` on `device`.
+    pub fn new(samples: &[StepSample], idx: &[usize], device: &Device) -> Batch {
+        let ctx: Vec<&[u32]> = idx.iter().map(|&i| samples[i].context.as_slice()).collect();
+        let masks: Vec<&[bool]> = idx.iter().map(|&i| samples[i].mask.as_slice()).collect();
+        let (tokens, invalid) = inputs(&ctx, &masks, device);
+        let b = idx.len();
+        let col = |f: &dyn Fn(&StepSample) -> f32| -> Tensor<1> {
+            let v: Vec<f32> = idx.iter().map(|&i| f(&samples[i])).collect();
+            Tensor::from_data(TensorData::new(v, [b]), device)
+        };
+        let actions: Vec<i32> = idx.iter().map(|&i| samples[i].action as i32).collect();
+        Batch {
+            tokens,
+            invalid,
+            actions: Tensor::from_data(TensorData::new(actions, [b, 1]), device),
+            old_logp: col(&|s| s.old_logp),
+            advantages: col(&|s| s.advantage),
+            weights: col(&|s| s.weight),
+        }
+    }
+}
+
+/// The loss of one minibatch and its diagnostics.
+pub struct Loss {
+    /// The scalar to minimize (`[1]`, on the model's device).
+    pub total: Tensor<1>,
+    /// −(clipped surrogate), weighted mean.
+    pub policy: f32,
+    /// Mean entropy of the masked policy.
+    pub entropy: f32,
+    /// Mean (ratio − 1) − log ratio.
+    pub approx_kl: f32,
+    /// Share of samples whose ratio left [1 − ε, 1 + ε].
+    pub clip_frac: f32,
+    /// Mean k3 KL estimate to the reference (0 when the penalty is off).
+    pub kl_ref: f32,
+}
+
+/// L = −mean(w · min(r A, clip(r, 1 ± ε) A)) − c_H · H + c_KL · k3, with
+/// r = π/π_old and k3 = exp(log π_ref − log π) − (log π_ref − log π) − 1. The weighted
+/// mean divides by the number of samples, so λ_aug scales augmentation samples.
+pub fn loss(
+    model: &PolicyNet,
+    reference: Option<&PolicyNet>,
+    batch: &Batch,
+    cfg: &PpoConfig,
+) -> Loss {
+    let b = batch.old_logp.dims()[0];
+    let logp_all = masked_log_softmax(model.forward(batch.tokens.clone()), batch.invalid.clone());
+    let logp: Tensor<1> = logp_all
+        .clone()
+        .gather(1, batch.actions.clone())
+        .reshape([b]);
+    let log_ratio = logp.clone() - batch.old_logp.clone();
+    let ratio = log_ratio.clone().exp();
+    let s1 = ratio.clone() * batch.advantages.clone();
+    let s2 = ratio.clone().clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * batch.advantages.clone();
+    let policy = (s1.min_pair(s2) * batch.weights.clone())
+        .sum()
+        .div_scalar(b as f64)
+        .neg();
+    let entropy = (logp_all.clone().exp() * logp_all).sum_dim(1).neg().mean();
+    let mut total = policy.clone();
+    if cfg.entropy_coef > 0.0 {
+        total = total - entropy.clone().mul_scalar(cfg.entropy_coef);
+    }
+    let mut kl_ref = 0.0;
+    if cfg.kl_coef > 0.0
+        && let Some(reference) = reference
+    {
+        let ref_all = masked_log_softmax(
+            reference.forward(batch.tokens.clone().inner()),
+            batch.invalid.clone().inner(),
+        );
+        let ref_logp: Tensor<1> = ref_all
+            .gather(1, batch.actions.clone().inner())
+            .reshape([b]);
+        let d = ref_logp - logp.clone();
+        let k3 = (d.clone().exp() - d).sub_scalar(1.0).mean();
+        kl_ref = k3.clone().inner().into_scalar::<f32>();
+        total = total + k3.mul_scalar(cfg.kl_coef);
+    }
+    let lr = log_ratio.inner();
+    let r = ratio.inner();
+    let approx_kl = (r.clone().sub_scalar(1.0) - lr).mean().into_scalar::<f32>();
+    let clip_frac = r
+        .sub_scalar(1.0)
+        .abs()
+        .greater_elem(cfg.clip)
+        .float()
+        .mean()
+        .into_scalar::<f32>();
+    Loss {
+        policy: policy.inner().into_scalar::<f32>(),
+        entropy: entropy.inner().into_scalar::<f32>(),
+        approx_kl,
+        clip_frac,
+        kl_ref,
+        total,
+    }
+}

@@ -1,0 +1,15 @@
+//! Rollouts: many episodes at once, one environment instance per lane, batched policy
+//! inference over every lane waiting for an action, a reward check when an episode
+//! ends, and the budget counted in environment steps and trajectories. A plugin failure
+//! ends that episode as failed-by-plugin (excluded from success rates and training);
+//! the rest carry on.
+//!
+//! Scheduling is deterministic: lanes are filled in plan order, batches are built in
+//! lane order, and each episode samples its actions from its own seeded stream — the
+//! same plan, seed and policy give the same trajectories.
+
+mod pool;
+mod sample;
+
+pub use pool::{EpisodeResult, EpisodeSpec, Outcome, Pool, RolloutConfig, RolloutStats, Sampling};
+pub use sample::{anchor, sample_action};

@@ -1,0 +1,463 @@
+//! The rollout pool: lanes of environment instances, the fill/infer/step loop, and the
+//! per-episode results.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use steprl_algo::decompose::{Context, Transition};
+use steprl_core::{
+    Action, CallError, EnvInstance, Environment, EpisodeId, Observation, ObservationParts, Policy,
+    RewardChecker, SplitMix, TrajectorySummary,
+};
+
+use crate::sample::{anchor, sample_action};
+
+/// How actions are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sampling {
+    /// Sample from the policy (training).
+    Sample,
+    /// Take the most likely action (evaluation).
+    Greedy,
+}
+
+/// Settings of a rollout.
+#[derive(Debug, Clone, Copy)]
+pub struct RolloutConfig {
+    /// Episodes in flight at once (one environment instance per lane).
+    pub concurrency: usize,
+    /// How policy inputs are built from observations.
+    pub context: Context,
+    /// Sample or act greedily.
+    pub sampling: Sampling,
+}
+
+/// One planned episode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpisodeSpec {
+    /// Task id.
+    pub task: String,
+    /// Environment seed (picks the task's parameters).
+    pub seed: u64,
+    /// Seed of this episode's action sampling.
+    pub sample_seed: u64,
+}
+
+/// How an episode ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The reward checker judged it.
+    Judged {
+        /// Success.
+        success: bool,
+        /// Score in [0, 1].
+        score: f32,
+        /// The checker's reason.
+        reason: String,
+    },
+    /// A plugin failed (trap, error, broken contract): not a task failure.
+    PluginFailure {
+        /// What failed.
+        error: String,
+    },
+}
+
+/// One finished episode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeResult {
+    /// What was planned.
+    pub spec: EpisodeSpec,
+    /// The decisions taken, in order.
+    pub transitions: Vec<Transition>,
+    /// Anchor key of each decision's observation.
+    pub anchors: Vec<u64>,
+    /// The last step said `done`.
+    pub done: bool,
+    /// The episode hit its step budget.
+    pub truncated: bool,
+    /// Judgement, or the plugin failure.
+    pub outcome: Outcome,
+}
+
+impl EpisodeResult {
+    /// Whether the checker judged it a success.
+    pub fn success(&self) -> bool {
+        matches!(self.outcome, Outcome::Judged { success: true, .. })
+    }
+}
+
+/// Counters and timings of one rollout.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RolloutStats {
+    /// Environment steps taken (including those of episodes later lost to a plugin).
+    pub env_steps: u64,
+    /// Episodes finished and judged.
+    pub trajectories: u64,
+    /// Episodes lost to plugin failures.
+    pub plugin_failures: u64,
+    /// Policy forward passes (batches).
+    pub batches: u64,
+    /// Time in policy inference.
+    pub inference: Duration,
+    /// Time in environment calls.
+    pub env: Duration,
+    /// Time in reward checks.
+    pub check: Duration,
+}
+
+/// One episode in flight.
+struct Active {
+    index: usize,
+    episode: EpisodeId,
+    observations: Vec<Vec<u32>>,
+    mask: Vec<bool>,
+    actions: Vec<u32>,
+    transitions: Vec<Transition>,
+    anchors: Vec<u64>,
+    rewards: Vec<f32>,
+    rng: SplitMix,
+}
+
+/// Lanes of environment instances, kept across rounds.
+pub struct Pool {
+    env: Arc<dyn Environment>,
+    lanes: Vec<Option<Box<dyn EnvInstance>>>,
+}
+
+const PARTS: ObservationParts = ObservationParts {
+    text: false,
+    tokens: true,
+    features: false,
+    image: false,
+};
+
+impl Pool {
+    /// A pool over `env` with no instances yet.
+    pub fn new(env: Arc<dyn Environment>) -> Self {
+        Pool {
+            env,
+            lanes: Vec::new(),
+        }
+    }
+
+    /// The environment.
+    pub fn env(&self) -> &Arc<dyn Environment> {
+        &self.env
+    }
+
+    /// Run every spec to the end, `cfg.concurrency` at a time. Results come back in
+    /// spec order.
+    pub async fn run(
+        &mut self,
+        specs: &[EpisodeSpec],
+        policy: &mut dyn Policy,
+        checker: &mut dyn RewardChecker,
+        cfg: &RolloutConfig,
+    ) -> (Vec<EpisodeResult>, RolloutStats) {
+        let n_lanes = cfg.concurrency.max(1).min(specs.len().max(1));
+        while self.lanes.len() < n_lanes {
+            self.lanes.push(None);
+        }
+        let n_actions = self.env.info().action.discrete as usize;
+        let mut stats = RolloutStats::default();
+        let mut results: Vec<Option<EpisodeResult>> = vec![None; specs.len()];
+        let mut active: Vec<Option<Active>> = (0..n_lanes).map(|_| None).collect();
+        let mut next = 0;
+        loop {
+            // Fill idle lanes in plan order; start and reset them concurrently.
+            let mut starting = Vec::new();
+            for (lane, slot) in active.iter().enumerate() {
+                if slot.is_none() && next < specs.len() {
+                    starting.push((lane, next));
+                    next += 1;
+                }
+            }
+            let t0 = Instant::now();
+            let env = &self.env;
+            let started = join_all(
+                self.lanes
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(lane, inst)| {
+                        let &(_, index) = starting.iter().find(|(l, _)| *l == lane)?;
+                        let spec = &specs[index];
+                        Some(async move { (lane, index, begin(env.as_ref(), inst, spec).await) })
+                    }),
+            )
+            .await;
+            stats.env += t0.elapsed();
+            for (lane, index, r) in started {
+                match r {
+                    Ok((episode, obs)) => match first_view(&obs, n_actions) {
+                        Ok((tokens, mask)) => {
+                            active[lane] = Some(Active {
+                                index,
+                                episode,
+                                observations: vec![tokens],
+                                mask,
+                                actions: Vec::new(),
+                                transitions: Vec::new(),
+                                anchors: Vec::new(),
+                                rewards: Vec::new(),
+                                rng: SplitMix::new(specs[index].sample_seed, 0),
+                            });
+                        }
+                        Err(e) => {
+                            if let Some(inst) = self.lanes[lane].as_mut() {
+                                inst.close(episode).await;
+                            }
+                            stats.plugin_failures += 1;
+                            results[index] = Some(failed(&specs[index], Vec::new(), Vec::new(), e));
+                        }
+                    },
+                    Err(e) => {
+                        stats.plugin_failures += 1;
+                        results[index] =
+                            Some(failed(&specs[index], Vec::new(), Vec::new(), e.to_string()));
+                    }
+                }
+            }
+            if active.iter().all(Option::is_none) {
+                if next >= specs.len() {
+                    break;
+                }
+                continue;
+            }
+
+            // One batched forward pass over every lane waiting for an action.
+            let t0 = Instant::now();
+            let contexts: Vec<(usize, Vec<u32>)> = active
+                .iter()
+                .enumerate()
+                .filter_map(|(lane, a)| {
+                    let a = a.as_ref()?;
+                    let obs: Vec<&[u32]> = a.observations.iter().map(Vec::as_slice).collect();
+                    Some((lane, cfg.context.at(&obs, &a.actions, obs.len() - 1)))
+                })
+                .collect();
+            let inputs: Vec<(&[u32], &[bool])> = contexts
+                .iter()
+                .map(|(lane, c)| {
+                    (
+                        c.as_slice(),
+                        active[*lane].as_ref().expect("active").mask.as_slice(),
+                    )
+                })
+                .collect();
+            let logps = policy.log_probs(&inputs);
+            stats.inference += t0.elapsed();
+            stats.batches += 1;
+            let mut chosen: Vec<Option<(u32, f32)>> = vec![None; n_lanes];
+            for ((lane, _), lp) in contexts.iter().zip(&logps) {
+                let a = active[*lane].as_mut().expect("active");
+                let action = sample_action(lp, cfg.sampling == Sampling::Greedy, &mut a.rng);
+                chosen[*lane] = Some((action, lp[action as usize]));
+            }
+
+            // Step every lane concurrently.
+            let t0 = Instant::now();
+            let stepped =
+                join_all(
+                    self.lanes
+                        .iter_mut()
+                        .zip(active.iter())
+                        .enumerate()
+                        .filter_map(|(lane, (inst, a))| {
+                            let a = a.as_ref()?;
+                            let (action, _) = chosen[lane]?;
+                            let inst = inst.as_mut()?;
+                            let episode = a.episode;
+                            Some(async move {
+                                (lane, inst.step(episode, &Action::Discrete(action)).await)
+                            })
+                        }),
+                )
+                .await;
+            stats.env += t0.elapsed();
+            stats.env_steps += stepped.len() as u64;
+
+            let mut finishing = Vec::new();
+            for (lane, r) in stepped {
+                let (action, logp) = chosen[lane].expect("chosen");
+                let a = active[lane].as_mut().expect("active");
+                let tokens = a.observations.last().expect("observed").clone();
+                a.anchors.push(anchor(&tokens));
+                a.transitions.push(Transition {
+                    tokens,
+                    mask: std::mem::take(&mut a.mask),
+                    action,
+                    logp,
+                });
+                a.actions.push(action);
+                match r.map_err(|e| e.to_string()).and_then(|r| {
+                    let view = first_view(&r.observation, n_actions)?;
+                    Ok((r, view))
+                }) {
+                    Ok((r, (tokens, mask))) => {
+                        a.rewards.push(r.reward);
+                        a.observations.push(tokens);
+                        a.mask = mask;
+                        if r.done || r.truncated {
+                            finishing.push((lane, Ok((r.done, r.truncated))));
+                        }
+                    }
+                    Err(e) => finishing.push((lane, Err(e))),
+                }
+            }
+
+            // Close finished episodes and judge them (lane order).
+            for (lane, end) in finishing {
+                let a = active[lane].take().expect("active");
+                let spec = &specs[a.index];
+                let inst = self.lanes[lane].as_mut().expect("instance");
+                let result = match end {
+                    Err(e) => {
+                        inst.close(a.episode).await;
+                        stats.plugin_failures += 1;
+                        failed(spec, a.transitions, a.anchors, e)
+                    }
+                    Ok((done, truncated)) => {
+                        let t0 = Instant::now();
+                        let fs = inst.final_state(a.episode).await;
+                        inst.close(a.episode).await;
+                        stats.env += t0.elapsed();
+                        let t0 = Instant::now();
+                        let outcome = match fs {
+                            Err(e) => Outcome::PluginFailure {
+                                error: e.to_string(),
+                            },
+                            Ok(fs) => {
+                                judge(
+                                    self.env.as_ref(),
+                                    checker,
+                                    spec,
+                                    &a.actions,
+                                    &a.rewards,
+                                    done,
+                                    truncated,
+                                    &fs,
+                                )
+                                .await
+                            }
+                        };
+                        stats.check += t0.elapsed();
+                        match outcome {
+                            Outcome::PluginFailure { .. } => stats.plugin_failures += 1,
+                            Outcome::Judged { .. } => stats.trajectories += 1,
+                        }
+                        EpisodeResult {
+                            spec: spec.clone(),
+                            transitions: a.transitions,
+                            anchors: a.anchors,
+                            done,
+                            truncated,
+                            outcome,
+                        }
+                    }
+                };
+                results[a.index] = Some(result);
+            }
+        }
+        (
+            results
+                .into_iter()
+                .map(|r| r.expect("every spec ran"))
+                .collect(),
+            stats,
+        )
+    }
+}
+
+/// Create the lane's instance if needed, start the episode and reset it.
+async fn begin(
+    env: &dyn Environment,
+    inst: &mut Option<Box<dyn EnvInstance>>,
+    spec: &EpisodeSpec,
+) -> Result<(EpisodeId, Observation), CallError> {
+    if inst.is_none() {
+        *inst = Some(env.instantiate().await?);
+    }
+    let inst = inst.as_mut().expect("just created");
+    let episode = inst.start(&spec.task, spec.seed, PARTS).await?;
+    match inst.reset(episode).await {
+        Ok(obs) => Ok((episode, obs)),
+        Err(e) => {
+            inst.close(episode).await;
+            Err(e)
+        }
+    }
+}
+
+/// The tokens and mask the policy needs from an observation.
+fn first_view(obs: &Observation, n_actions: usize) -> Result<(Vec<u32>, Vec<bool>), String> {
+    let tokens = obs
+        .tokens
+        .clone()
+        .ok_or("the observation carries no tokens; training needs token observations")?;
+    let mask = match &obs.action_mask {
+        Some(m) if m.len() == n_actions => m.clone(),
+        Some(m) => {
+            return Err(format!(
+                "the action mask has {} entries for {n_actions} actions",
+                m.len()
+            ));
+        }
+        None => vec![true; n_actions],
+    };
+    if !mask.iter().any(|&m| m) {
+        return Err("the action mask allows no action".into());
+    }
+    Ok((tokens, mask))
+}
+
+fn failed(
+    spec: &EpisodeSpec,
+    transitions: Vec<Transition>,
+    anchors: Vec<u64>,
+    error: String,
+) -> EpisodeResult {
+    EpisodeResult {
+        spec: spec.clone(),
+        transitions,
+        anchors,
+        done: false,
+        truncated: false,
+        outcome: Outcome::PluginFailure { error },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn judge(
+    env: &dyn Environment,
+    checker: &mut dyn RewardChecker,
+    spec: &EpisodeSpec,
+    actions: &[u32],
+    rewards: &[f32],
+    done: bool,
+    truncated: bool,
+    final_state: &str,
+) -> Outcome {
+    let Some(task) = env.info().task(&spec.task) else {
+        return Outcome::PluginFailure {
+            error: format!("task `{}` is not offered by `{}`", spec.task, env.name()),
+        };
+    };
+    let summary = TrajectorySummary {
+        seed: spec.seed,
+        actions: actions.iter().map(|a| Action::Discrete(*a)).collect(),
+        rewards: rewards.to_vec(),
+        done,
+        truncated,
+    };
+    match checker.check(task, &summary, final_state).await {
+        Ok(v) => Outcome::Judged {
+            success: v.success,
+            score: v.score,
+            reason: v.reason,
+        },
+        Err(e) => Outcome::PluginFailure {
+            error: e.to_string(),
+        },
+    }
+}

@@ -1,0 +1,322 @@
+//! The rollout pool over a native test environment: ordering, determinism, budget
+//! accounting, batching, and plugin failures that end only their own episode.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use steprl_algo::decompose::Context;
+use steprl_core::{
+    Action, ActionSpec, CallError, EnvInfo, EnvInstance, Environment, EpisodeId, GuestError,
+    Observation, ObservationParts, ObservationSpec, Policy, RewardChecker, StepResult, TaskInfo,
+    TrajectorySummary, Verdict,
+};
+use steprl_rollout::{EpisodeSpec, Outcome, Pool, RolloutConfig, Sampling};
+
+/// A corridor: start at 0, actions 0 = left, 1 = right, 2 = done; the task `goal-k`
+/// succeeds when the agent says done at position k. Task `broken` fails on its first
+/// step (a plugin error).
+struct Corridor;
+
+struct CorridorInstance {
+    episodes: Vec<Option<(String, i64, u32)>>,
+}
+
+fn task(id: &str) -> TaskInfo {
+    TaskInfo {
+        id: id.into(),
+        suite: "test".into(),
+        instruction: id.into(),
+        max_steps: 6,
+        difficulty: None,
+        metadata_json: "{}".into(),
+    }
+}
+
+fn obs(pos: i64) -> Observation {
+    Observation {
+        tokens: Some(vec![(pos + 10) as u32]),
+        action_mask: Some(vec![pos > 0, true, true]),
+        ..Default::default()
+    }
+}
+
+#[async_trait]
+impl Environment for Corridor {
+    fn name(&self) -> &str {
+        "corridor"
+    }
+    fn info(&self) -> &EnvInfo {
+        static INFO: std::sync::OnceLock<EnvInfo> = std::sync::OnceLock::new();
+        INFO.get_or_init(|| EnvInfo {
+            tasks: vec![task("goal-1"), task("goal-2"), task("broken")],
+            observation: ObservationSpec {
+                vocab_size: Some(32),
+                max_tokens: Some(1),
+                ..Default::default()
+            },
+            action: ActionSpec {
+                discrete: 3,
+                discrete_labels: vec![],
+                text: false,
+            },
+        })
+    }
+    async fn instantiate(&self) -> Result<Box<dyn EnvInstance>, CallError> {
+        Ok(Box::new(CorridorInstance { episodes: vec![] }))
+    }
+}
+
+#[async_trait]
+impl EnvInstance for CorridorInstance {
+    async fn start(
+        &mut self,
+        task_id: &str,
+        _seed: u64,
+        _parts: ObservationParts,
+    ) -> Result<EpisodeId, CallError> {
+        self.episodes.push(Some((task_id.to_owned(), 0, 0)));
+        Ok(EpisodeId(self.episodes.len() as u64 - 1))
+    }
+    async fn reset(&mut self, ep: EpisodeId) -> Result<Observation, CallError> {
+        let e = self.episodes[ep.0 as usize].as_mut().unwrap();
+        e.1 = 0;
+        e.2 = 0;
+        Ok(obs(0))
+    }
+    async fn step(&mut self, ep: EpisodeId, action: &Action) -> Result<StepResult, CallError> {
+        let e = self.episodes[ep.0 as usize].as_mut().unwrap();
+        e.2 += 1;
+        if e.0 == "broken" && e.2 == 1 {
+            return Err(CallError::Guest {
+                plugin: "corridor".into(),
+                call: "episode.step",
+                error: GuestError::Internal("boom".into()),
+            });
+        }
+        let done = match action {
+            Action::Discrete(0) => {
+                e.1 -= 1;
+                false
+            }
+            Action::Discrete(1) => {
+                e.1 += 1;
+                false
+            }
+            _ => true,
+        };
+        Ok(StepResult {
+            observation: obs(e.1),
+            reward: 0.0,
+            done,
+            truncated: !done && e.2 >= 6,
+            info_json: String::new(),
+        })
+    }
+    async fn final_state(&mut self, ep: EpisodeId) -> Result<String, CallError> {
+        let e = self.episodes[ep.0 as usize].as_ref().unwrap();
+        Ok(format!("{}", e.1))
+    }
+    async fn close(&mut self, ep: EpisodeId) {
+        self.episodes[ep.0 as usize] = None;
+    }
+}
+
+struct GoalChecker;
+
+#[async_trait]
+impl RewardChecker for GoalChecker {
+    fn name(&self) -> &str {
+        "goal"
+    }
+    async fn check(
+        &mut self,
+        task: &TaskInfo,
+        t: &TrajectorySummary,
+        fs: &str,
+    ) -> Result<Verdict, CallError> {
+        let goal: i64 = task.id.trim_start_matches("goal-").parse().unwrap_or(-1);
+        let success = t.done && fs.parse::<i64>() == Ok(goal);
+        Ok(Verdict {
+            success,
+            score: f32::from(u8::from(success)),
+            reason: String::new(),
+            step_rewards: None,
+        })
+    }
+}
+
+/// Prefers "right" twice as much as the others; counts batch sizes.
+#[derive(Default)]
+struct Biased {
+    batches: Vec<usize>,
+}
+
+impl Policy for Biased {
+    fn log_probs(&mut self, inputs: &[(&[u32], &[bool])]) -> Vec<Vec<f32>> {
+        self.batches.push(inputs.len());
+        inputs
+            .iter()
+            .map(|(_, mask)| {
+                let w = [1.0f32, 2.0, 1.0];
+                let total: f32 = w
+                    .iter()
+                    .zip(mask.iter())
+                    .filter(|(_, m)| **m)
+                    .map(|(w, _)| w)
+                    .sum();
+                w.iter()
+                    .zip(mask.iter())
+                    .map(|(w, m)| {
+                        if *m {
+                            (w / total).ln()
+                        } else {
+                            f32::NEG_INFINITY
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+fn specs(tasks: &[&str]) -> Vec<EpisodeSpec> {
+    tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| EpisodeSpec {
+            task: (*t).into(),
+            seed: i as u64,
+            sample_seed: 100 + i as u64,
+        })
+        .collect()
+}
+
+fn cfg(concurrency: usize, sampling: Sampling) -> RolloutConfig {
+    RolloutConfig {
+        concurrency,
+        context: Context {
+            history: 0,
+            obs_len: 1,
+            vocab: 32,
+            actions: 3,
+            pad: 0,
+        },
+        sampling,
+    }
+}
+
+#[tokio::test]
+async fn results_come_back_in_plan_order_and_replay_exactly() {
+    let plan = specs(&[
+        "goal-1", "goal-2", "goal-1", "goal-2", "goal-1", "goal-2", "goal-1",
+    ]);
+    let mut pool = Pool::new(Arc::new(Corridor));
+    let (a, stats) = pool
+        .run(
+            &plan,
+            &mut Biased::default(),
+            &mut GoalChecker,
+            &cfg(3, Sampling::Sample),
+        )
+        .await;
+    assert_eq!(a.len(), plan.len());
+    for (r, s) in a.iter().zip(&plan) {
+        assert_eq!(&r.spec, s);
+        assert!(r.done || r.truncated);
+        assert_eq!(r.transitions.len(), r.anchors.len());
+        assert!(matches!(r.outcome, Outcome::Judged { .. }));
+    }
+    let steps: usize = a.iter().map(|r| r.transitions.len()).sum();
+    assert_eq!(stats.env_steps, steps as u64);
+    assert_eq!(stats.trajectories, 7);
+    // Same plan, same seeds → same trajectories, whatever the concurrency.
+    let (b, _) = Pool::new(Arc::new(Corridor))
+        .run(
+            &plan,
+            &mut Biased::default(),
+            &mut GoalChecker,
+            &cfg(5, Sampling::Sample),
+        )
+        .await;
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn inference_is_batched_over_waiting_lanes() {
+    let plan = specs(&["goal-1"; 8]);
+    let mut policy = Biased::default();
+    Pool::new(Arc::new(Corridor))
+        .run(
+            &plan,
+            &mut policy,
+            &mut GoalChecker,
+            &cfg(4, Sampling::Sample),
+        )
+        .await;
+    assert_eq!(policy.batches[0], 4, "the first batch holds every lane");
+    assert!(policy.batches.iter().all(|b| *b <= 4));
+}
+
+#[tokio::test]
+async fn masked_actions_are_never_taken_and_logps_are_recorded() {
+    let plan = specs(&["goal-2"; 6]);
+    let (res, _) = Pool::new(Arc::new(Corridor))
+        .run(
+            &plan,
+            &mut Biased::default(),
+            &mut GoalChecker,
+            &cfg(2, Sampling::Sample),
+        )
+        .await;
+    for r in &res {
+        for t in &r.transitions {
+            assert!(t.mask[t.action as usize], "took a masked action");
+            assert!(t.logp.is_finite() && t.logp <= 0.0);
+        }
+    }
+}
+
+#[tokio::test]
+async fn greedy_policy_walks_right_until_truncated() {
+    let plan = specs(&["goal-2"]);
+    let (res, _) = Pool::new(Arc::new(Corridor))
+        .run(
+            &plan,
+            &mut Biased::default(),
+            &mut GoalChecker,
+            &cfg(1, Sampling::Greedy),
+        )
+        .await;
+    let acts: Vec<u32> = res[0].transitions.iter().map(|t| t.action).collect();
+    assert_eq!(acts, vec![1; 6]);
+    assert!(res[0].truncated && !res[0].success());
+}
+
+#[tokio::test]
+async fn a_plugin_failure_ends_only_its_episode() {
+    let plan = specs(&["goal-1", "broken", "goal-2", "broken", "goal-1"]);
+    let (res, stats) = Pool::new(Arc::new(Corridor))
+        .run(
+            &plan,
+            &mut Biased::default(),
+            &mut GoalChecker,
+            &cfg(2, Sampling::Sample),
+        )
+        .await;
+    for (r, s) in res.iter().zip(&plan) {
+        if s.task == "broken" {
+            match &r.outcome {
+                Outcome::PluginFailure { error } => assert!(error.contains("boom"), "{error}"),
+                other => panic!("{other:?}"),
+            }
+        } else {
+            assert!(
+                matches!(r.outcome, Outcome::Judged { .. }),
+                "{:?}",
+                r.outcome
+            );
+        }
+    }
+    assert_eq!(stats.plugin_failures, 2);
+    assert_eq!(stats.trajectories, 3);
+}

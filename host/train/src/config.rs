@@ -1,0 +1,446 @@
+//! The run configuration (TOML): every hyperparameter declared once with a default,
+//! unknown keys rejected with their path, plugin paths resolved against the config
+//! file's directory, and the resolved form saved next to every run.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use steprl_algo::ResampleParams;
+use steprl_algo::augment::AugmentParams;
+use steprl_learner::{PolicyConfig, PpoConfig};
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Seed of everything: initialization, plans, episodes, sampling, minibatches.
+    #[serde(default)]
+    pub seed: u64,
+    /// Rounds to train (each: plan, roll out, update).
+    #[serde(default = "defaults::rounds")]
+    pub rounds: u32,
+    /// Stop once this many environment steps were taken (0 = no budget).
+    #[serde(default)]
+    pub budget_env_steps: u64,
+    /// The environment plugin.
+    pub env: PluginSection,
+    /// The reward-checker plugin.
+    pub checker: PluginSection,
+    /// The resampler plugin.
+    pub resampler: PluginSection,
+    /// Which tasks to train on.
+    #[serde(default)]
+    pub tasks: TaskSelection,
+    /// Advantage estimator and STEP settings.
+    #[serde(default)]
+    pub algo: AlgoSection,
+    /// Rollout shape.
+    #[serde(default)]
+    pub rollout: RolloutSection,
+    /// The update.
+    #[serde(default)]
+    pub learner: PpoConfig,
+    /// The network.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Evaluation before and after training.
+    #[serde(default)]
+    pub eval: EvalSection,
+    /// Checkpointing.
+    #[serde(default)]
+    pub checkpoint: CheckpointSection,
+    /// Sandbox limits for every plugin.
+    #[serde(default)]
+    pub limits: LimitsSection,
+}
+
+mod defaults {
+    pub fn rounds() -> u32 {
+        30
+    }
+}
+
+/// One plugin: its file and its configuration (passed to `init` as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSection {
+    /// Path of the `.wasm` file (relative paths are relative to the config file).
+    pub plugin: PathBuf,
+    /// The plugin's configuration.
+    #[serde(default = "empty_table")]
+    pub config: toml::Table,
+}
+
+fn empty_table() -> toml::Table {
+    toml::Table::new()
+}
+
+/// Task selection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaskSelection {
+    /// Only these task ids (or prefixes ending in `*`); empty = every task.
+    pub include: Vec<String>,
+    /// Never these (same syntax).
+    pub exclude: Vec<String>,
+}
+
+impl TaskSelection {
+    fn matches(pattern: &str, id: &str) -> bool {
+        match pattern.strip_suffix('*') {
+            Some(prefix) => id.starts_with(prefix),
+            None => id == pattern,
+        }
+    }
+
+    /// Whether `id` is selected.
+    pub fn selects(&self, id: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|p| Self::matches(p, id)))
+            && !self.exclude.iter().any(|p| Self::matches(p, id))
+    }
+}
+
+/// Which advantage estimator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// STEP.
+    Step,
+    /// Trajectory-level GRPO.
+    Tgrpo,
+    /// GiGPO.
+    Gigpo,
+}
+
+/// The `[algo]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlgoSection {
+    /// `step`, `tgrpo` or `gigpo`.
+    pub method: Method,
+    /// EMA coefficient β of the success-rate record.
+    pub beta: f64,
+    /// STEP: give failed trajectories A = −ŝ instead of dropping them.
+    pub include_failures: bool,
+    /// History window H of policy contexts.
+    pub history: usize,
+    /// GiGPO: discount γ.
+    pub gamma: f64,
+    /// GiGPO: weight ω of the step-level advantage.
+    pub omega: f64,
+    /// Report tasks stuck at ŝ = 0 for this many rounds.
+    pub stuck_rounds: u32,
+    /// STEP's step-level GRPO augmentation.
+    pub augment: AugmentParams,
+}
+
+impl Default for AlgoSection {
+    fn default() -> Self {
+        AlgoSection {
+            method: Method::Step,
+            beta: 0.5,
+            include_failures: false,
+            history: 0,
+            gamma: 0.95,
+            omega: 1.0,
+            stuck_rounds: 10,
+            augment: AugmentParams::default(),
+        }
+    }
+}
+
+/// The `[rollout]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RolloutSection {
+    /// B: tasks per round.
+    pub tasks_per_round: u32,
+    /// N: rollouts per task.
+    pub copies_per_task: u32,
+    /// Episodes in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for RolloutSection {
+    fn default() -> Self {
+        RolloutSection {
+            tasks_per_round: 16,
+            copies_per_task: 8,
+            concurrency: 64,
+        }
+    }
+}
+
+/// The `[eval]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalSection {
+    /// Episodes per task before and after training (0 = skip).
+    pub episodes: u32,
+    /// Act greedily (else sample).
+    pub greedy: bool,
+}
+
+impl Default for EvalSection {
+    fn default() -> Self {
+        EvalSection {
+            episodes: 4,
+            greedy: true,
+        }
+    }
+}
+
+/// The `[checkpoint]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointSection {
+    /// Checkpoint every this many rounds (and always at the end).
+    pub every: u32,
+}
+
+impl Default for CheckpointSection {
+    fn default() -> Self {
+        CheckpointSection { every: 5 }
+    }
+}
+
+/// The `[limits]` table (milliseconds and MiB).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// Deadline of `init` and declarations.
+    pub init_ms: u64,
+    /// Deadline of episode start/reset/final-state.
+    pub env_reset_ms: u64,
+    /// Deadline of one step.
+    pub env_step_ms: u64,
+    /// Deadline of one check.
+    pub check_ms: u64,
+    /// Deadline of one plan.
+    pub plan_ms: u64,
+    /// Memory cap per instance.
+    pub memory_mib: u64,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            init_ms: 60_000,
+            env_reset_ms: 30_000,
+            env_step_ms: 5_000,
+            check_ms: 30_000,
+            plan_ms: 10_000,
+            memory_mib: 256,
+        }
+    }
+}
+
+/// Why a config file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// TOML syntax or a key/type error, with the key's path.
+    #[error("{path}: {key}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Dotted key path (`.` for the whole document).
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value out of range.
+    #[error("{path}: {problems}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem found, `; `-separated.
+        problems: String,
+    },
+}
+
+impl RunConfig {
+    /// Parse TOML text; `origin` names the file in errors and anchors relative paths.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_owned(),
+            key: ".".into(),
+            message: e.message().to_owned(),
+        })?;
+        let mut cfg: RunConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::Parse {
+                path: origin.to_owned(),
+                key,
+                message: e.into_inner().message().to_owned(),
+            }
+        })?;
+        let base = origin.parent().unwrap_or(Path::new("."));
+        for p in [&mut cfg.env, &mut cfg.checker, &mut cfg.resampler] {
+            if p.plugin.is_relative() {
+                p.plugin = base.join(&p.plugin);
+            }
+        }
+        let problems = cfg.problems();
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: origin.to_owned(),
+                problems: problems.join("; "),
+            });
+        }
+        Ok(cfg)
+    }
+
+    /// Read and parse a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Range problems (empty = fine).
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = self.learner.problems();
+        p.extend(self.policy.problems());
+        let a = &self.algo;
+        if !(a.beta > 0.0 && a.beta <= 1.0) {
+            p.push(format!("algo.beta = {} must lie in (0, 1]", a.beta));
+        }
+        if !(a.gamma > 0.0 && a.gamma <= 1.0) {
+            p.push(format!("algo.gamma = {} must lie in (0, 1]", a.gamma));
+        }
+        if a.augment.group_size < 2 && a.augment.enabled {
+            p.push("algo.augment.group_size must be at least 2".into());
+        }
+        let r = &self.rollout;
+        if r.tasks_per_round == 0 || r.copies_per_task == 0 || r.concurrency == 0 {
+            p.push(
+                "rollout.tasks_per_round, copies_per_task and concurrency must be positive".into(),
+            );
+        }
+        if self.rounds == 0 && self.budget_env_steps == 0 {
+            p.push("set rounds or budget_env_steps".into());
+        }
+        if self.checkpoint.every == 0 {
+            p.push("checkpoint.every must be at least 1".into());
+        }
+        p
+    }
+
+    /// The resolved config as TOML (saved in the run directory).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a RunConfig always serializes")
+    }
+
+    /// A plugin's config table as JSON for its `init`.
+    pub fn plugin_json(section: &PluginSection) -> String {
+        serde_json::to_string(&section.config).expect("TOML tables serialize to JSON")
+    }
+
+    /// The STEP resampling parameters implied by the resampler's config, for reports.
+    pub fn resample_params(&self) -> Option<ResampleParams> {
+        serde_json::from_str(&Self::plugin_json(&self.resampler)).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[env]
+plugin = "plugins/uisim.wasm"
+[checker]
+plugin = "/abs/uisim-checker.wasm"
+[resampler]
+plugin = "resample-step.wasm"
+config = { s0 = 0.4 }
+"#;
+
+    #[test]
+    fn defaults_fill_in_and_relative_paths_follow_the_config_file() {
+        let c = RunConfig::parse(MINIMAL, Path::new("/runs/cfg/x.toml")).unwrap();
+        assert_eq!(c.env.plugin, PathBuf::from("/runs/cfg/plugins/uisim.wasm"));
+        assert_eq!(c.checker.plugin, PathBuf::from("/abs/uisim-checker.wasm"));
+        assert_eq!(c.algo.method, Method::Step);
+        assert_eq!(c.rollout.copies_per_task, 8);
+        assert_eq!(RunConfig::plugin_json(&c.resampler), r#"{"s0":0.4}"#);
+        assert_eq!(RunConfig::plugin_json(&c.env), "{}");
+        // The resolved form parses back to the same config.
+        let again = RunConfig::parse(&c.to_toml(), Path::new("/elsewhere/y.toml")).unwrap();
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_path() {
+        let text = format!("{MINIMAL}\n[algo.augment]\ngroup_sise = 4\n");
+        let e = RunConfig::parse(&text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.toml: algo.augment.group_sise:"), "{e}");
+        assert!(
+            e.contains("unknown field `group_sise`") && e.contains("group_size"),
+            "{e}"
+        );
+        let text = format!("{MINIMAL}\nlearing_rate = 3\n");
+        let e = RunConfig::parse(&text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `learing_rate`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_are_named() {
+        let text = format!("{MINIMAL}\n[learner]\nlr = \"fast\"\n");
+        let e = RunConfig::parse(&text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("learner.lr"), "{e}");
+        let text = format!("{MINIMAL}\n[algo]\nmethod = \"ppo\"\n");
+        let e = RunConfig::parse(&text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("algo.method") && e.contains("step") && e.contains("gigpo"),
+            "{e}"
+        );
+        let text = format!("{MINIMAL}\n[algo]\nbeta = 1.5\n[rollout]\nconcurrency = 0\n");
+        let e = RunConfig::parse(&text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("algo.beta = 1.5") && e.contains("concurrency"),
+            "{e}"
+        );
+        let e = RunConfig::parse("[env]\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("env") && e.contains("plugin"), "{e}");
+        let e = RunConfig::parse("seed = [", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.toml: .:"), "{e}");
+    }
+
+    #[test]
+    fn task_selection_supports_prefixes() {
+        let s = TaskSelection {
+            include: vec!["settings.*".into(), "open.clock".into()],
+            exclude: vec!["settings.wifi-*".into()],
+        };
+        assert!(s.selects("settings.bluetooth-on"));
+        assert!(s.selects("open.clock"));
+        assert!(!s.selects("settings.wifi-on"));
+        assert!(!s.selects("open.notes"));
+        assert!(TaskSelection::default().selects("anything"));
+    }
+}

@@ -1,0 +1,638 @@
+//! The round loop. One round: the resampler plans B × N rollouts from the record; the
+//! pool rolls them out with the current policy; the checker judges; advantages are
+//! computed against the record *before* this round's update; trajectories become step
+//! samples; STEP adds step-level GRPO augmentation samples for low-success tasks; the
+//! learner updates; the record folds the round in. Every random choice derives from
+//! (seed, round, index), so a resumed run repeats an uninterrupted one exactly.
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use steprl_algo::augment::{eligible, match_advantages};
+use steprl_algo::decompose::{Context, StepSample, decompose};
+use steprl_algo::{Estimator, Outcome, Rollout, SuccessRecord, advantages};
+use steprl_core::{Environment, PlanRequest, Policy, Resampler, RewardChecker, SplitMix};
+use steprl_learner::{Learner, Spaces};
+use steprl_rollout::{EpisodeResult, EpisodeSpec, Pool, RolloutConfig, Sampling, sample_action};
+
+use crate::checkpoint::{self, CheckpointError, State};
+use crate::config::{Method, RunConfig};
+use crate::eval::EvalReport;
+use crate::metrics::{Perf, RoundMetrics};
+
+/// The plugins a run talks to.
+pub struct Plugins {
+    /// The environment.
+    pub env: Arc<dyn Environment>,
+    /// The reward checker.
+    pub checker: Box<dyn RewardChecker>,
+    /// The resampler.
+    pub resampler: Box<dyn Resampler>,
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The environment cannot be trained on.
+    #[error("environment `{env}` cannot be trained on: {reason}")]
+    Unsupported {
+        /// Environment name.
+        env: String,
+        /// Why.
+        reason: String,
+    },
+    /// The task selection left nothing.
+    #[error(
+        "no training tasks: `{env}` offers [{offered}], and [tasks] include/exclude selects none of them"
+    )]
+    NoTasks {
+        /// Environment name.
+        env: String,
+        /// Some offered ids.
+        offered: String,
+    },
+    /// The resampler failed or named unknown tasks.
+    #[error("resampler `{plugin}` in round {round}: {message}")]
+    Plan {
+        /// Plugin name.
+        plugin: String,
+        /// Round.
+        round: u32,
+        /// What went wrong.
+        message: String,
+    },
+    /// The run directory is not usable.
+    #[error("run directory {path}: {message}")]
+    RunDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Learner construction.
+    #[error(transparent)]
+    Learner(#[from] steprl_learner::LearnerError),
+    /// Checkpoint I/O.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+/// A run in progress.
+pub struct Trainer {
+    cfg: RunConfig,
+    out: PathBuf,
+    plugins: Plugins,
+    pool: Pool,
+    learner: Learner,
+    record: SuccessRecord,
+    tasks: Vec<String>,
+    context: Context,
+    state: State,
+}
+
+/// How the network's inputs and outputs follow from the environment and the config.
+fn layout(env: &dyn Environment, cfg: &RunConfig) -> Result<(Context, Spaces), TrainError> {
+    let info = env.info();
+    let unsupported = |reason: &str| TrainError::Unsupported {
+        env: env.name().to_owned(),
+        reason: reason.to_owned(),
+    };
+    let vocab = info.observation.vocab_size.ok_or_else(|| {
+        unsupported("it declares no token vocabulary (the learner reads token observations)")
+    })?;
+    let obs_len =
+        info.observation.max_tokens.ok_or_else(|| {
+            unsupported("it declares no max-tokens (contexts need a fixed length)")
+        })? as usize;
+    if info.action.discrete == 0 {
+        return Err(unsupported(
+            "it has no discrete actions (text-action policies are not supported yet)",
+        ));
+    }
+    let context = Context {
+        history: cfg.algo.history,
+        obs_len,
+        vocab,
+        actions: info.action.discrete,
+        pad: 0,
+    };
+    let spaces = Spaces {
+        input_vocab: context.input_vocab() as usize,
+        context_len: context.len(),
+        actions: info.action.discrete as usize,
+    };
+    Ok((context, spaces))
+}
+
+fn training_tasks(env: &dyn Environment, cfg: &RunConfig) -> Result<Vec<String>, TrainError> {
+    let all: Vec<&str> = env.info().tasks.iter().map(|t| t.id.as_str()).collect();
+    let mut tasks: Vec<String> = all
+        .iter()
+        .filter(|id| cfg.tasks.selects(id))
+        .map(|s| (*s).to_owned())
+        .collect();
+    tasks.sort();
+    if tasks.is_empty() {
+        return Err(TrainError::NoTasks {
+            env: env.name().to_owned(),
+            offered: all.iter().take(8).copied().collect::<Vec<_>>().join(", "),
+        });
+    }
+    Ok(tasks)
+}
+
+impl Trainer {
+    /// Start a fresh run in `out` (created; must be empty or absent).
+    pub fn new(
+        cfg: RunConfig,
+        out: &Path,
+        plugins: Plugins,
+        device: &burn_device::Device,
+    ) -> Result<Self, TrainError> {
+        if out.exists()
+            && fs::read_dir(out)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
+        {
+            return Err(TrainError::RunDir {
+                path: out.to_owned(),
+                message: "already exists and is not empty; continue it with `steprl resume` or choose another --out".into(),
+            });
+        }
+        let (context, spaces) = layout(plugins.env.as_ref(), &cfg)?;
+        let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
+        let learner = Learner::new(device, spaces, &cfg.policy, cfg.learner, cfg.seed)?;
+        fs::create_dir_all(out).map_err(|e| TrainError::RunDir {
+            path: out.to_owned(),
+            message: e.to_string(),
+        })?;
+        checkpoint::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+        let record = SuccessRecord::new(tasks.iter().cloned(), cfg.algo.beta);
+        Ok(Trainer {
+            pool: Pool::new(plugins.env.clone()),
+            state: State {
+                version: checkpoint::VERSION,
+                next_round: 0,
+                env_steps_total: 0,
+                trajectories_total: 0,
+                metrics_lines: 0,
+                record: record.clone(),
+            },
+            cfg,
+            out: out.to_owned(),
+            plugins,
+            learner,
+            record,
+            tasks,
+            context,
+        })
+    }
+
+    /// Continue the run in `out` from its latest checkpoint, with its saved config.
+    pub fn resume(
+        out: &Path,
+        cfg: RunConfig,
+        plugins: Plugins,
+        device: &burn_device::Device,
+    ) -> Result<Self, TrainError> {
+        let dir = checkpoint::latest(out)?;
+        let state = checkpoint::load_state(&dir)?;
+        let (context, spaces) = layout(plugins.env.as_ref(), &cfg)?;
+        let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
+        let learner = Learner::load(&dir, device, spaces, &cfg.policy, cfg.learner)?;
+        checkpoint::truncate_metrics(&out.join("metrics.jsonl"), state.metrics_lines)?;
+        Ok(Trainer {
+            pool: Pool::new(plugins.env.clone()),
+            record: state.record.clone(),
+            state,
+            cfg,
+            out: out.to_owned(),
+            plugins,
+            learner,
+            tasks,
+            context,
+        })
+    }
+
+    /// A trainer over an existing checkpoint without a run directory to write to (for
+    /// evaluation only: `round` and `checkpoint` would write into the checkpoint's run).
+    pub fn from_checkpoint(
+        dir: &Path,
+        cfg: RunConfig,
+        plugins: Plugins,
+        device: &burn_device::Device,
+    ) -> Result<Self, TrainError> {
+        let state = checkpoint::load_state(dir)?;
+        let (context, spaces) = layout(plugins.env.as_ref(), &cfg)?;
+        let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
+        let learner = Learner::load(dir, device, spaces, &cfg.policy, cfg.learner)?;
+        let out = dir
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(dir)
+            .to_owned();
+        Ok(Trainer {
+            pool: Pool::new(plugins.env.clone()),
+            record: state.record.clone(),
+            state,
+            cfg,
+            out,
+            plugins,
+            learner,
+            tasks,
+            context,
+        })
+    }
+
+    /// Number of policy parameters.
+    pub fn learner_params(&self) -> usize {
+        self.learner.num_params()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RunConfig {
+        &self.cfg
+    }
+
+    /// Training task ids.
+    pub fn tasks(&self) -> &[String] {
+        &self.tasks
+    }
+
+    /// The next round to run.
+    pub fn next_round(&self) -> u32 {
+        self.state.next_round
+    }
+
+    /// Environment steps so far.
+    pub fn env_steps_total(&self) -> u64 {
+        self.state.env_steps_total
+    }
+
+    /// The learner (for evaluation and inspection).
+    pub fn learner(&mut self) -> &mut Learner {
+        &mut self.learner
+    }
+
+    /// The success-rate record.
+    pub fn record(&self) -> &SuccessRecord {
+        &self.record
+    }
+
+    /// Whether the run has reached its rounds or its budget.
+    pub fn finished(&self) -> bool {
+        self.state.next_round >= self.cfg.rounds
+            || (self.cfg.budget_env_steps > 0
+                && self.state.env_steps_total >= self.cfg.budget_env_steps)
+    }
+
+    fn rollout_config(&self, sampling: Sampling) -> RolloutConfig {
+        RolloutConfig {
+            concurrency: self.cfg.rollout.concurrency,
+            context: self.context,
+            sampling,
+        }
+    }
+
+    fn estimator(&self) -> Estimator {
+        match self.cfg.algo.method {
+            Method::Step => Estimator::Step {
+                include_failures: self.cfg.algo.include_failures,
+            },
+            Method::Tgrpo => Estimator::Tgrpo,
+            Method::Gigpo => Estimator::Gigpo {
+                gamma: self.cfg.algo.gamma,
+                omega: self.cfg.algo.omega,
+            },
+        }
+    }
+
+    /// Run one round, append its metrics line, checkpoint when due.
+    pub async fn round(&mut self) -> Result<RoundMetrics, TrainError> {
+        let round = self.state.next_round;
+        let seed = self.cfg.seed;
+        let started = Instant::now();
+        let mut perf = Perf::default();
+
+        let t0 = Instant::now();
+        let request = PlanRequest {
+            tasks_per_round: self.cfg.rollout.tasks_per_round,
+            copies_per_task: self.cfg.rollout.copies_per_task,
+            seed,
+        };
+        let resampler_name = self.plugins.resampler.name().to_owned();
+        let plan_err = |message: String| TrainError::Plan {
+            plugin: resampler_name.clone(),
+            round,
+            message,
+        };
+        let plan = self
+            .plugins
+            .resampler
+            .plan(round, &self.record.stats(), &request)
+            .await
+            .map_err(|e| plan_err(e.to_string()))?;
+        if plan.is_empty() {
+            return Err(plan_err("the plan is empty".into()));
+        }
+        if let Some(bad) = plan.iter().find(|t| self.tasks.binary_search(t).is_err()) {
+            return Err(plan_err(format!(
+                "the plan names `{bad}`, which is not a training task"
+            )));
+        }
+        perf.plan_s = t0.elapsed().as_secs_f64();
+
+        let specs: Vec<EpisodeSpec> = plan
+            .iter()
+            .enumerate()
+            .map(|(i, task)| EpisodeSpec {
+                task: task.clone(),
+                seed: SplitMix::mix(&[seed, u64::from(round), i as u64, 1]),
+                sample_seed: SplitMix::mix(&[seed, u64::from(round), i as u64, 2]),
+            })
+            .collect();
+        let t0 = Instant::now();
+        let cfg = self.rollout_config(Sampling::Sample);
+        let (results, rstats) = self
+            .pool
+            .run(
+                &specs,
+                &mut self.learner,
+                self.plugins.checker.as_mut(),
+                &cfg,
+            )
+            .await;
+        perf.rollout_s = t0.elapsed().as_secs_f64();
+        perf.inference_s = rstats.inference.as_secs_f64();
+        perf.env_s = rstats.env.as_secs_f64();
+        perf.check_s = rstats.check.as_secs_f64();
+        perf.env_steps_per_s = rstats.env_steps as f64 / perf.rollout_s.max(1e-9);
+
+        // Advantages against the record before this round's update.
+        let judged: Vec<&EpisodeResult> = results
+            .iter()
+            .filter(|r| matches!(r.outcome, steprl_rollout::Outcome::Judged { .. }))
+            .collect();
+        let rollouts: Vec<Rollout> = judged
+            .iter()
+            .map(|r| Rollout {
+                task: &r.spec.task,
+                success: r.success(),
+                score: match r.outcome {
+                    steprl_rollout::Outcome::Judged { score, .. } => score,
+                    steprl_rollout::Outcome::PluginFailure { .. } => 0.0,
+                },
+                anchors: &r.anchors,
+            })
+            .collect();
+        let record = &self.record;
+        let adv = advantages(&self.estimator(), &rollouts, &|t| record.rate(t));
+        let mut samples: Vec<StepSample> = Vec::new();
+        for (r, a) in judged.iter().zip(&adv) {
+            if let Some(a) = a {
+                samples.extend(decompose(&self.context, &r.transitions, a));
+            }
+        }
+        let n_rollout_samples = samples.len();
+
+        let t0 = Instant::now();
+        if self.cfg.algo.method == Method::Step && self.cfg.algo.augment.enabled {
+            let aug = self.augment(round, &judged);
+            samples.extend(aug);
+        }
+        perf.augment_s = t0.elapsed().as_secs_f64();
+        let aug_samples = samples.len() - n_rollout_samples;
+
+        let t0 = Instant::now();
+        let update = self
+            .learner
+            .update(&samples, SplitMix::mix(&[seed, u64::from(round), 4]));
+        perf.update_s = t0.elapsed().as_secs_f64();
+
+        // Fold the round into the record.
+        let outcomes: Vec<(&str, Outcome)> = results
+            .iter()
+            .map(|r| {
+                let o = match &r.outcome {
+                    steprl_rollout::Outcome::Judged { success: true, .. } => Outcome::Success,
+                    steprl_rollout::Outcome::Judged { .. } => Outcome::Failure,
+                    steprl_rollout::Outcome::PluginFailure { .. } => Outcome::PluginFailure,
+                };
+                (r.spec.task.as_str(), o)
+            })
+            .collect();
+        self.record.update(round, outcomes.iter().copied());
+
+        let mut task_success: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+        let mut task_rollouts: BTreeMap<String, u32> = BTreeMap::new();
+        for r in &results {
+            *task_rollouts.entry(r.spec.task.clone()).or_default() += 1;
+        }
+        for r in &judged {
+            let e = task_success.entry(r.spec.task.clone()).or_default();
+            e.0 += u32::from(r.success());
+            e.1 += 1;
+        }
+        let successes: u32 = task_success.values().map(|(s, _)| s).sum();
+        self.state.env_steps_total += rstats.env_steps;
+        self.state.trajectories_total += rstats.trajectories;
+        self.state.next_round = round + 1;
+        let s0 = self.cfg.resample_params().map_or(0.5, |p| p.s0);
+        perf.total_s = started.elapsed().as_secs_f64();
+        let metrics = RoundMetrics {
+            round,
+            env_steps: rstats.env_steps,
+            env_steps_total: self.state.env_steps_total,
+            trajectories: rstats.trajectories,
+            trajectories_total: self.state.trajectories_total,
+            plugin_failures: rstats.plugin_failures,
+            success_rate: if judged.is_empty() {
+                0.0
+            } else {
+                f64::from(successes) / judged.len() as f64
+            },
+            task_success: task_success
+                .into_iter()
+                .map(|(k, (s, n))| (k, f64::from(s) / f64::from(n)))
+                .collect(),
+            task_rate: self
+                .record
+                .iter()
+                .filter_map(|(k, r)| r.smoothed.map(|s| (k.to_owned(), s)))
+                .collect(),
+            cache_size: self.record.cache(s0).len(),
+            task_rollouts,
+            stuck_tasks: self
+                .record
+                .stuck_at_zero(self.cfg.algo.stuck_rounds)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            samples: n_rollout_samples,
+            aug_samples,
+            degenerate: samples.is_empty(),
+            gradient_steps: update.gradient_steps,
+            policy_loss: update.policy_loss,
+            entropy: update.entropy,
+            approx_kl: update.approx_kl,
+            clip_frac: update.clip_frac,
+            kl_ref: update.kl_ref,
+            grad_norm: update.grad_norm,
+            perf,
+        };
+        self.append_metrics(&metrics)?;
+        if self
+            .state
+            .next_round
+            .is_multiple_of(self.cfg.checkpoint.every)
+            || self.finished()
+        {
+            self.checkpoint()?;
+        }
+        Ok(metrics)
+    }
+
+    /// STEP's step-level GRPO augmentation over this round's successful trajectories of
+    /// low-success tasks.
+    fn augment(&mut self, round: u32, judged: &[&EpisodeResult]) -> Vec<StepSample> {
+        let params = self.cfg.algo.augment;
+        let mut round_rate: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
+        for r in judged {
+            let e = round_rate.entry(r.spec.task.as_str()).or_default();
+            e.0 += u32::from(r.success());
+            e.1 += 1;
+        }
+        // States of eligible successful trajectories: (context, mask, recorded action).
+        let mut states: Vec<(Vec<u32>, Vec<bool>, u32)> = Vec::new();
+        for r in judged.iter().filter(|r| r.success()) {
+            let (k, n) = round_rate[r.spec.task.as_str()];
+            if !eligible(
+                &params,
+                self.record.rate(&r.spec.task),
+                f64::from(k) / f64::from(n),
+            ) {
+                continue;
+            }
+            let obs: Vec<&[u32]> = r.transitions.iter().map(|t| t.tokens.as_slice()).collect();
+            let acts: Vec<u32> = r.transitions.iter().map(|t| t.action).collect();
+            for (t, tr) in r.transitions.iter().enumerate() {
+                states.push((self.context.at(&obs, &acts, t), tr.mask.clone(), tr.action));
+            }
+        }
+        let mut out = Vec::new();
+        for (chunk_index, chunk) in states.chunks(256).enumerate() {
+            let inputs: Vec<(&[u32], &[bool])> = chunk
+                .iter()
+                .map(|(c, m, _)| (c.as_slice(), m.as_slice()))
+                .collect();
+            let logps = self.learner.log_probs(&inputs);
+            for (i, ((ctx, mask, recorded), lp)) in chunk.iter().zip(&logps).enumerate() {
+                let mut rng = SplitMix::new(
+                    SplitMix::mix(&[
+                        self.cfg.seed,
+                        u64::from(round),
+                        (chunk_index * 256 + i) as u64,
+                        3,
+                    ]),
+                    0,
+                );
+                let cands: Vec<u32> = (0..params.group_size)
+                    .map(|_| sample_action(lp, false, &mut rng))
+                    .collect();
+                if let Some(adv) = match_advantages(&cands, *recorded) {
+                    for (c, a) in cands.iter().zip(adv) {
+                        out.push(StepSample {
+                            context: ctx.clone(),
+                            mask: mask.clone(),
+                            action: *c,
+                            old_logp: lp[*c as usize],
+                            advantage: a,
+                            weight: params.weight,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn append_metrics(&mut self, m: &RoundMetrics) -> Result<(), TrainError> {
+        let path = self.out.join("metrics.jsonl");
+        let io = |e: std::io::Error| {
+            TrainError::Checkpoint(CheckpointError::Io {
+                path: path.clone(),
+                source: e,
+            })
+        };
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
+        let line = serde_json::to_string(m).expect("metrics serialize");
+        writeln!(f, "{line}").map_err(io)?;
+        f.sync_data().map_err(io)?;
+        self.state.metrics_lines += 1;
+        Ok(())
+    }
+
+    /// Write a checkpoint of the current state now.
+    pub fn checkpoint(&mut self) -> Result<PathBuf, TrainError> {
+        self.state.record = self.record.clone();
+        Ok(checkpoint::save(&self.out, &self.state, &self.learner)?)
+    }
+
+    /// Evaluate the current policy on the training tasks: `episodes` per task, with seeds
+    /// from their own stream (the same for every evaluation of a run, so before/after
+    /// compare like with like).
+    pub async fn evaluate(&mut self, episodes: u32, greedy: bool) -> EvalReport {
+        let mut specs = Vec::new();
+        for (ti, task) in self.tasks.iter().enumerate() {
+            for e in 0..episodes {
+                let k = [self.cfg.seed, 0xe7a1, ti as u64, u64::from(e)];
+                specs.push(EpisodeSpec {
+                    task: task.clone(),
+                    seed: SplitMix::mix(&k),
+                    sample_seed: SplitMix::mix(&[k[0], k[1], k[2], k[3], 1]),
+                });
+            }
+        }
+        let sampling = if greedy {
+            Sampling::Greedy
+        } else {
+            Sampling::Sample
+        };
+        let cfg = self.rollout_config(sampling);
+        let (results, _) = self
+            .pool
+            .run(
+                &specs,
+                &mut self.learner,
+                self.plugins.checker.as_mut(),
+                &cfg,
+            )
+            .await;
+        let mut report = EvalReport::default();
+        for r in results {
+            match r.outcome {
+                steprl_rollout::Outcome::Judged { success, .. } => {
+                    let e = report.tasks.entry(r.spec.task).or_default();
+                    e.0 += u32::from(success);
+                    e.1 += 1;
+                }
+                steprl_rollout::Outcome::PluginFailure { .. } => report.plugin_failures += 1,
+            }
+        }
+        report
+    }
+}
+
+/// The burn device type, re-exported so callers need not depend on burn.
+pub mod burn_device {
+    pub use steprl_learner::backend::Selected;
+    pub use steprl_learner::burn_device::Device;
+}
