@@ -281,4 +281,50 @@ mod tests {
             .count();
         assert!((c1u as f64 / f64::from(n) - 0.5).abs() < 0.02);
     }
+
+    /// Share of all rollouts over `rounds` plans that went to tasks whose id starts
+    /// with `prefix`.
+    fn share(stats: &[TaskStat], params: &ResampleParams, prefix: &str) -> f64 {
+        let (mut hit, mut total) = (0usize, 0usize);
+        for round in 0..20 {
+            for id in plan(round, stats, &req(4, 8), params) {
+                total += 1;
+                hit += usize::from(id.starts_with(prefix));
+            }
+        }
+        hit as f64 / total as f64
+    }
+
+    #[test]
+    fn effort_moves_from_mastered_to_low_success_tasks() {
+        // Four mastered tasks (ŝ 0.9) and four hard ones (ŝ 0.2, all in the cache).
+        let stats: Vec<TaskStat> = (0..4)
+            .map(|i| stat(&format!("easy{i}"), Some(0.9)))
+            .chain((0..4).map(|i| stat(&format!("hard{i}"), Some(0.2))))
+            .collect();
+        let uniform = ResampleParams {
+            adaptive: false,
+            ..ResampleParams::default()
+        };
+        // 20 rounds × B 4 = 10 passes over 8 tasks: exactly half uniformly.
+        assert!((share(&stats, &uniform, "hard") - 0.5).abs() < 1e-12);
+        // Adaptive: each easy group keeps copy 0 and loses each of its 7 other copies
+        // with p_rep(0.9) = 0.982, all to hard tasks: 0.5 + 0.5 × 7/8 × 0.982 = 0.93.
+        let adaptive = share(&stats, &ResampleParams::default(), "hard");
+        assert!((adaptive - 0.93).abs() < 0.03, "{adaptive}");
+        // Weighted draws send more of it to the lowest-success task of the cache.
+        let mixed: Vec<TaskStat> = (0..4)
+            .map(|i| stat(&format!("easy{i}"), Some(0.9)))
+            .chain([stat("hard-a", Some(0.05)), stat("hard-b", Some(0.45))])
+            .collect();
+        let weighted = ResampleParams {
+            weighted: true,
+            ..ResampleParams::default()
+        };
+        let (a, b) = (
+            share(&mixed, &weighted, "hard-a"),
+            share(&mixed, &weighted, "hard-b"),
+        );
+        assert!(a > 1.4 * b, "hard-a {a} vs hard-b {b}");
+    }
 }

@@ -1,33 +1,8 @@
 //! The `steprl` binary as a user runs it: exit codes, output and error messages.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn plugin(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../plugins/dist")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} is missing: run plugins/build.sh",
-        p.display()
-    );
-    p
-}
-
-fn steprl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_steprl"))
-        .args(args)
-        .output()
-        .expect("steprl runs")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use common::{plugin, steprl, text};
 
 #[test]
 fn check_passes_for_every_shipped_plugin() {

@@ -2,21 +2,13 @@
 //! resumed writes the same metrics as an uninterrupted run with the same seed; bad
 //! configs name the key.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn dist(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../plugins/dist")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} is missing: run plugins/build.sh",
-        p.display()
-    );
-    p.canonicalize().unwrap()
-}
+use common::{plugin as dist, steprl};
 
 fn config(dir: &Path, rounds: u32, every: u32) -> PathBuf {
     let text = format!(
@@ -60,13 +52,6 @@ every = {every}
     let p = dir.join("run.toml");
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn steprl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_steprl"))
-        .args(args)
-        .output()
-        .expect("steprl runs")
 }
 
 /// Metrics lines without the wall-time part, which differs between any two runs.

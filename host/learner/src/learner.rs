@@ -33,9 +33,11 @@ pub enum LearnerError {
 }
 
 /// What one update did.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateStats {
-    /// Samples in the round.
+    /// Samples in the round (the round's metrics count rollout and augmentation samples
+    /// separately, so this is not serialized).
+    #[serde(skip)]
     pub samples: usize,
     /// Gradient steps taken.
     pub gradient_steps: u32,

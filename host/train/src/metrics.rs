@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use steprl_learner::UpdateStats;
 
 /// Wall time per phase, in seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -62,20 +63,9 @@ pub struct RoundMetrics {
     pub aug_samples: usize,
     /// No samples at all (no update happened).
     pub degenerate: bool,
-    /// Gradient steps.
-    pub gradient_steps: u32,
-    /// Policy loss.
-    pub policy_loss: f32,
-    /// Entropy.
-    pub entropy: f32,
-    /// Approximate KL to the rollout policy.
-    pub approx_kl: f32,
-    /// Clip fraction.
-    pub clip_frac: f32,
-    /// KL to the reference policy.
-    pub kl_ref: f32,
-    /// Gradient norm before clipping.
-    pub grad_norm: f32,
+    /// The learner update's counts and diagnostics (flattened into the line).
+    #[serde(flatten)]
+    pub update: UpdateStats,
     /// Wall time.
     pub perf: Perf,
 }

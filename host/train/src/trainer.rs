@@ -17,7 +17,9 @@ use steprl_algo::decompose::{Context, StepSample, decompose};
 use steprl_algo::{Estimator, Outcome, Rollout, SuccessRecord, advantages};
 use steprl_core::{Environment, PlanRequest, Policy, Resampler, RewardChecker, SplitMix};
 use steprl_learner::{Learner, Spaces};
-use steprl_rollout::{EpisodeResult, EpisodeSpec, Pool, RolloutConfig, Sampling, sample_action};
+use steprl_rollout::{
+    EpisodeResult, EpisodeSpec, Pool, RolloutConfig, RolloutStats, Sampling, sample_action,
+};
 
 use crate::checkpoint::{self, CheckpointError, State};
 use crate::config::{Method, RunConfig};
@@ -356,16 +358,7 @@ impl Trainer {
             })
             .collect();
         let t0 = Instant::now();
-        let cfg = self.rollout_config(Sampling::Sample);
-        let (results, rstats) = self
-            .pool
-            .run(
-                &specs,
-                &mut self.learner,
-                self.plugins.checker.as_mut(),
-                &cfg,
-            )
-            .await;
+        let (results, rstats) = self.roll_out(&specs, Sampling::Sample).await;
         perf.rollout_s = t0.elapsed().as_secs_f64();
         perf.inference_s = rstats.inference.as_secs_f64();
         perf.env_s = rstats.env.as_secs_f64();
@@ -373,10 +366,7 @@ impl Trainer {
         perf.env_steps_per_s = rstats.env_steps as f64 / perf.rollout_s.max(1e-9);
 
         // Advantages against the record before this round's update.
-        let judged: Vec<&EpisodeResult> = results
-            .iter()
-            .filter(|r| matches!(r.outcome, steprl_rollout::Outcome::Judged { .. }))
-            .collect();
+        let judged: Vec<&EpisodeResult> = results.iter().filter(|r| judged(r)).collect();
         let rollouts: Vec<Rollout> = judged
             .iter()
             .map(|r| Rollout {
@@ -427,15 +417,10 @@ impl Trainer {
             .collect();
         self.record.update(round, outcomes.iter().copied());
 
-        let mut task_success: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+        let task_success = tally(judged.iter().copied());
         let mut task_rollouts: BTreeMap<String, u32> = BTreeMap::new();
         for r in &results {
             *task_rollouts.entry(r.spec.task.clone()).or_default() += 1;
-        }
-        for r in &judged {
-            let e = task_success.entry(r.spec.task.clone()).or_default();
-            e.0 += u32::from(r.success());
-            e.1 += 1;
         }
         let successes: u32 = task_success.values().map(|(s, _)| s).sum();
         self.state.env_steps_total += rstats.env_steps;
@@ -475,13 +460,7 @@ impl Trainer {
             samples: n_rollout_samples,
             aug_samples,
             degenerate: samples.is_empty(),
-            gradient_steps: update.gradient_steps,
-            policy_loss: update.policy_loss,
-            entropy: update.entropy,
-            approx_kl: update.approx_kl,
-            clip_frac: update.clip_frac,
-            kl_ref: update.kl_ref,
-            grad_norm: update.grad_norm,
+            update,
             perf,
         };
         self.append_metrics(&metrics)?;
@@ -500,16 +479,11 @@ impl Trainer {
     /// low-success tasks.
     fn augment(&mut self, round: u32, judged: &[&EpisodeResult]) -> Vec<StepSample> {
         let params = self.cfg.algo.augment;
-        let mut round_rate: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
-        for r in judged {
-            let e = round_rate.entry(r.spec.task.as_str()).or_default();
-            e.0 += u32::from(r.success());
-            e.1 += 1;
-        }
+        let round_rate = tally(judged.iter().copied());
         // States of eligible successful trajectories: (context, mask, recorded action).
         let mut states: Vec<(Vec<u32>, Vec<bool>, u32)> = Vec::new();
         for r in judged.iter().filter(|r| r.success()) {
-            let (k, n) = round_rate[r.spec.task.as_str()];
+            let (k, n) = round_rate[&r.spec.task];
             if !eligible(
                 &params,
                 self.record.rate(&r.spec.task),
@@ -606,29 +580,45 @@ impl Trainer {
         } else {
             Sampling::Sample
         };
+        let (results, stats) = self.roll_out(&specs, sampling).await;
+        EvalReport {
+            tasks: tally(results.iter().filter(|r| judged(r))),
+            plugin_failures: stats.plugin_failures as u32,
+        }
+    }
+
+    /// Run `specs` with the current policy and the run's checker.
+    async fn roll_out(
+        &mut self,
+        specs: &[EpisodeSpec],
+        sampling: Sampling,
+    ) -> (Vec<EpisodeResult>, RolloutStats) {
         let cfg = self.rollout_config(sampling);
-        let (results, _) = self
-            .pool
+        self.pool
             .run(
-                &specs,
+                specs,
                 &mut self.learner,
                 self.plugins.checker.as_mut(),
                 &cfg,
             )
-            .await;
-        let mut report = EvalReport::default();
-        for r in results {
-            match r.outcome {
-                steprl_rollout::Outcome::Judged { success, .. } => {
-                    let e = report.tasks.entry(r.spec.task).or_default();
-                    e.0 += u32::from(success);
-                    e.1 += 1;
-                }
-                steprl_rollout::Outcome::PluginFailure { .. } => report.plugin_failures += 1,
-            }
-        }
-        report
+            .await
     }
+}
+
+/// Whether the checker judged an episode (rather than a plugin failing).
+fn judged(r: &EpisodeResult) -> bool {
+    matches!(r.outcome, steprl_rollout::Outcome::Judged { .. })
+}
+
+/// (successes, episodes) per task.
+fn tally<'a>(results: impl IntoIterator<Item = &'a EpisodeResult>) -> BTreeMap<String, (u32, u32)> {
+    let mut t: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+    for r in results {
+        let e = t.entry(r.spec.task.clone()).or_default();
+        e.0 += u32::from(r.success());
+        e.1 += 1;
+    }
+    t
 }
 
 /// The burn device type, re-exported so callers need not depend on burn.

@@ -111,7 +111,7 @@ fn progress_line(m: &RoundMetrics, rounds: u32) -> String {
         m.cache_size,
         m.samples,
         m.aug_samples,
-        m.approx_kl,
+        m.update.approx_kl,
         m.perf.env_steps_per_s,
         m.perf.total_s,
         if m.degenerate {

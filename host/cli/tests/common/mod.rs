@@ -1,0 +1,35 @@
+//! Helpers shared by the CLI tests: the built plugins and running the binary.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// A built plugin in plugins/dist (absolute path); panics with the fix if missing.
+pub fn plugin(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plugins/dist")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run plugins/build.sh",
+        p.display()
+    );
+    p.canonicalize().expect("plugin path resolves")
+}
+
+/// Run `steprl` with `args`.
+pub fn steprl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_steprl"))
+        .args(args)
+        .output()
+        .expect("steprl runs")
+}
+
+/// (stdout, stderr) as text.
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
