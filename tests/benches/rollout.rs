@@ -90,8 +90,15 @@ async fn main() {
             sampling: Sampling::Sample,
         };
         let mut pool = Pool::new(env.clone());
-        pool.run(&specs[..32], &mut Uniform, &mut checker, &cfg)
-            .await;
+        // Warm up with one episode per lane, so every environment instance exists
+        // before timing (instantiation is a one-off cost per lane).
+        pool.run(
+            &specs[..concurrency.max(32)],
+            &mut Uniform,
+            &mut checker,
+            &cfg,
+        )
+        .await;
         let t0 = Instant::now();
         let (_, s) = pool.run(&specs, &mut Uniform, &mut checker, &cfg).await;
         let uniform = s.env_steps as f64 / t0.elapsed().as_secs_f64();

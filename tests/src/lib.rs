@@ -37,3 +37,44 @@ pub fn load(sandbox: &Sandbox, name: &str) -> LoadedPlugin {
         .load(plugin_path(name))
         .unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }
+
+/// Play `actions` in a fresh episode of `task` with `seed` on `inst` and have `checker`
+/// judge it; returns the first observation's tokens, whether the last step ended the
+/// episode (done, not truncated), and the verdict.
+pub async fn play_and_judge(
+    inst: &mut dyn steprl_core::EnvInstance,
+    checker: &mut dyn steprl_core::RewardChecker,
+    task: &steprl_core::TaskInfo,
+    seed: u64,
+    actions: &[u32],
+) -> (Option<Vec<u32>>, bool, steprl_core::Verdict) {
+    use steprl_core::{Action, ObservationParts, TrajectorySummary};
+    let parts = ObservationParts {
+        tokens: true,
+        ..Default::default()
+    };
+    let ep = inst.start(&task.id, seed, parts).await.expect("start");
+    let first = inst.reset(ep).await.expect("reset");
+    let mut played = Vec::new();
+    let mut ended = false;
+    for a in actions {
+        let action = Action::Discrete(*a);
+        let r = inst.step(ep, &action).await.expect("step");
+        played.push(action);
+        ended = r.done && !r.truncated;
+    }
+    let final_state = inst.final_state(ep).await.expect("final state");
+    inst.close(ep).await;
+    let summary = TrajectorySummary {
+        seed,
+        rewards: vec![0.0; played.len()],
+        actions: played,
+        done: ended,
+        truncated: false,
+    };
+    let verdict = checker
+        .check(task, &summary, &final_state)
+        .await
+        .expect("check");
+    (first.tokens, ended, verdict)
+}

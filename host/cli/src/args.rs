@@ -48,6 +48,13 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Evaluate a checkpoint: per-task success and the mean.
     Eval(EvalArgs),
+    /// Run several methods (STEP, T-GRPO, GiGPO, STEP ablations) × seeds from one config
+    /// at the same env-step budget, then write plots and a markdown report. Resumable:
+    /// rerun the same command to continue.
+    Compare(CompareArgs),
+    /// Re-render the plots and report.md of a finished (or partial) run or comparison
+    /// from its saved metrics alone.
+    Report(ReportArgs),
 }
 
 /// Arguments of `steprl train`.
@@ -68,6 +75,46 @@ pub struct TrainArgs {
     /// Override the config's number of rounds.
     #[arg(long, value_name = "N")]
     pub rounds: Option<u32>,
+}
+
+/// Arguments of `steprl compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The base run config: a STEP config whose resampler accepts `adaptive` (the
+    /// shipped resample-step plugin); every method is derived from it, changing only
+    /// the sampling and advantage settings.
+    pub config: PathBuf,
+    /// Methods, comma-separated: step, tgrpo, gigpo, step-no-resample, step-no-aug,
+    /// step-no-both.
+    #[arg(
+        long,
+        default_value = "step,tgrpo,gigpo,step-no-resample,step-no-aug,step-no-both",
+        value_name = "LIST"
+    )]
+    pub methods: String,
+    /// Seeds per method (the config's seed, seed + 1, ...).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub seeds: u32,
+    /// Environment steps per run (every method gets the same).
+    #[arg(long, value_name = "N")]
+    pub budget_env_steps: u64,
+    /// Comparison directory [default: runs/compare-<config name>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Runs in parallel (each on its own thread).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub jobs: usize,
+    /// Compute backend (as for train).
+    #[arg(long, default_value = "auto", value_name = "BACKEND")]
+    pub backend: steprl_learner::BackendChoice,
+}
+
+/// Arguments of `steprl report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A comparison directory (with compare.json) or a run directory (with
+    /// metrics.jsonl).
+    pub dir: PathBuf,
 }
 
 /// Arguments of `steprl resume`.

@@ -83,6 +83,10 @@ pub struct TaskSelection {
     pub include: Vec<String>,
     /// Never these (same syntax).
     pub exclude: Vec<String>,
+    /// Held out from training (same syntax): selected tasks matching these are never
+    /// trained on and are evaluated separately after training. Split by task template
+    /// (a task id), never by instance (seed).
+    pub heldout: Vec<String>,
 }
 
 impl TaskSelection {
@@ -93,10 +97,20 @@ impl TaskSelection {
         }
     }
 
-    /// Whether `id` is selected.
+    /// Whether `id` is selected (for training or as held out).
     pub fn selects(&self, id: &str) -> bool {
         (self.include.is_empty() || self.include.iter().any(|p| Self::matches(p, id)))
             && !self.exclude.iter().any(|p| Self::matches(p, id))
+    }
+
+    /// Whether `id` is selected and held out from training.
+    pub fn holds_out(&self, id: &str) -> bool {
+        self.selects(id) && self.heldout.iter().any(|p| Self::matches(p, id))
+    }
+
+    /// Whether `id` is a training task.
+    pub fn trains_on(&self, id: &str) -> bool {
+        self.selects(id) && !self.heldout.iter().any(|p| Self::matches(p, id))
     }
 }
 
@@ -436,11 +450,16 @@ config = { s0 = 0.4 }
         let s = TaskSelection {
             include: vec!["settings.*".into(), "open.clock".into()],
             exclude: vec!["settings.wifi-*".into()],
+            heldout: vec!["settings.bluetooth-*".into(), "open.notes".into()],
         };
         assert!(s.selects("settings.bluetooth-on"));
         assert!(s.selects("open.clock"));
         assert!(!s.selects("settings.wifi-on"));
         assert!(!s.selects("open.notes"));
         assert!(TaskSelection::default().selects("anything"));
+        // Held out: selected, never trained on; unselected tasks are neither.
+        assert!(s.holds_out("settings.bluetooth-on") && !s.trains_on("settings.bluetooth-on"));
+        assert!(s.trains_on("open.clock") && !s.holds_out("open.clock"));
+        assert!(!s.holds_out("open.notes") && !s.trains_on("open.notes"));
     }
 }

@@ -92,6 +92,7 @@ pub struct Trainer {
     learner: Learner,
     record: SuccessRecord,
     tasks: Vec<String>,
+    heldout: Vec<String>,
     context: Context,
     state: State,
 }
@@ -134,7 +135,7 @@ fn training_tasks(env: &dyn Environment, cfg: &RunConfig) -> Result<Vec<String>,
     let all: Vec<&str> = env.info().tasks.iter().map(|t| t.id.as_str()).collect();
     let mut tasks: Vec<String> = all
         .iter()
-        .filter(|id| cfg.tasks.selects(id))
+        .filter(|id| cfg.tasks.trains_on(id))
         .map(|s| (*s).to_owned())
         .collect();
     tasks.sort();
@@ -145,6 +146,38 @@ fn training_tasks(env: &dyn Environment, cfg: &RunConfig) -> Result<Vec<String>,
         });
     }
     Ok(tasks)
+}
+
+/// Selected tasks held out from training, sorted.
+fn heldout_tasks(env: &dyn Environment, cfg: &RunConfig) -> Vec<String> {
+    let mut t: Vec<String> = env
+        .info()
+        .tasks
+        .iter()
+        .filter(|t| cfg.tasks.holds_out(&t.id))
+        .map(|t| t.id.clone())
+        .collect();
+    t.sort();
+    t
+}
+
+/// `tasks.json`: every selected task with its difficulty and whether it is held out
+/// (reports read it to group results by difficulty).
+fn task_table(env: &dyn Environment, cfg: &RunConfig) -> String {
+    let rows: Vec<serde_json::Value> = env
+        .info()
+        .tasks
+        .iter()
+        .filter(|t| cfg.tasks.selects(&t.id))
+        .map(|t| {
+            serde_json::json!({
+                "id": t.id,
+                "difficulty": t.difficulty,
+                "heldout": cfg.tasks.holds_out(&t.id),
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&rows).unwrap_or_default()
 }
 
 impl Trainer {
@@ -173,6 +206,11 @@ impl Trainer {
             message: e.to_string(),
         })?;
         checkpoint::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+        checkpoint::write_atomic(
+            &out.join("tasks.json"),
+            task_table(plugins.env.as_ref(), &cfg).as_bytes(),
+        )?;
+        let heldout = heldout_tasks(plugins.env.as_ref(), &cfg);
         let record = SuccessRecord::new(tasks.iter().cloned(), cfg.algo.beta);
         Ok(Trainer {
             pool: Pool::new(plugins.env.clone()),
@@ -190,6 +228,7 @@ impl Trainer {
             learner,
             record,
             tasks,
+            heldout,
             context,
         })
     }
@@ -206,6 +245,7 @@ impl Trainer {
         let (context, spaces) = layout(plugins.env.as_ref(), &cfg)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
         let learner = Learner::load(&dir, device, spaces, &cfg.policy, cfg.learner)?;
+        let heldout = heldout_tasks(plugins.env.as_ref(), &cfg);
         checkpoint::truncate_metrics(&out.join("metrics.jsonl"), state.metrics_lines)?;
         Ok(Trainer {
             pool: Pool::new(plugins.env.clone()),
@@ -216,6 +256,7 @@ impl Trainer {
             plugins,
             learner,
             tasks,
+            heldout,
             context,
         })
     }
@@ -232,6 +273,7 @@ impl Trainer {
         let (context, spaces) = layout(plugins.env.as_ref(), &cfg)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
         let learner = Learner::load(dir, device, spaces, &cfg.policy, cfg.learner)?;
+        let heldout = heldout_tasks(plugins.env.as_ref(), &cfg);
         let out = dir
             .parent()
             .and_then(Path::parent)
@@ -246,6 +288,7 @@ impl Trainer {
             plugins,
             learner,
             tasks,
+            heldout,
             context,
         })
     }
@@ -263,6 +306,11 @@ impl Trainer {
     /// Training task ids.
     pub fn tasks(&self) -> &[String] {
         &self.tasks
+    }
+
+    /// Held-out task ids (never trained on).
+    pub fn heldout(&self) -> &[String] {
+        &self.heldout
     }
 
     /// The next round to run.
@@ -564,10 +612,31 @@ impl Trainer {
     /// from their own stream (the same for every evaluation of a run, so before/after
     /// compare like with like).
     pub async fn evaluate(&mut self, episodes: u32, greedy: bool) -> EvalReport {
+        let tasks = self.tasks.clone();
+        self.evaluate_on(&tasks, 0xe7a1, episodes, greedy).await
+    }
+
+    /// Evaluate on the held-out tasks (`None` when there are none), seeds from a
+    /// stream of their own.
+    pub async fn evaluate_heldout(&mut self, episodes: u32, greedy: bool) -> Option<EvalReport> {
+        if self.heldout.is_empty() {
+            return None;
+        }
+        let tasks = self.heldout.clone();
+        Some(self.evaluate_on(&tasks, 0x4e1d, episodes, greedy).await)
+    }
+
+    async fn evaluate_on(
+        &mut self,
+        tasks: &[String],
+        stream: u64,
+        episodes: u32,
+        greedy: bool,
+    ) -> EvalReport {
         let mut specs = Vec::new();
-        for (ti, task) in self.tasks.iter().enumerate() {
+        for (ti, task) in tasks.iter().enumerate() {
             for e in 0..episodes {
-                let k = [self.cfg.seed, 0xe7a1, ti as u64, u64::from(e)];
+                let k = [self.cfg.seed, stream, ti as u64, u64::from(e)];
                 specs.push(EpisodeSpec {
                     task: task.clone(),
                     seed: SplitMix::mix(&k),

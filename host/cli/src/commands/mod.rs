@@ -1,5 +1,6 @@
 //! The commands: each turns parsed arguments into work and terminal output.
 
+mod compare;
 mod plugin;
 mod tasks;
 mod train;
@@ -23,6 +24,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Train(a) => train::train(&sandbox, &a).await,
         Command::Resume(a) => train::resume(&sandbox, &a).await,
         Command::Eval(a) => train::eval(&sandbox, &a).await,
+        Command::Compare(a) => compare::compare(&sandbox, &a).await,
+        Command::Report(a) => compare::report(&a),
     }
 }
 

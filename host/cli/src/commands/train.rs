@@ -211,6 +211,17 @@ async fn finish(
     if let Some(b) = &before {
         write_eval(out, "eval-before.json", b)?;
     }
+    let e = trainer.config().eval;
+    if e.episodes > 0
+        && let Some(h) = trainer.evaluate_heldout(e.episodes, e.greedy).await
+    {
+        println!(
+            "success on {} held-out tasks: {:.1}%",
+            trainer.heldout().len(),
+            100.0 * h.mean()
+        );
+        write_eval(out, "eval-heldout.json", &h)?;
+    }
     if let Some(after) = evaluate(trainer, "after training").await {
         write_eval(out, "eval-after.json", &after)?;
         if let Some(b) = before {

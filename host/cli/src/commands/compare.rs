@@ -1,0 +1,315 @@
+//! `steprl compare` and `steprl report`: every method × seed of one config at the same
+//! env-step budget (resumable, `--jobs` runs at a time, each on its own thread and
+//! runtime), then the plots and markdown report over the saved metrics.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{Context, bail};
+use steprl_report::{Manifest, RunEntry};
+use steprl_sandbox::Sandbox;
+use steprl_train::config::Method;
+use steprl_train::{RunConfig, Trainer};
+
+use crate::args::{CompareArgs, ReportArgs};
+use crate::plugins::plugins;
+
+/// The methods `compare` knows: name, what differs from the base (STEP) config.
+pub const METHODS: [(&str, &str); 6] = [
+    (
+        "step",
+        "STEP: adaptive resampling, success-weighted advantages, augmentation",
+    ),
+    ("tgrpo", "trajectory-level GRPO, uniform sampling"),
+    (
+        "gigpo",
+        "GiGPO (episode + anchor-state step advantages), uniform sampling",
+    ),
+    ("step-no-resample", "STEP without adaptive resampling"),
+    ("step-no-aug", "STEP without the step-level augmentation"),
+    ("step-no-both", "STEP without either"),
+];
+
+/// The config of one method: the base config with only the sampling and advantage
+/// parts changed, the seed and the budget set.
+pub fn method_config(
+    base: &RunConfig,
+    method: &str,
+    seed: u64,
+    budget: u64,
+) -> anyhow::Result<RunConfig> {
+    let mut cfg = base.clone();
+    let (algo, adaptive, augment) = match method {
+        "step" => (Method::Step, true, true),
+        "tgrpo" => (Method::Tgrpo, false, false),
+        "gigpo" => (Method::Gigpo, false, false),
+        "step-no-resample" => (Method::Step, false, true),
+        "step-no-aug" => (Method::Step, true, false),
+        "step-no-both" => (Method::Step, false, false),
+        other => bail!(
+            "unknown method `{other}` (valid: {})",
+            METHODS.map(|m| m.0).join(", ")
+        ),
+    };
+    cfg.algo.method = algo;
+    cfg.algo.augment.enabled = augment && base.algo.augment.enabled;
+    cfg.resampler
+        .config
+        .insert("adaptive".into(), toml::Value::Boolean(adaptive));
+    cfg.seed = seed;
+    cfg.budget_env_steps = budget;
+    // The budget ends the run; rounds only guard against a budget never reached.
+    cfg.rounds = u32::MAX;
+    cfg.eval.episodes = cfg.eval.episodes.max(1);
+    Ok(cfg)
+}
+
+/// What happened to one run.
+enum Outcome {
+    Skipped,
+    Trained { rounds: u32, env_steps: u64 },
+}
+
+/// Train (or resume, or skip when finished) one run, then evaluate it.
+async fn one(
+    sandbox: &Sandbox,
+    cfg: RunConfig,
+    dir: &Path,
+    label: &str,
+    backend: steprl_learner::BackendChoice,
+) -> anyhow::Result<Outcome> {
+    if dir.join("eval-after.json").exists() {
+        return Ok(Outcome::Skipped);
+    }
+    let selected = steprl_learner::select(backend)?;
+    let loaded = plugins(sandbox, &cfg, None, None).await?;
+    let mut trainer = if steprl_train::checkpoint::latest(dir).is_ok() {
+        let saved = RunConfig::load(&dir.join("config.toml"))?;
+        Trainer::resume(dir, saved, loaded, &selected.device)?
+    } else {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("clearing the unstarted run {}", dir.display()))?;
+        }
+        Trainer::new(cfg, dir, loaded, &selected.device)?
+    };
+    let budget = trainer.config().budget_env_steps;
+    while !trainer.finished() {
+        let m = trainer.round().await?;
+        if m.round % 10 == 9 || trainer.finished() {
+            eprintln!(
+                "  {label}: round {:>3}  env steps {:>7}/{budget}  success {:>5.1}%  cache {:>2}",
+                m.round + 1,
+                m.env_steps_total,
+                100.0 * m.success_rate,
+                m.cache_size
+            );
+        }
+    }
+    let e = trainer.config().eval;
+    if let Some(h) = trainer.evaluate_heldout(e.episodes, e.greedy).await {
+        write_json(&dir.join("eval-heldout.json"), &h)?;
+    }
+    let after = trainer.evaluate(e.episodes, e.greedy).await;
+    // Written last: its presence marks the run finished.
+    write_json(&dir.join("eval-after.json"), &after)?;
+    Ok(Outcome::Trained {
+        rounds: trainer.next_round(),
+        env_steps: trainer.env_steps_total(),
+    })
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    steprl_train::checkpoint::write_atomic(path, serde_json::to_string_pretty(value)?.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    format!("{cpu}, {cores} cores")
+}
+
+pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Result<bool> {
+    let base = RunConfig::load(&args.config)?;
+    let methods: Vec<String> = args
+        .methods
+        .split(',')
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty())
+        .collect();
+    if methods.is_empty() {
+        bail!(
+            "--methods is empty (valid: {})",
+            METHODS.map(|m| m.0).join(", ")
+        );
+    }
+    if args.seeds == 0 {
+        bail!("--seeds must be at least 1");
+    }
+    if args.budget_env_steps == 0 {
+        bail!("--budget-env-steps must be positive");
+    }
+    let seeds: Vec<u64> = (0..u64::from(args.seeds)).map(|i| base.seed + i).collect();
+    let mut runs = Vec::new();
+    let mut configs = Vec::new();
+    for m in &methods {
+        for &s in &seeds {
+            configs.push(method_config(&base, m, s, args.budget_env_steps)?);
+            runs.push(RunEntry {
+                method: m.clone(),
+                seed: s,
+                dir: PathBuf::from(m).join(format!("seed-{s}")),
+            });
+        }
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stem = args
+            .config
+            .file_stem()
+            .map_or_else(|| "run".into(), |s| s.to_string_lossy().into_owned());
+        PathBuf::from("runs").join(format!("compare-{stem}"))
+    });
+    let manifest = Manifest {
+        config: args.config.clone(),
+        methods: methods.clone(),
+        seeds: seeds.clone(),
+        budget_env_steps: args.budget_env_steps,
+        runs: runs.clone(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        machine: format!("{}; backend {:?}", machine(), args.backend).to_lowercase(),
+    };
+    let manifest_path = out.join("compare.json");
+    if manifest_path.exists() {
+        let old: Manifest = serde_json::from_str(&std::fs::read_to_string(&manifest_path)?)
+            .with_context(|| {
+                format!(
+                    "{} is not a steprl comparison manifest",
+                    manifest_path.display()
+                )
+            })?;
+        if old.methods != manifest.methods
+            || old.seeds != manifest.seeds
+            || old.budget_env_steps != manifest.budget_env_steps
+        {
+            bail!(
+                "{} holds a comparison with other settings (methods {}, seeds {:?}, budget {}); resume it with the same flags or choose another --out",
+                out.display(),
+                old.methods.join(","),
+                old.seeds,
+                old.budget_env_steps
+            );
+        }
+        println!("resuming the comparison in {}", out.display());
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    write_json(&manifest_path, &manifest)?;
+    let jobs = args.jobs.max(1);
+    println!(
+        "comparing {} methods × {} seeds at {} env steps each, {jobs} at a time, in {}",
+        methods.len(),
+        seeds.len(),
+        args.budget_env_steps,
+        out.display()
+    );
+    let queue: Mutex<VecDeque<(usize, RunConfig)>> =
+        Mutex::new(configs.into_iter().enumerate().collect());
+    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let done = Mutex::new(0usize);
+    let total = runs.len();
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            for _ in 0..jobs.min(total) {
+                scope.spawn(|| {
+                    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            failures.lock().expect("lock").push(format!("cannot start a runtime: {e}"));
+                            return;
+                        }
+                    };
+                    loop {
+                        let Some((i, cfg)) = queue.lock().expect("lock").pop_front() else {
+                            return;
+                        };
+                        let entry = &runs[i];
+                        let label = format!("{} seed {}", entry.method, entry.seed);
+                        let dir = out.join(&entry.dir);
+                        let result = rt.block_on(one(sandbox, cfg, &dir, &label, args.backend));
+                        let mut d = done.lock().expect("lock");
+                        *d += 1;
+                        match result {
+                            Ok(Outcome::Skipped) => eprintln!("[{}/{total}] {label}: already finished", *d),
+                            Ok(Outcome::Trained { rounds, env_steps }) => {
+                                eprintln!("[{}/{total}] {label}: done ({rounds} rounds, {env_steps} env steps)", *d)
+                            }
+                            Err(e) => {
+                                eprintln!("[{}/{total}] {label}: FAILED: {e:#}", *d);
+                                failures.lock().expect("lock").push(format!("{label}: {e:#}"));
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    });
+    if let Some(first) = runs
+        .iter()
+        .map(|r| out.join(&r.dir).join("tasks.json"))
+        .find(|p| p.exists())
+    {
+        std::fs::copy(&first, out.join("tasks.json"))
+            .with_context(|| format!("copying {}", first.display()))?;
+    }
+    let failures = failures.into_inner().expect("lock");
+    let rendered = steprl_report::render(&out)?;
+    println!("report: {}", rendered.report.display());
+    for n in &rendered.notes {
+        println!("note: {n}");
+    }
+    print_summary(&out)?;
+    if !failures.is_empty() {
+        bail!(
+            "{} of {total} runs failed (rerun the same command to retry them):\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        );
+    }
+    Ok(true)
+}
+
+fn print_summary(dir: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(dir.join("report.md"))?;
+    let mut in_summary = false;
+    for line in text.lines() {
+        if line.starts_with("## ") {
+            in_summary = line == "## Summary";
+            continue;
+        }
+        if in_summary {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn report(args: &ReportArgs) -> anyhow::Result<bool> {
+    let r = steprl_report::render(&args.dir)?;
+    println!("report: {}", r.report.display());
+    for p in &r.plots {
+        println!("plot: {}", p.display());
+    }
+    for n in &r.notes {
+        println!("note: {n}");
+    }
+    Ok(true)
+}

@@ -1,0 +1,237 @@
+//! The markdown report: what ran (config, methods, seeds, budget, machine, command),
+//! the summary table, env steps to reach the reference method's final success, the
+//! ablation table in the paper's shape, held-out success, per-difficulty success,
+//! rollout effort per difficulty, and links to the plots.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use crate::aggregate::{MASTERED, MethodSummary, Summary};
+use crate::data::Comparison;
+
+fn pct(v: Option<(f64, f64)>) -> String {
+    match v {
+        Some((m, s)) => format!("{:.1} ± {:.1}", 100.0 * m, 100.0 * s),
+        None => "–".into(),
+    }
+}
+
+fn steps(v: Option<f64>) -> String {
+    v.map_or_else(|| "not reached".into(), |s| format!("{s:.0}"))
+}
+
+fn summary_table(out: &mut String, agg: &Summary) {
+    let _ = writeln!(
+        out,
+        "| method | seeds | final mean ŝ % (train tasks) | greedy success % (train tasks) | held-out % | env steps | trajectories | update samples | aug samples | degenerate rounds | wall s |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+    for m in &agg.methods {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.0} |",
+            m.method,
+            m.seeds,
+            pct(m.final_success),
+            pct(m.eval_train),
+            pct(m.eval_heldout),
+            m.env_steps,
+            m.trajectories,
+            m.samples,
+            m.aug_samples,
+            m.degenerate,
+            m.wall_s
+        );
+    }
+}
+
+fn efficiency(out: &mut String, agg: &Summary) {
+    let (Some(reference), Some(target)) = (&agg.reference, agg.target) else {
+        let _ = writeln!(
+            out,
+            "No T-GRPO runs: the steps-to-target table needs `tgrpo` among the methods.\n"
+        );
+        return;
+    };
+    let base = agg.method(reference).and_then(|m| m.steps_to_target);
+    let _ = writeln!(
+        out,
+        "Target: {reference}'s final training success, {:.1}% (mean ŝ over the training tasks after its last round, mean over seeds). Env steps each method's mean curve needed to reach it (grid of {} points over the budget):\n",
+        100.0 * target,
+        crate::aggregate::GRID
+    );
+    let _ = writeln!(
+        out,
+        "| method | env steps to target | ratio to {reference} |"
+    );
+    let _ = writeln!(out, "|---|---|---|");
+    for m in &agg.methods {
+        let ratio = match (m.steps_to_target, base) {
+            (Some(s), Some(b)) if b > 0.0 => format!("{:.2}", s / b),
+            _ => "–".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {ratio} |",
+            m.method,
+            steps(m.steps_to_target)
+        );
+    }
+    out.push('\n');
+}
+
+fn ablation(out: &mut String, agg: &Summary) {
+    let rows: [(&str, &str); 4] = [
+        ("step", "STEP (full)"),
+        ("step-no-resample", "without adaptive sampling"),
+        ("step-no-aug", "without augmentation"),
+        ("step-no-both", "without both"),
+    ];
+    let present: Vec<(&str, &MethodSummary)> = rows
+        .iter()
+        .filter_map(|(k, label)| agg.method(k).map(|m| (*label, m)))
+        .collect();
+    if present.len() < 2 {
+        return;
+    }
+    let _ = writeln!(out, "## Ablation (the paper's shape)\n");
+    let _ = writeln!(
+        out,
+        "| variant | greedy success % (train tasks) | final mean ŝ % (train tasks) | held-out % |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|");
+    for (label, m) in present {
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {} |",
+            pct(m.eval_train),
+            pct(m.final_success),
+            pct(m.eval_heldout)
+        );
+    }
+    out.push('\n');
+}
+
+fn per_difficulty(out: &mut String, agg: &Summary) {
+    let mut levels: Vec<u8> = agg
+        .methods
+        .iter()
+        .flat_map(|m| m.eval_by_difficulty.keys().copied())
+        .collect();
+    levels.sort_unstable();
+    levels.dedup();
+    if levels.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Per difficulty\n");
+    let header: Vec<String> = levels.iter().map(|l| format!("level {l}")).collect();
+    let _ = writeln!(out, "Greedy success after training (%, mean over seeds):\n");
+    let _ = writeln!(out, "| method | {} |", header.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---|".repeat(levels.len()));
+    for m in &agg.methods {
+        let cells: Vec<String> = levels
+            .iter()
+            .map(|l| {
+                m.eval_by_difficulty
+                    .get(l)
+                    .map_or("–".into(), |v| format!("{:.1}", 100.0 * v))
+            })
+            .collect();
+        let _ = writeln!(out, "| {} | {} |", m.method, cells.join(" | "));
+    }
+    let _ = writeln!(
+        out,
+        "\nShare of rollouts per difficulty (%), first third → last third of training:\n"
+    );
+    let _ = writeln!(out, "| method | {} |", header.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---|".repeat(levels.len()));
+    for m in &agg.methods {
+        let cells: Vec<String> = levels
+            .iter()
+            .map(|l| {
+                format!(
+                    "{:.1} → {:.1}",
+                    100.0 * m.share_early.get(l).copied().unwrap_or(0.0),
+                    100.0 * m.share_late.get(l).copied().unwrap_or(0.0)
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "| {} | {} |", m.method, cells.join(" | "));
+    }
+    out.push('\n');
+}
+
+/// The report's text; plot links are relative to `dir`.
+pub fn report(
+    cmp: &Comparison,
+    agg: &Summary,
+    plots: &[PathBuf],
+    dir: &Path,
+    notes: &[String],
+) -> String {
+    let mut out = String::new();
+    let m = &cmp.manifest;
+    let _ = writeln!(out, "# steprl report\n");
+    let _ = writeln!(out, "- config: `{}`", m.config.display());
+    let _ = writeln!(out, "- methods: {}", m.methods.join(", "));
+    let seeds: Vec<String> = m.seeds.iter().map(u64::to_string).collect();
+    let _ = writeln!(out, "- seeds: {}", seeds.join(", "));
+    let _ = writeln!(
+        out,
+        "- budget: {} environment steps per run",
+        m.budget_env_steps
+    );
+    if !m.machine.is_empty() {
+        let _ = writeln!(out, "- machine: {}", m.machine);
+    }
+    if !m.command.is_empty() {
+        let _ = writeln!(out, "- command: `{}`", m.command);
+    }
+    let heldout: Vec<&str> = cmp
+        .tasks
+        .iter()
+        .filter(|t| t.heldout)
+        .map(|t| t.id.as_str())
+        .collect();
+    if !heldout.is_empty() {
+        let _ = writeln!(
+            out,
+            "- held-out tasks ({}): {}",
+            heldout.len(),
+            heldout.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- runs found: {} of {}\n",
+        cmp.runs.len(),
+        m.runs.len().max(cmp.runs.len())
+    );
+    let _ = writeln!(out, "## Summary\n");
+    summary_table(&mut out, agg);
+    out.push('\n');
+    efficiency(&mut out, agg);
+    ablation(&mut out, agg);
+    per_difficulty(&mut out, agg);
+    let _ = writeln!(out, "## Plots\n");
+    let _ = writeln!(
+        out,
+        "Mastered = smoothed success ŝ above {:.0}% (the paper's Figure 1 count).\n",
+        100.0 * MASTERED
+    );
+    for p in plots
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+    {
+        let rel = p.strip_prefix(dir).unwrap_or(p);
+        let stem = p
+            .file_stem()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default();
+        let _ = writeln!(out, "![{stem}]({})\n", rel.display());
+    }
+    for n in notes {
+        let _ = writeln!(out, "> {n}\n");
+    }
+    out
+}
