@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+pub mod androidworld_server;
+pub mod osworld_server;
+
 use steprl_sandbox::{LoadedPlugin, Sandbox, SandboxConfig};
 
 /// The repository root.

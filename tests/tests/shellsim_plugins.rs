@@ -2,6 +2,7 @@
 //! reference solutions judged successful, doing nothing judged a failure, the same
 //! observations as the native model, and config errors.
 
+use shellsim_model::SimAction;
 use steprl::conformance::{EnvCheck, check_environment};
 use steprl_core::Environment;
 use steprl_sandbox::{PluginOptions, WasmEnvironment, WasmRewardChecker};

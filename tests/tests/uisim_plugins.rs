@@ -2,11 +2,10 @@
 //! by the checker plugin, independence of concurrent episodes, config errors.
 
 use steprl::conformance::{EnvCheck, check_environment};
-use steprl_core::{
-    Action, CallError, Environment, GuestError, ObservationParts, RewardChecker, TrajectorySummary,
-};
+use steprl_core::{Action, CallError, Environment, GuestError, ObservationParts};
 use steprl_sandbox::{LoadError, PluginOptions, WasmEnvironment, WasmRewardChecker};
-use steprl_tests::{load, sandbox};
+use steprl_tests::{load, play_and_judge, sandbox};
+use uisim_model::SimAction;
 
 async fn env_and_checker() -> (WasmEnvironment, WasmRewardChecker) {
     let sb = sandbox();
@@ -44,78 +43,22 @@ async fn uisim_passes_the_conformance_check_with_its_checker() {
 async fn reference_solutions_succeed_through_the_sandbox_and_the_checker_agrees() {
     let (env, mut checker) = env_and_checker().await;
     let mut inst = env.instance().await.unwrap();
-    let parts = ObservationParts {
-        tokens: true,
-        ..Default::default()
-    };
+    let done = uisim_model::Act::Done.index();
     for task in &env.info().tasks {
         for seed in 0..3 {
             let solution = uisim_model::reference_solution(&task.id, seed).unwrap();
-            let ep = steprl_core::EnvInstance::start(&mut inst, &task.id, seed, parts)
-                .await
-                .unwrap();
-            let first = steprl_core::EnvInstance::reset(&mut inst, ep)
-                .await
-                .unwrap();
+            let (tokens, ended, v) =
+                play_and_judge(&mut inst, &mut checker, task, seed, &solution).await;
             // The sandboxed plugin shows exactly what the native model shows.
             let native = uisim_model::Episode::new(&task.id, seed).unwrap();
-            assert_eq!(
-                first.tokens,
-                native.observe(false, true).tokens,
-                "{}",
-                task.id
-            );
-            let mut actions = Vec::new();
-            let mut last = None;
-            for a in &solution {
-                let action = Action::Discrete(*a);
-                let r = steprl_core::EnvInstance::step(&mut inst, ep, &action)
-                    .await
-                    .unwrap();
-                actions.push(action);
-                last = Some(r);
-            }
-            let last = last.unwrap();
-            assert!(last.done && !last.truncated, "{} seed {seed}", task.id);
-            let final_state = steprl_core::EnvInstance::final_state(&mut inst, ep)
-                .await
-                .unwrap();
-            steprl_core::EnvInstance::close(&mut inst, ep).await;
-            let summary = TrajectorySummary {
-                seed,
-                rewards: vec![0.0; actions.len()],
-                actions,
-                done: true,
-                truncated: false,
-            };
-            let v = checker.check(task, &summary, &final_state).await.unwrap();
+            assert_eq!(tokens, native.observe(false, true).tokens, "{}", task.id);
+            assert!(ended, "{} seed {seed}", task.id);
             assert!(v.success, "{} seed {seed}: {}", task.id, v.reason);
             assert_eq!(v.score, 1.0);
 
             // Saying done straight away fails (except where nothing needs doing, which
             // no task allows), and the checker says why.
-            let ep = steprl_core::EnvInstance::start(&mut inst, &task.id, seed, parts)
-                .await
-                .unwrap();
-            steprl_core::EnvInstance::reset(&mut inst, ep)
-                .await
-                .unwrap();
-            let done = Action::Discrete(uisim_model::Act::Done.index());
-            steprl_core::EnvInstance::step(&mut inst, ep, &done)
-                .await
-                .unwrap();
-            let fs = steprl_core::EnvInstance::final_state(&mut inst, ep)
-                .await
-                .unwrap();
-            steprl_core::EnvInstance::close(&mut inst, ep).await;
-            let summary = TrajectorySummary {
-                seed,
-                actions: vec![done],
-                rewards: vec![0.0],
-                done: true,
-                truncated: false,
-            };
-            let v = checker.check(task, &summary, &fs).await.unwrap();
+            let (_, _, v) = play_and_judge(&mut inst, &mut checker, task, seed, &[done]).await;
             assert!(!v.success, "{}: doing nothing must not succeed", task.id);
             assert!(!v.reason.is_empty());
         }

@@ -104,6 +104,20 @@ pub struct CompareArgs {
     /// Runs in parallel (each on its own thread).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub jobs: usize,
+    /// Learning rates to try first, comma-separated (e.g. 3e-4,1e-3,3e-3): every method
+    /// trains at each rate with --grid-seeds seeds of its own, and the comparison then
+    /// uses each method's best rate by final training success (the report shows the
+    /// grid). Without it every method uses the config's `learner.lr`.
+    #[arg(long, value_name = "LIST")]
+    pub lr_grid: Option<String>,
+    /// Seeds per grid cell (seed + 1000, seed + 1001, ...: never the comparison's seeds).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub grid_seeds: u32,
+    /// Learning rates per method instead of a grid, e.g.
+    /// `step=3e-3,tgrpo=1e-3` (methods not named use the config's `learner.lr`); for
+    /// rerunning a comparison with the rates an earlier grid picked.
+    #[arg(long, value_name = "METHOD=LR,...", conflicts_with = "lr_grid")]
+    pub lr: Option<String>,
     /// Compute backend (as for train).
     #[arg(long, default_value = "auto", value_name = "BACKEND")]
     pub backend: steprl_learner::BackendChoice,
@@ -169,6 +183,9 @@ pub struct InspectArgs {
     /// Configuration JSON passed to the plugin's `init`.
     #[arg(long, value_name = "JSON", default_value = "{}")]
     pub config: String,
+    /// Grants for the plugin: network and read-only directories.
+    #[command(flatten)]
+    pub grants: GrantArgs,
 }
 
 /// Arguments of `steprl plugin check`.
@@ -186,6 +203,9 @@ pub struct CheckArgs {
     /// Configuration JSON passed to the checked plugins' `init`.
     #[arg(long, value_name = "JSON", default_value = "{}")]
     pub config: String,
+    /// Grants for the checked plugins (and the `--with` plugin): network and read-only directories.
+    #[command(flatten)]
+    pub grants: GrantArgs,
     /// Environment plugin whose episodes feed a checked reward checker (and the other
     /// way round: a reward checker that judges a checked environment's episodes).
     /// Resamplers ignore it.
@@ -207,7 +227,24 @@ pub struct TasksArgs {
     /// Configuration JSON passed to the plugin's `init`.
     #[arg(long, value_name = "JSON", default_value = "{}")]
     pub config: String,
+    /// Grants for the plugin: network and read-only directories.
+    #[command(flatten)]
+    pub grants: GrantArgs,
     /// Print JSON (one object per task) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Capabilities granted to a plugin run from the command line (a run config grants
+/// them with `[env.grants]` and the like). Nothing is granted by default.
+#[derive(Debug, Args, Default, Clone)]
+pub struct GrantArgs {
+    /// Let the plugin send HTTP requests to HOST:PORT (repeatable), e.g.
+    /// `--grant-http 127.0.0.1:5000`.
+    #[arg(long = "grant-http", value_name = "HOST:PORT")]
+    pub http: Vec<String>,
+    /// Let the plugin read the host directory DIR at the guest path GUEST (repeatable),
+    /// e.g. `--grant-dir /tasks=osworld/tasks`.
+    #[arg(long = "grant-dir", value_name = "GUEST=DIR")]
+    pub dirs: Vec<String>,
 }

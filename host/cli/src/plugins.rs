@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use steprl_sandbox::{
-    Limits, PluginKind, PluginOptions, Sandbox, WasmEnvironment, WasmResampler, WasmRewardChecker,
+    DirGrant, Grants, Limits, PluginKind, PluginOptions, Sandbox, WasmEnvironment, WasmResampler,
+    WasmRewardChecker,
 };
-use steprl_train::config::{LimitsSection, PluginSection};
+use steprl_train::config::{GrantsSection, LimitsSection, PluginSection};
 use steprl_train::{Plugins, RunConfig};
 
 /// Sandbox limits from the `[limits]` table.
@@ -31,6 +32,24 @@ pub fn options(cfg: &RunConfig, section: &PluginSection, salt: u64) -> PluginOpt
         config_json: RunConfig::plugin_json(section),
         seed: cfg.seed ^ salt,
         limits: limits(&cfg.limits),
+        grants: grants(&section.grants),
+    }
+}
+
+/// Sandbox grants from a plugin's `grants` table.
+pub fn grants(g: &GrantsSection) -> Grants {
+    Grants {
+        http: g.http.clone(),
+        http_timeout: Duration::from_millis(g.http_timeout_ms),
+        http_max_response_bytes: g.http_max_response_mib * 1024 * 1024,
+        read_dirs: g
+            .read_dirs
+            .iter()
+            .map(|(guest, host)| DirGrant {
+                host: host.clone(),
+                guest: guest.clone(),
+            })
+            .collect(),
     }
 }
 

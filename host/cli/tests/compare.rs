@@ -179,3 +179,183 @@ fn compare_and_report_refuse_bad_input() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_learning_rate_grid_runs_first_and_each_method_uses_its_pick() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "shellsim", "shellsim-checker", "shellsim/mkdir");
+    let out = dir.path().join("cmp");
+    let args = [
+        "compare",
+        cfg.to_str().unwrap(),
+        "--methods",
+        "step,tgrpo",
+        "--seeds",
+        "1",
+        "--lr-grid",
+        "1e-4,3e-3",
+        "--grid-seeds",
+        "1",
+        "--budget-env-steps",
+        "300",
+        "--jobs",
+        "2",
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = steprl(&args);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    // Grid runs use seeds far from the comparison's (5 → 1005).
+    for m in ["step", "tgrpo"] {
+        for lr in ["1e-4", "3e-3"] {
+            let run = out.join("grid").join(m).join(format!("lr-{lr}/seed-1005"));
+            assert!(run.join("eval-after.json").exists(), "{}", run.display());
+        }
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    for m in ["step", "tgrpo"] {
+        let picked = manifest["lr"][m].as_f64().unwrap();
+        assert!(picked == 1e-4 || picked == 3e-3, "{picked}");
+        assert!(
+            stdout.contains(&format!("learning rate for {m}: {picked:e}")),
+            "{stdout}"
+        );
+        // The comparison run trained at the picked rate.
+        let saved = std::fs::read_to_string(out.join(m).join("seed-5/config.toml")).unwrap();
+        let lr: f64 = saved
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("lr = "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(lr, picked, "{m}");
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## Learning-rate grid"), "{report}");
+    assert!(
+        report.contains("| method | lr 1e-4 | lr 3e-3 |"),
+        "{report}"
+    );
+    let bold_rows = report
+        .lines()
+        .filter(|l| l.starts_with("| step |") || l.starts_with("| tgrpo |"))
+        .filter(|l| l.matches("**").count() == 2)
+        .count();
+    assert_eq!(bold_rows, 2, "one bold pick per method:\n{report}");
+
+    // A rerun skips the grid and the comparison alike.
+    let o = steprl(&args);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stderr.matches("already finished").count(), 6, "{stderr}");
+}
+
+#[test]
+fn bad_learning_rate_grids_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "uisim", "uisim-checker", "open.notes");
+    for (grid, why) in [
+        ("1e-3,abc", "`abc` is not a positive learning rate"),
+        ("1e-3,-1", "`-1` is not a positive learning rate"),
+        ("1e-3,0.001", "listed twice"),
+        (",", "--lr-grid is empty"),
+    ] {
+        let o = steprl(&[
+            "compare",
+            cfg.to_str().unwrap(),
+            "--lr-grid",
+            grid,
+            "--budget-env-steps",
+            "100",
+            "--out",
+            dir.path().join("x").to_str().unwrap(),
+        ]);
+        let (_, stderr) = text(&o);
+        assert!(!o.status.success());
+        assert!(stderr.contains(why), "{grid}: {stderr}");
+    }
+}
+
+#[test]
+fn fixed_learning_rates_per_method_replace_the_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "shellsim", "shellsim-checker", "shellsim/mkdir");
+    let out = dir.path().join("cmp");
+    let o = steprl(&[
+        "compare",
+        cfg.to_str().unwrap(),
+        "--methods",
+        "step,tgrpo",
+        "--seeds",
+        "1",
+        "--lr",
+        "step=3e-3",
+        "--budget-env-steps",
+        "200",
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let lr = |m: &str| -> f64 {
+        std::fs::read_to_string(out.join(m).join("seed-5/config.toml"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("lr = ").map(str::to_owned))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(lr("step"), 3e-3);
+    assert_eq!(lr("tgrpo"), 1e-3, "the config's rate for methods not named");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("## Learning rates\n\nstep 3e-3"),
+        "{report}"
+    );
+
+    for (lr, why) in [
+        (
+            "ppo=1e-3",
+            "`ppo` is not among the compared methods (step, tgrpo)",
+        ),
+        ("step", "`step` is not METHOD=RATE"),
+        ("step=0", "`0` is not a positive learning rate"),
+        ("step=1e-3,step=3e-3", "step is given twice"),
+    ] {
+        let o = steprl(&[
+            "compare",
+            cfg.to_str().unwrap(),
+            "--methods",
+            "step,tgrpo",
+            "--lr",
+            lr,
+            "--budget-env-steps",
+            "100",
+            "--out",
+            dir.path().join("x").to_str().unwrap(),
+        ]);
+        let (_, stderr) = text(&o);
+        assert!(!o.status.success());
+        assert!(stderr.contains(why), "{lr}: {stderr}");
+    }
+    let o = steprl(&[
+        "compare",
+        cfg.to_str().unwrap(),
+        "--lr",
+        "step=1e-3",
+        "--lr-grid",
+        "1e-3,3e-3",
+        "--budget-env-steps",
+        "100",
+    ]);
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success());
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}

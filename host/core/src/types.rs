@@ -20,6 +20,17 @@ pub struct TaskInfo {
     pub metadata_json: String,
 }
 
+impl TaskInfo {
+    /// Why this plugin cannot run the task, when its metadata says so: the one key the
+    /// host reads from task metadata is `"unsupported": "reason"` (e.g. an OSWorld
+    /// task with a setup step the adapter does not implement). Training skips such
+    /// tasks and `steprl tasks` marks them.
+    pub fn unsupported(&self) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(&self.metadata_json).ok()?;
+        v.get("unsupported")?.as_str().map(str::to_owned)
+    }
+}
+
 /// A raw HWC image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Image {
@@ -204,4 +215,31 @@ pub struct PlanRequest {
     pub copies_per_task: u32,
     /// The run's resampling seed (the same every round; combine with the round).
     pub seed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(metadata_json: &str) -> TaskInfo {
+        TaskInfo {
+            id: "t".into(),
+            suite: "s".into(),
+            instruction: "i".into(),
+            max_steps: 1,
+            difficulty: None,
+            metadata_json: metadata_json.into(),
+        }
+    }
+
+    #[test]
+    fn only_a_string_under_unsupported_marks_a_task() {
+        assert_eq!(
+            task(r#"{"unsupported": "unsupported setup step login"}"#).unsupported(),
+            Some("unsupported setup step login".into())
+        );
+        for m in ["{}", "", "not json", r#"{"unsupported": true}"#, "[]"] {
+            assert_eq!(task(m).unsupported(), None, "{m}");
+        }
+    }
 }

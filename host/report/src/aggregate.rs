@@ -288,7 +288,7 @@ impl Summary {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::data::{Manifest, Perf, TaskMeta};
 
@@ -328,8 +328,11 @@ mod tests {
                 runs: vec![],
                 command: String::new(),
                 machine: String::new(),
+                lr: Default::default(),
+                grid: vec![],
             },
             runs,
+            grid: vec![],
             tasks: vec![
                 TaskMeta {
                     id: "a".into(),
@@ -343,6 +346,14 @@ mod tests {
                 },
             ],
         }
+    }
+
+    pub(crate) fn test_run(method: &str, seed: u64, rates: &[f64]) -> Run {
+        run(method, seed, rates)
+    }
+
+    pub(crate) fn test_comparison(runs: Vec<Run>) -> Comparison {
+        comparison(runs)
     }
 
     #[test]

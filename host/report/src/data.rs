@@ -115,6 +115,25 @@ pub struct Manifest {
     /// The machine and backend it ran on.
     #[serde(default)]
     pub machine: String,
+    /// The learning rate each method's runs used (empty: the config's, for all).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lr: BTreeMap<String, f64>,
+    /// The learning-rate grid runs that picked `lr` (empty: no grid).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grid: Vec<GridEntry>,
+}
+
+/// One run of the learning-rate grid (`compare --lr-grid`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridEntry {
+    /// Method name.
+    pub method: String,
+    /// Learning rate.
+    pub lr: f64,
+    /// Seed (grid seeds are disjoint from the comparison's seeds).
+    pub seed: u64,
+    /// Directory, relative to the comparison.
+    pub dir: PathBuf,
 }
 
 /// One loaded run.
@@ -153,6 +172,8 @@ pub struct Comparison {
     pub runs: Vec<Run>,
     /// Tasks (empty if no `tasks.json` was found).
     pub tasks: Vec<TaskMeta>,
+    /// Loaded learning-rate grid runs, with their learning rates, manifest order.
+    pub grid: Vec<(f64, Run)>,
 }
 
 impl Comparison {
@@ -236,10 +257,18 @@ pub fn load(dir: &Path) -> Result<Comparison, ReportError> {
                 runs.push(load_run(&run_dir, &e.method, e.seed)?);
             }
         }
+        let mut grid = Vec::new();
+        for e in &manifest.grid {
+            let run_dir = dir.join(&e.dir);
+            if run_dir.join("metrics.jsonl").exists() {
+                grid.push((e.lr, load_run(&run_dir, &e.method, e.seed)?));
+            }
+        }
         return Ok(Comparison {
             manifest,
             runs,
             tasks,
+            grid,
         });
     }
     if !dir.join("metrics.jsonl").exists() {
@@ -276,8 +305,11 @@ pub fn load(dir: &Path) -> Result<Comparison, ReportError> {
             }],
             command: String::new(),
             machine: String::new(),
+            lr: BTreeMap::new(),
+            grid: Vec::new(),
         },
         runs: vec![run],
         tasks,
+        grid: Vec::new(),
     })
 }

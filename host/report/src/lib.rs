@@ -5,12 +5,13 @@
 
 pub mod aggregate;
 pub mod data;
+pub mod grid;
 pub mod markdown;
 pub mod plot;
 
 use std::path::{Path, PathBuf};
 
-pub use data::{Comparison, Eval, Manifest, Round, Run, RunEntry, TaskMeta};
+pub use data::{Comparison, Eval, GridEntry, Manifest, Round, Run, RunEntry, TaskMeta};
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]

@@ -112,6 +112,59 @@ fn ablation(out: &mut String, agg: &Summary) {
     out.push('\n');
 }
 
+fn lr_grid(out: &mut String, cmp: &Comparison) {
+    let cells = crate::grid::cells(cmp);
+    if cells.is_empty() {
+        if !cmp.manifest.lr.is_empty() {
+            let lrs: Vec<String> = cmp
+                .manifest
+                .lr
+                .iter()
+                .map(|(m, lr)| format!("{m} {lr:e}"))
+                .collect();
+            let _ = writeln!(out, "## Learning rates\n\n{}\n", lrs.join(", "));
+        }
+        return;
+    }
+    let mut lrs: Vec<f64> = cells.iter().map(|c| c.lr).collect();
+    lrs.sort_by(f64::total_cmp);
+    lrs.dedup();
+    let mut seeds: Vec<u64> = cmp.manifest.grid.iter().map(|e| e.seed).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
+    let _ = writeln!(
+        out,
+        "## Learning-rate grid
+"
+    );
+    let _ = writeln!(
+        out,
+        "Every method trained at each learning rate with grid seeds {} (disjoint from the comparison's seeds) at the same budget; the cell is the final mean ŝ over the training tasks (%, mean ± std over the grid seeds). The comparison above uses each method's best rate (**bold**), picked on the training split only.\n",
+        seeds.join(", ")
+    );
+    let header: Vec<String> = lrs.iter().map(|l| format!("lr {l:e}")).collect();
+    let _ = writeln!(out, "| method | {} |", header.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---|".repeat(lrs.len()));
+    for m in &cmp.manifest.methods {
+        let picked = cmp.manifest.lr.get(m);
+        let row: Vec<String> = lrs
+            .iter()
+            .map(|lr| {
+                let c = cells.iter().find(|c| &c.method == m && c.lr == *lr);
+                let v = pct(c.and_then(|c| c.mean_std()));
+                if picked == Some(lr) {
+                    format!("**{v}**")
+                } else {
+                    v
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "| {m} | {} |", row.join(" | "));
+    }
+    out.push('\n');
+}
+
 fn per_difficulty(out: &mut String, agg: &Summary) {
     let mut levels: Vec<u8> = agg
         .methods
@@ -212,6 +265,7 @@ pub fn report(
     out.push('\n');
     efficiency(&mut out, agg);
     ablation(&mut out, agg);
+    lr_grid(&mut out, cmp);
     per_difficulty(&mut out, agg);
     let _ = writeln!(out, "## Plots\n");
     let _ = writeln!(

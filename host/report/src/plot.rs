@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::ReportError;
@@ -15,10 +16,6 @@ use crate::data::Comparison;
 
 const SIZE: (u32, u32) = (900, 540);
 
-/// Draws one figure on an SVG drawing area.
-type DrawSvg<'a> = &'a dyn Fn(DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>;
-/// Draws one figure on a bitmap drawing area.
-type DrawPng<'a> = &'a dyn Fn(DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>;
 const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
@@ -81,61 +78,42 @@ pub struct Series<'a> {
     pub curve: &'a Curve,
 }
 
-fn draw_lines<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
+/// One figure's drawing code, for any plotters backend (SVG and PNG alike).
+trait Figure {
+    /// Draw the figure on `root` and present it.
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// The chart every figure draws on.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Clear `root` to white and set up a captioned chart with room for the axis labels,
+/// x in `0..x_max` and y in `0..y_max`.
+fn chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
     title: &str,
-    y_label: &str,
     x_max: f64,
     y_max: f64,
-    series: &[Series<'_>],
-) -> Result<(), String> {
+) -> Result<Chart<'a, DB>, String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let mut chart = ChartBuilder::on(&root)
+    ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(44)
         .y_label_area_size(60)
-        .build_cartesian_2d(0f64..x_max.max(1.0), 0f64..y_max.max(1e-9))
-        .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .x_desc("environment steps")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc(y_label)
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    for (i, s) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        if s.curve.is_empty() {
-            continue;
-        }
-        let band: Vec<(f64, f64)> = s
-            .curve
-            .iter()
-            .map(|p| (p.0, p.3))
-            .chain(s.curve.iter().rev().map(|p| (p.0, p.2)))
-            .collect();
-        chart
-            .draw_series(std::iter::once(Polygon::new(
-                band,
-                color.mix(0.15).filled(),
-            )))
-            .map_err(|e| e.to_string())?;
-        chart
-            .draw_series(LineSeries::new(
-                s.curve.iter().map(|p| (p.0, p.1)),
-                color.stroke_width(2),
-            ))
-            .map_err(|e| e.to_string())?
-            .label(s.name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-    }
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+        .map_err(|e| e.to_string())
+}
+
+/// Draw the legend at `position` and present the figure.
+fn finish<'a, DB: DrawingBackend + 'a>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &mut Chart<'a, DB>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
@@ -144,67 +122,146 @@ fn draw_lines<DB: DrawingBackend>(
     root.present().map_err(|e| e.to_string())
 }
 
-/// Grouped bars: one group per label, one bar per series.
-fn draw_bars<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
-    title: &str,
-    y_label: &str,
-    groups: &[String],
-    series: &[(&str, Vec<f64>)],
-) -> Result<(), String> {
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let y_max = series
-        .iter()
-        .flat_map(|s| s.1.iter().copied())
-        .fold(0.0f64, f64::max)
-        .max(1e-9)
-        * 1.15;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..groups.len().max(1) as f64, 0f64..y_max)
-        .map_err(|e| e.to_string())?;
-    let labels = groups.to_vec();
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(groups.len().max(1) * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = x.floor() as usize;
-            let centre = (x - x.floor() - 0.5).abs() < 0.26;
-            if centre {
-                labels.get(i).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .y_desc(y_label)
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    let width = 0.8 / series.len().max(1) as f64;
-    for (m, (name, values)) in series.iter().enumerate() {
-        let color = COLORS[m % COLORS.len()];
+/// Curves vs environment steps, each with its band.
+struct Lines<'a> {
+    title: &'a str,
+    y_label: &'a str,
+    x_max: f64,
+    y_max: f64,
+    series: &'a [Series<'a>],
+}
+
+impl Figure for Lines<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String> {
+        let Lines {
+            title,
+            y_label,
+            x_max,
+            y_max,
+            series,
+        } = *self;
+        let mut chart = chart(&root, title, x_max.max(1.0), y_max.max(1e-9))?;
         chart
-            .draw_series(values.iter().enumerate().map(|(g, v)| {
-                let x0 = g as f64 + 0.1 + m as f64 * width;
-                Rectangle::new([(x0, 0.0), (x0 + width * 0.9, *v)], color.filled())
-            }))
-            .map_err(|e| e.to_string())?
-            .label(*name)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
+            .configure_mesh()
+            .x_desc("environment steps")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_desc(y_label)
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, s) in series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            if s.curve.is_empty() {
+                continue;
+            }
+            let band: Vec<(f64, f64)> = s
+                .curve
+                .iter()
+                .map(|p| (p.0, p.3))
+                .chain(s.curve.iter().rev().map(|p| (p.0, p.2)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    band,
+                    color.mix(0.15).filled(),
+                )))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(LineSeries::new(
+                    s.curve.iter().map(|p| (p.0, p.1)),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?
+                .label(s.name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        finish(&root, &mut chart, SeriesLabelPosition::UpperLeft)
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())
+}
+
+/// Grouped bars: one group per label, one bar per series.
+struct Bars<'a> {
+    title: &'a str,
+    y_label: &'a str,
+    groups: &'a [String],
+    series: &'a [(&'a str, Vec<f64>)],
+}
+
+impl Figure for Bars<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String> {
+        let Bars {
+            title,
+            y_label,
+            groups,
+            series,
+        } = *self;
+        let y_max = series
+            .iter()
+            .flat_map(|s| s.1.iter().copied())
+            .fold(0.0f64, f64::max)
+            .max(1e-9)
+            * 1.15;
+        let mut chart = chart(&root, title, groups.len().max(1) as f64, y_max)?;
+        let labels = groups.to_vec();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(groups.len().max(1) * 2 + 1)
+            .x_label_formatter(&|x| {
+                let i = x.floor() as usize;
+                let centre = (x - x.floor() - 0.5).abs() < 0.26;
+                if centre {
+                    labels.get(i).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(y_label)
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let width = 0.8 / series.len().max(1) as f64;
+        for (m, (name, values)) in series.iter().enumerate() {
+            let color = COLORS[m % COLORS.len()];
+            chart
+                .draw_series(values.iter().enumerate().map(|(g, v)| {
+                    let x0 = g as f64 + 0.1 + m as f64 * width;
+                    Rectangle::new([(x0, 0.0), (x0 + width * 0.9, *v)], color.filled())
+                }))
+                .map_err(|e| e.to_string())?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
+                });
+        }
+        finish(&root, &mut chart, SeriesLabelPosition::UpperRight)
+    }
+}
+
+/// Where the figures go: each is written as SVG, and as PNG when a font is available.
+struct Output<'a> {
+    dir: &'a Path,
+    png: bool,
+    files: Vec<PathBuf>,
+}
+
+impl Output<'_> {
+    /// Write `fig` as `<stem>.svg` (and `<stem>.png`).
+    fn figure(&mut self, stem: &str, fig: &impl Figure) -> Result<(), ReportError> {
+        let svg = self.dir.join(format!("{stem}.svg"));
+        fig.draw(SVGBackend::new(&svg, SIZE).into_drawing_area())
+            .map_err(|e| plot_err(&svg, e))?;
+        self.files.push(svg);
+        if self.png {
+            let p = self.dir.join(format!("{stem}.png"));
+            fig.draw(BitMapBackend::new(&p, SIZE).into_drawing_area())
+                .map_err(|e| plot_err(&p, e))?;
+            self.files.push(p);
+        }
+        Ok(())
+    }
 }
 
 /// Draw every plot into `dir`; returns the files and notes.
@@ -217,7 +274,6 @@ pub fn draw_all(
         path: dir.to_owned(),
         source,
     })?;
-    let mut files = Vec::new();
     let mut notes = Vec::new();
     let png = match bitmap_font() {
         Ok(()) => true,
@@ -226,20 +282,11 @@ pub fn draw_all(
             false
         }
     };
-    let mut figure =
-        |stem: &str, draw_svg: DrawSvg<'_>, draw_png: DrawPng<'_>| -> Result<(), ReportError> {
-            let svg = dir.join(format!("{stem}.svg"));
-            draw_svg(SVGBackend::new(&svg, SIZE).into_drawing_area())
-                .map_err(|e| plot_err(&svg, e))?;
-            files.push(svg);
-            if png {
-                let p = dir.join(format!("{stem}.png"));
-                draw_png(BitMapBackend::new(&p, SIZE).into_drawing_area())
-                    .map_err(|e| plot_err(&p, e))?;
-                files.push(p);
-            }
-            Ok(())
-        };
+    let mut out = Output {
+        dir,
+        png,
+        files: Vec::new(),
+    };
 
     let series = |f: fn(&crate::aggregate::MethodSummary) -> &Curve| -> Vec<Series<'_>> {
         agg.methods
@@ -252,27 +299,14 @@ pub fn draw_all(
     };
     let x = agg.x_max;
     let success = series(|m| &m.success);
-    figure(
+    out.figure(
         "success",
-        &|a| {
-            draw_lines(
-                a,
-                "Training success: mean ŝ over training tasks (band: min-max over seeds)",
-                "mean ŝ",
-                x,
-                1.0,
-                &success,
-            )
-        },
-        &|a| {
-            draw_lines(
-                a,
-                "Training success: mean ŝ over training tasks (band: min-max over seeds)",
-                "mean ŝ",
-                x,
-                1.0,
-                &success,
-            )
+        &Lines {
+            title: "Training success: mean ŝ over training tasks (band: min-max over seeds)",
+            y_label: "mean ŝ",
+            x_max: x,
+            y_max: 1.0,
+            series: &success,
         },
     )?;
     let mastered = series(|m| &m.mastered);
@@ -287,10 +321,15 @@ pub fn draw_all(
         "Training tasks with smoothed success above {:.0}%",
         100.0 * MASTERED
     );
-    figure(
+    out.figure(
         "mastered",
-        &|a| draw_lines(a, &title, "tasks", x, n_tasks, &mastered),
-        &|a| draw_lines(a, &title, "tasks", x, n_tasks, &mastered),
+        &Lines {
+            title: &title,
+            y_label: "tasks",
+            x_max: x,
+            y_max: n_tasks,
+            series: &mastered,
+        },
     )?;
     let cache = series(|m| &m.cache);
     let cache_max = agg
@@ -298,27 +337,14 @@ pub fn draw_all(
         .iter()
         .flat_map(|m| m.cache.iter().map(|p| p.3))
         .fold(1.0f64, f64::max);
-    figure(
+    out.figure(
         "cache",
-        &|a| {
-            draw_lines(
-                a,
-                "Cache size |C| (tasks with 0 < ŝ < s0)",
-                "tasks",
-                x,
-                cache_max * 1.1,
-                &cache,
-            )
-        },
-        &|a| {
-            draw_lines(
-                a,
-                "Cache size |C| (tasks with 0 < ŝ < s0)",
-                "tasks",
-                x,
-                cache_max * 1.1,
-                &cache,
-            )
+        &Lines {
+            title: "Cache size |C| (tasks with 0 < ŝ < s0)",
+            y_label: "tasks",
+            x_max: x,
+            y_max: cache_max * 1.1,
+            series: &cache,
         },
     )?;
     let levels: Vec<u8> = {
@@ -342,11 +368,14 @@ pub fn draw_all(
                 )
             })
             .collect();
-        let t = "Greedy success after training, per difficulty (mean over seeds)";
-        figure(
+        out.figure(
             "difficulty",
-            &|a| draw_bars(a, t, "success rate", &groups, &by_level),
-            &|a| draw_bars(a, t, "success rate", &groups, &by_level),
+            &Bars {
+                title: "Greedy success after training, per difficulty (mean over seeds)",
+                y_label: "success rate",
+                groups: &groups,
+                series: &by_level,
+            },
         )?;
         let mut share_groups = Vec::new();
         let mut share_series: Vec<(String, Vec<f64>)> = Vec::new();
@@ -372,12 +401,15 @@ pub fn draw_all(
             .iter()
             .map(|(n, v)| (n.as_str(), v.clone()))
             .collect();
-        let t = "Share of rollouts per difficulty, first vs last third of training";
-        figure(
+        out.figure(
             "effort",
-            &|a| draw_bars(a, t, "share of rollouts", &share_groups, &share_refs),
-            &|a| draw_bars(a, t, "share of rollouts", &share_groups, &share_refs),
+            &Bars {
+                title: "Share of rollouts per difficulty, first vs last third of training",
+                y_label: "share of rollouts",
+                groups: &share_groups,
+                series: &share_refs,
+            },
         )?;
     }
-    Ok((files, notes))
+    Ok((out.files, notes))
 }

@@ -10,7 +10,9 @@ use steprl_core::{
     Observation, ObservationParts, ObservationSpec, Policy, RewardChecker, StepResult, TaskInfo,
     TrajectorySummary, Verdict,
 };
-use steprl_rollout::{EpisodeSpec, Outcome, Pool, RolloutConfig, Sampling};
+use steprl_rollout::{
+    EpisodeResult, EpisodeSpec, Outcome, Pool, RolloutConfig, RolloutStats, Sampling,
+};
 
 /// A corridor: start at 0, actions 0 = left, 1 = right, 2 = done; the task `goal-k`
 /// succeeds when the agent says done at position k. Task `broken` fails on its first
@@ -191,8 +193,15 @@ fn specs(tasks: &[&str]) -> Vec<EpisodeSpec> {
         .collect()
 }
 
-fn cfg(concurrency: usize, sampling: Sampling) -> RolloutConfig {
-    RolloutConfig {
+/// Run `plan` on a fresh pool of corridors with `policy`, judged by the goal checker,
+/// `concurrency` episodes at a time.
+async fn run(
+    plan: &[EpisodeSpec],
+    policy: &mut Biased,
+    concurrency: usize,
+    sampling: Sampling,
+) -> (Vec<EpisodeResult>, RolloutStats) {
+    let cfg = RolloutConfig {
         concurrency,
         context: Context {
             history: 0,
@@ -202,7 +211,10 @@ fn cfg(concurrency: usize, sampling: Sampling) -> RolloutConfig {
             pad: 0,
         },
         sampling,
-    }
+    };
+    Pool::new(Arc::new(Corridor))
+        .run(plan, policy, &mut GoalChecker, &cfg)
+        .await
 }
 
 #[tokio::test]
@@ -210,15 +222,7 @@ async fn results_come_back_in_plan_order_and_replay_exactly() {
     let plan = specs(&[
         "goal-1", "goal-2", "goal-1", "goal-2", "goal-1", "goal-2", "goal-1",
     ]);
-    let mut pool = Pool::new(Arc::new(Corridor));
-    let (a, stats) = pool
-        .run(
-            &plan,
-            &mut Biased::default(),
-            &mut GoalChecker,
-            &cfg(3, Sampling::Sample),
-        )
-        .await;
+    let (a, stats) = run(&plan, &mut Biased::default(), 3, Sampling::Sample).await;
     assert_eq!(a.len(), plan.len());
     for (r, s) in a.iter().zip(&plan) {
         assert_eq!(&r.spec, s);
@@ -230,14 +234,7 @@ async fn results_come_back_in_plan_order_and_replay_exactly() {
     assert_eq!(stats.env_steps, steps as u64);
     assert_eq!(stats.trajectories, 7);
     // Same plan, same seeds → same trajectories, whatever the concurrency.
-    let (b, _) = Pool::new(Arc::new(Corridor))
-        .run(
-            &plan,
-            &mut Biased::default(),
-            &mut GoalChecker,
-            &cfg(5, Sampling::Sample),
-        )
-        .await;
+    let (b, _) = run(&plan, &mut Biased::default(), 5, Sampling::Sample).await;
     assert_eq!(a, b);
 }
 
@@ -245,14 +242,7 @@ async fn results_come_back_in_plan_order_and_replay_exactly() {
 async fn inference_is_batched_over_waiting_lanes() {
     let plan = specs(&["goal-1"; 8]);
     let mut policy = Biased::default();
-    Pool::new(Arc::new(Corridor))
-        .run(
-            &plan,
-            &mut policy,
-            &mut GoalChecker,
-            &cfg(4, Sampling::Sample),
-        )
-        .await;
+    run(&plan, &mut policy, 4, Sampling::Sample).await;
     assert_eq!(policy.batches[0], 4, "the first batch holds every lane");
     assert!(policy.batches.iter().all(|b| *b <= 4));
 }
@@ -260,14 +250,7 @@ async fn inference_is_batched_over_waiting_lanes() {
 #[tokio::test]
 async fn masked_actions_are_never_taken_and_logps_are_recorded() {
     let plan = specs(&["goal-2"; 6]);
-    let (res, _) = Pool::new(Arc::new(Corridor))
-        .run(
-            &plan,
-            &mut Biased::default(),
-            &mut GoalChecker,
-            &cfg(2, Sampling::Sample),
-        )
-        .await;
+    let (res, _) = run(&plan, &mut Biased::default(), 2, Sampling::Sample).await;
     for r in &res {
         for t in &r.transitions {
             assert!(t.mask[t.action as usize], "took a masked action");
@@ -279,14 +262,7 @@ async fn masked_actions_are_never_taken_and_logps_are_recorded() {
 #[tokio::test]
 async fn greedy_policy_walks_right_until_truncated() {
     let plan = specs(&["goal-2"]);
-    let (res, _) = Pool::new(Arc::new(Corridor))
-        .run(
-            &plan,
-            &mut Biased::default(),
-            &mut GoalChecker,
-            &cfg(1, Sampling::Greedy),
-        )
-        .await;
+    let (res, _) = run(&plan, &mut Biased::default(), 1, Sampling::Greedy).await;
     let acts: Vec<u32> = res[0].transitions.iter().map(|t| t.action).collect();
     assert_eq!(acts, vec![1; 6]);
     assert!(res[0].truncated && !res[0].success());
@@ -295,14 +271,7 @@ async fn greedy_policy_walks_right_until_truncated() {
 #[tokio::test]
 async fn a_plugin_failure_ends_only_its_episode() {
     let plan = specs(&["goal-1", "broken", "goal-2", "broken", "goal-1"]);
-    let (res, stats) = Pool::new(Arc::new(Corridor))
-        .run(
-            &plan,
-            &mut Biased::default(),
-            &mut GoalChecker,
-            &cfg(2, Sampling::Sample),
-        )
-        .await;
+    let (res, stats) = run(&plan, &mut Biased::default(), 2, Sampling::Sample).await;
     for (r, s) in res.iter().zip(&plan) {
         if s.task == "broken" {
             match &r.outcome {

@@ -82,6 +82,24 @@ pub enum LoadError {
         /// Wasmtime's message, naming the missing import.
         message: String,
     },
+    /// A grant in the run config cannot be honoured.
+    #[error("plugin `{plugin}`: {source}")]
+    Grant {
+        /// The plugin's name.
+        plugin: String,
+        /// What is wrong with the grant.
+        source: crate::grants::GrantError,
+    },
+    /// The plugin imports `wasi:http` but its run config grants no destination.
+    #[error(
+        "plugin `{plugin}` ({path}) makes HTTP requests (it imports `wasi:http`), but the run config grants it no network; add the servers it may reach as `host:port` to its `grants.http` (e.g. `[env.grants] http = [\"127.0.0.1:5000\"]`)"
+    )]
+    NetworkNotGranted {
+        /// The plugin's name.
+        plugin: String,
+        /// The file.
+        path: PathBuf,
+    },
     /// The first instance failed to start or to answer its declaration calls.
     #[error(transparent)]
     Call(#[from] CallError),

@@ -1,6 +1,7 @@
-//! The per-instance host state: deny-by-default WASI, the memory limiter, the `log`
-//! import, guest stdout/stderr forwarded to the host log, and seeded randomness and
-//! virtual clocks for plugins that must replay.
+//! The per-instance host state: deny-by-default WASI (plus the plugin's granted
+//! read-only directories and `wasi:http` hooks), the memory limiter, the `log` import,
+//! guest stdout/stderr forwarded to the host log, and seeded randomness and virtual
+//! clocks for plugins that must replay.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,15 +16,21 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{
-    HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
+    FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::v0_1_0::log;
+use crate::grants::{Grants, NetHooks};
 
 /// Everything one plugin instance's `Store` holds.
 pub(crate) struct HostState {
     plugin: Arc<str>,
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    /// Enforces the network grant (an empty grant refuses everything; `wasi:http` is
+    /// linked only for plugins with a grant in the first place).
+    net: NetHooks,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
 }
@@ -39,9 +46,17 @@ pub(crate) enum Clocks {
 }
 
 impl HostState {
-    /// Deny-by-default WASI: no env, args, preopens or sockets; stdin closed;
-    /// stdout/stderr to the host log; randomness seeded from `seed`.
-    pub(crate) fn new(plugin: Arc<str>, seed: u64, memory_cap: u64, clocks: Clocks) -> Self {
+    /// Deny-by-default WASI: no env, args or sockets, and only the granted read-only
+    /// directories; stdin closed; stdout/stderr to the host log; randomness seeded from
+    /// `seed`. `allowed` is the normalized network grant.
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        seed: u64,
+        memory_cap: u64,
+        clocks: Clocks,
+        grants: &Grants,
+        allowed: Arc<[String]>,
+    ) -> wasmtime::Result<Self> {
         let mut b = WasiCtxBuilder::new();
         b.stdout(LogSink::new(plugin.clone(), Stream::Stdout))
             .stderr(LogSink::new(plugin.clone(), Stream::Stderr))
@@ -55,11 +70,33 @@ impl HostState {
             let clock = VirtualClock::default();
             b.wall_clock(clock.clone()).monotonic_clock(clock);
         }
-        HostState {
+        for d in &grants.read_dirs {
+            b.preopened_dir(&d.host, &d.guest, FsPerms::ReadOnly)
+                .map_err(|e| {
+                    wasmtime::Error::msg(format!(
+                        "cannot open the granted directory {} (as `{}`): {e:#}",
+                        d.host.display(),
+                        d.guest
+                    ))
+                })?;
+        }
+        Ok(HostState {
+            net: NetHooks::new(plugin.clone(), allowed, grants),
             plugin,
             wasi: b.build(),
+            http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_cap),
+        })
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            hooks: &mut self.net,
+            table: &mut self.table,
+            ctx: &mut self.http,
         }
     }
 }

@@ -13,6 +13,7 @@ use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store, Trap};
 
 use crate::error::LoadError;
+use crate::grants::Grants;
 use crate::host::{Clocks, HostState};
 use crate::limits::{Call, Limits};
 use crate::sandbox::Sandbox;
@@ -242,6 +243,8 @@ pub struct PluginOptions {
     pub seed: u64,
     /// Deadlines, memory cap, fuel.
     pub limits: Limits,
+    /// Network and directory access beyond the deny-by-default sandbox (none by default).
+    pub grants: Grants,
 }
 
 impl Default for PluginOptions {
@@ -250,6 +253,7 @@ impl Default for PluginOptions {
             config_json: "{}".to_owned(),
             seed: 0,
             limits: Limits::default(),
+            grants: Grants::default(),
         }
     }
 }
@@ -283,23 +287,43 @@ pub(crate) struct Shared<W: World> {
     pub(crate) sandbox: Sandbox,
     pub(crate) pre: W::Pre,
     pub(crate) options: PluginOptions,
+    /// The normalized network grant.
+    allowed: Arc<[String]>,
 }
 
 impl<W: World> Shared<W> {
-    /// Type-check the plugin against its world once (`InstancePre`).
+    /// Check the grants and type-check the plugin against its world once
+    /// (`InstancePre`). `wasi:http` is linked only when the grants name a destination.
     pub(crate) fn new(
         sandbox: &Sandbox,
         plugin: &LoadedPlugin,
         options: PluginOptions,
     ) -> Result<Self, LoadError> {
         plugin.expect_kind(W::KIND)?;
+        let allowed = options
+            .grants
+            .validate()
+            .map_err(|source| LoadError::Grant {
+                plugin: plugin.name.clone(),
+                source,
+            })?;
+        let wants_http = plugin.imports.iter().any(|i| i.starts_with("wasi:http/"));
+        if wants_http && allowed.is_empty() {
+            return Err(LoadError::NetworkNotGranted {
+                plugin: plugin.name.clone(),
+                path: plugin.path.clone(),
+            });
+        }
         let link_err = |e: wasmtime::Error| LoadError::Link {
             path: plugin.path.clone(),
             message: format!("{e:#}"),
         };
-        let pre = sandbox
-            .inner
-            .linker
+        let linker = if allowed.is_empty() {
+            &sandbox.inner.linker
+        } else {
+            &sandbox.inner.http_linker
+        };
+        let pre = linker
             .instantiate_pre(&plugin.component)
             .map_err(link_err)?;
         let pre = W::pre(pre).map_err(link_err)?;
@@ -308,6 +332,7 @@ impl<W: World> Shared<W> {
             sandbox: sandbox.clone(),
             pre,
             options,
+            allowed: allowed.into(),
         })
     }
 
@@ -382,7 +407,14 @@ impl<W: World> Guarded<W> {
             seed,
             shared.options.limits.memory_bytes,
             W::CLOCKS,
-        );
+            &shared.options.grants,
+            shared.allowed.clone(),
+        )
+        .map_err(|e| CallError::Host {
+            plugin: shared.name.to_string(),
+            call: "instantiate",
+            message: format!("{e:#}"),
+        })?;
         let mut store = Store::new(&shared.sandbox.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();

@@ -1,6 +1,6 @@
 //! The sandbox: one wasmtime engine with epoch interruption (a ticker thread), the
-//! shared linker (deny-by-default WASI + `log`), and plugin loading with the compile
-//! cache.
+//! shared linkers (deny-by-default WASI + `log`, and the same plus `wasi:http` for
+//! plugins granted network access), and plugin loading with the compile cache.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,7 +57,10 @@ pub struct Sandbox {
 
 pub(crate) struct Inner {
     pub(crate) engine: Engine,
+    /// Deny-by-default WASI and `log`.
     pub(crate) linker: Linker<HostState>,
+    /// The same plus `wasi:http` (types and outgoing handler), for granted plugins.
+    pub(crate) http_linker: Linker<HostState>,
     pub(crate) config: SandboxConfig,
     cache: CompileCache,
     ticker_stop: Arc<AtomicBool>,
@@ -81,6 +84,8 @@ impl Sandbox {
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         log::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        let mut http_linker = linker.clone();
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut http_linker)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {
@@ -115,6 +120,7 @@ impl Sandbox {
             inner: Arc::new(Inner {
                 engine,
                 linker,
+                http_linker,
                 cache: CompileCache::new(config.cache_dir.clone()),
                 config,
                 ticker_stop,

@@ -69,10 +69,48 @@ pub struct PluginSection {
     /// The plugin's configuration.
     #[serde(default = "empty_table")]
     pub config: toml::Table,
+    /// What the plugin may reach outside the sandbox (nothing unless granted here).
+    #[serde(default, skip_serializing_if = "GrantsSection::is_empty")]
+    pub grants: GrantsSection,
 }
 
 fn empty_table() -> toml::Table {
     toml::Table::new()
+}
+
+/// A plugin's capabilities (`[env.grants]` etc.): outgoing HTTP to named `host:port`s
+/// and read-only directories. Everything else stays denied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrantsSection {
+    /// `host:port` destinations the plugin may send HTTP requests to.
+    pub http: Vec<String>,
+    /// Per-request cap: connecting, the first response byte, each pause, the whole
+    /// response.
+    pub http_timeout_ms: u64,
+    /// Cap on one response body, in MiB.
+    pub http_max_response_mib: u64,
+    /// Read-only directories: guest path (e.g. `/tasks`) = host directory (relative
+    /// paths are relative to the config file).
+    pub read_dirs: std::collections::BTreeMap<String, PathBuf>,
+}
+
+impl Default for GrantsSection {
+    fn default() -> Self {
+        GrantsSection {
+            http: Vec::new(),
+            http_timeout_ms: 60_000,
+            http_max_response_mib: 64,
+            read_dirs: Default::default(),
+        }
+    }
+}
+
+impl GrantsSection {
+    /// Whether nothing is granted and the limits are the defaults.
+    pub fn is_empty(&self) -> bool {
+        *self == GrantsSection::default()
+    }
 }
 
 /// Task selection.
@@ -301,6 +339,11 @@ impl RunConfig {
             if p.plugin.is_relative() {
                 p.plugin = base.join(&p.plugin);
             }
+            for host in p.grants.read_dirs.values_mut() {
+                if host.is_relative() {
+                    *host = base.join(&*host);
+                }
+            }
         }
         let problems = cfg.problems();
         if !problems.is_empty() {
@@ -344,6 +387,17 @@ impl RunConfig {
         if self.rounds == 0 && self.budget_env_steps == 0 {
             p.push("set rounds or budget_env_steps".into());
         }
+        for (name, s) in [
+            ("env", &self.env),
+            ("checker", &self.checker),
+            ("resampler", &self.resampler),
+        ] {
+            if s.grants.http_timeout_ms == 0 || s.grants.http_max_response_mib == 0 {
+                p.push(format!(
+                    "{name}.grants.http_timeout_ms and http_max_response_mib must be positive"
+                ));
+            }
+        }
         if self.checkpoint.every == 0 {
             p.push("checkpoint.every must be at least 1".into());
         }
@@ -379,6 +433,42 @@ plugin = "/abs/uisim-checker.wasm"
 plugin = "resample-step.wasm"
 config = { s0 = 0.4 }
 "#;
+
+    #[test]
+    fn grants_parse_with_defaults_and_relative_dirs_follow_the_config_file() {
+        let c = RunConfig::parse(MINIMAL, Path::new("/runs/cfg/x.toml")).unwrap();
+        assert!(c.env.grants.is_empty() && c.env.grants.http.is_empty());
+        let text = MINIMAL.replace(
+            "[checker]",
+            "[env.grants]\nhttp = [\"127.0.0.1:5000\"]\nread_dirs = { \"/tasks\" = \"tasks\", \"/abs\" = \"/data\" }\n[checker]",
+        );
+        let c = RunConfig::parse(&text, Path::new("/runs/cfg/x.toml")).unwrap();
+        assert_eq!(c.env.grants.http, ["127.0.0.1:5000"]);
+        assert_eq!(c.env.grants.http_timeout_ms, 60_000);
+        assert_eq!(
+            c.env.grants.read_dirs["/tasks"],
+            PathBuf::from("/runs/cfg/tasks")
+        );
+        assert_eq!(c.env.grants.read_dirs["/abs"], PathBuf::from("/data"));
+        assert!(c.checker.grants.is_empty());
+        // The resolved config round-trips with its grants.
+        let again = RunConfig::parse(&c.to_toml(), Path::new("/elsewhere/y.toml")).unwrap();
+        assert_eq!(again.env.grants, c.env.grants);
+
+        let typo = MINIMAL.replace("[checker]", "[env.grants]\nhttps = []\n[checker]");
+        let e = RunConfig::parse(&typo, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("env.grants.https") && e.contains("unknown field"),
+            "{e}"
+        );
+        let zero = MINIMAL.replace("[checker]", "[env.grants]\nhttp_timeout_ms = 0\n[checker]");
+        let e = RunConfig::parse(&zero, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("env.grants.http_timeout_ms"), "{e}");
+    }
 
     #[test]
     fn defaults_fill_in_and_relative_paths_follow_the_config_file() {

@@ -131,13 +131,27 @@ fn layout(env: &dyn Environment, cfg: &RunConfig) -> Result<(Context, Spaces), T
     Ok((context, spaces))
 }
 
+/// Selected tasks the plugin can run (those whose metadata marks them unsupported are
+/// skipped with a warning).
+fn runnable<'a>(
+    env: &'a dyn Environment,
+    keep: impl Fn(&str) -> bool + 'a,
+) -> impl Iterator<Item = String> + 'a {
+    env.info().tasks.iter().filter_map(move |t| {
+        if !keep(&t.id) {
+            return None;
+        }
+        if let Some(why) = t.unsupported() {
+            tracing::warn!("skipping task `{}`: {why}", t.id);
+            return None;
+        }
+        Some(t.id.clone())
+    })
+}
+
 fn training_tasks(env: &dyn Environment, cfg: &RunConfig) -> Result<Vec<String>, TrainError> {
     let all: Vec<&str> = env.info().tasks.iter().map(|t| t.id.as_str()).collect();
-    let mut tasks: Vec<String> = all
-        .iter()
-        .filter(|id| cfg.tasks.trains_on(id))
-        .map(|s| (*s).to_owned())
-        .collect();
+    let mut tasks: Vec<String> = runnable(env, |id| cfg.tasks.trains_on(id)).collect();
     tasks.sort();
     if tasks.is_empty() {
         return Err(TrainError::NoTasks {
@@ -150,13 +164,7 @@ fn training_tasks(env: &dyn Environment, cfg: &RunConfig) -> Result<Vec<String>,
 
 /// Selected tasks held out from training, sorted.
 fn heldout_tasks(env: &dyn Environment, cfg: &RunConfig) -> Vec<String> {
-    let mut t: Vec<String> = env
-        .info()
-        .tasks
-        .iter()
-        .filter(|t| cfg.tasks.holds_out(&t.id))
-        .map(|t| t.id.clone())
-        .collect();
+    let mut t: Vec<String> = runnable(env, |id| cfg.tasks.holds_out(id)).collect();
     t.sort();
     t
 }

@@ -45,6 +45,9 @@ pub mod resample;
 
 pub mod log;
 
+#[cfg(any(feature = "http", test))]
+pub mod http;
+
 #[doc(hidden)]
 pub mod __private {
     pub use crate::state::{get, set};

@@ -4,19 +4,23 @@
 //! "create directory tree a/b/c", ...) with random names and distractors per seed, a
 //! discrete action space, a fixed token vocabulary, a judge, and reference solutions.
 //!
-//! Pure logic with no plugin dependency: the `shellsim` and `shellsim-checker` plugins
-//! wrap it, and the host's tests call it natively.
+//! Pure logic with no plugin dependency: [`Shellsim`] is the suite as a
+//! `sim_kit::Suite`, which the `shellsim` and `shellsim-checker` plugins export, and
+//! the host's tests call it natively.
 
 pub mod fs;
 pub mod judge;
 pub mod sim;
 pub mod solve;
+mod suite;
 pub mod tasks;
 pub mod vocab;
 
-pub use judge::{JudgeError, Judgement, judge};
-pub use sim::{Act, Episode, FinalState, N_ACTIONS, OBS_TOKENS, Obs, Outcome, SimError};
+pub use judge::judge;
+pub use sim::{Act, Episode, FinalState, N_ACTIONS, OBS_TOKENS};
+pub use sim_kit::{JudgeError, Judgement, Obs, Outcome, SimAction, SimError};
 pub use solve::reference_solution;
+pub use suite::Shellsim;
 pub use tasks::{TaskDef, catalog};
 
 /// Suite name reported in task info.
@@ -97,7 +101,7 @@ mod tests {
         ));
         assert!(matches!(
             judge("shellsim/nope", 3, true, &state),
-            Err(JudgeError::UnknownTask(_))
+            Err(JudgeError::UnknownTask { .. })
         ));
     }
 
@@ -106,7 +110,7 @@ mod tests {
         let v = vocab::vocab_size();
         for t in catalog() {
             let mut ep = Episode::new(&t.id, 11).unwrap();
-            let mut r = sim_rng::Rng::new(5, 0);
+            let mut r = sim_kit::Rng::new(5, 0);
             while !ep.finished() {
                 let o = ep.observe(true, true);
                 let tokens = o.tokens.unwrap();

@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
+use sim_kit::{Obs, Outcome, SimAction, SimError};
 
+use crate::SUITE;
 use crate::fs::{Fs, join, name, parent, within};
 use crate::tasks::{self, Instance, MAX_INSTRUCTION_TOKENS, MAX_SLOTS, TaskDef};
 use crate::vocab;
@@ -49,9 +51,11 @@ const MORE: u32 = TOUCH + MAX_SLOTS as u32;
 /// Number of discrete actions.
 pub const N_ACTIONS: u32 = MORE + 2;
 
-impl Act {
-    /// The action's index in the discrete space.
-    pub fn index(self) -> u32 {
+impl SimAction for Act {
+    const COUNT: u32 = N_ACTIONS;
+    const DONE: Act = Act::Done;
+
+    fn index(self) -> u32 {
         let r = ROWS as u32;
         match self {
             Act::Open(k) => k as u32,
@@ -69,8 +73,7 @@ impl Act {
         }
     }
 
-    /// The action at `index`, if in range.
-    pub fn from_index(index: u32) -> Option<Act> {
+    fn from_index(index: u32) -> Option<Act> {
         let r = ROWS as u32;
         Some(match index {
             i if i < r => Act::Open(i as usize),
@@ -89,59 +92,22 @@ impl Act {
         })
     }
 
-    /// Human-readable names of every action, index order.
-    pub fn labels() -> Vec<String> {
-        (0..N_ACTIONS)
-            .map(|i| match Act::from_index(i).expect("in range") {
-                Act::Open(k) => format!("open {k}"),
-                Act::Mark(k) => format!("mark {k}"),
-                Act::Rename(k) => format!("rename {k} to slot 0"),
-                Act::Up => "up".into(),
-                Act::Cut => "cut".into(),
-                Act::Copy => "copy".into(),
-                Act::Paste => "paste".into(),
-                Act::Delete => "delete".into(),
-                Act::Mkdir(j) => format!("mkdir slot {j}"),
-                Act::Touch(j) => format!("touch slot {j}"),
-                Act::More => "more".into(),
-                Act::Done => "done".into(),
-            })
-            .collect()
-    }
-}
-
-/// Why a shellsim call failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SimError {
-    /// No such task id.
-    UnknownTask(String),
-    /// Action index outside `0..N_ACTIONS`.
-    ActionOutOfRange(u32),
-    /// The episode already ended.
-    Finished,
-}
-
-impl std::fmt::Display for SimError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    fn label(self) -> String {
         match self {
-            SimError::UnknownTask(t) => write!(f, "no shellsim task `{t}` (see `steprl tasks`)"),
-            SimError::ActionOutOfRange(a) => {
-                write!(f, "action {a} is outside the discrete space 0..{N_ACTIONS}")
-            }
-            SimError::Finished => write!(f, "the episode has finished"),
+            Act::Open(k) => format!("open {k}"),
+            Act::Mark(k) => format!("mark {k}"),
+            Act::Rename(k) => format!("rename {k} to slot 0"),
+            Act::Up => "up".into(),
+            Act::Cut => "cut".into(),
+            Act::Copy => "copy".into(),
+            Act::Paste => "paste".into(),
+            Act::Delete => "delete".into(),
+            Act::Mkdir(j) => format!("mkdir slot {j}"),
+            Act::Touch(j) => format!("touch slot {j}"),
+            Act::More => "more".into(),
+            Act::Done => "done".into(),
         }
     }
-}
-
-/// What a step did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
-    /// The agent said done.
-    pub done: bool,
-    /// The step budget ran out.
-    pub truncated: bool,
-    /// The action was masked (it did nothing but cost a step).
-    pub invalid: bool,
 }
 
 /// What the environment reports at the end; the checker judges it.
@@ -178,17 +144,6 @@ pub const TOKENS_PER_ROW: usize = 5;
 /// Length of every observation's token list.
 pub const OBS_TOKENS: usize = ROWS_AT + ROWS * TOKENS_PER_ROW;
 
-/// One observation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Obs {
-    /// Text rendering, if asked for.
-    pub text: Option<String>,
-    /// `OBS_TOKENS` token ids, if asked for.
-    pub tokens: Option<Vec<u32>>,
-    /// Valid-action mask (`N_ACTIONS` entries).
-    pub mask: Vec<bool>,
-}
-
 /// One episode.
 #[derive(Debug, Clone)]
 pub struct Episode {
@@ -216,7 +171,10 @@ fn size_class(size: u32) -> &'static str {
 impl Episode {
     /// A new episode of `task_id` whose parameters come from `seed`, already reset.
     pub fn new(task_id: &str, seed: u64) -> Result<Self, SimError> {
-        let task = tasks::find(task_id).ok_or_else(|| SimError::UnknownTask(task_id.into()))?;
+        let task = tasks::find(task_id).ok_or_else(|| SimError::UnknownTask {
+            suite: SUITE,
+            task: task_id.into(),
+        })?;
         let inst = task.instantiate(seed);
         Ok(Episode {
             task,
@@ -332,7 +290,10 @@ impl Episode {
         if self.finished {
             return Err(SimError::Finished);
         }
-        let act = Act::from_index(index).ok_or(SimError::ActionOutOfRange(index))?;
+        let act = Act::from_index(index).ok_or(SimError::ActionOutOfRange {
+            index,
+            n_actions: N_ACTIONS,
+        })?;
         let rows = self.rows();
         let invalid = !self.allowed(act, &rows);
         if !invalid {
@@ -413,9 +374,7 @@ impl Episode {
     /// Observe; `text`/`tokens` select the parts to build.
     pub fn observe(&self, text: bool, tokens: bool) -> Obs {
         let rows = self.rows();
-        let mask = (0..N_ACTIONS)
-            .map(|i| self.allowed(Act::from_index(i).expect("in range"), &rows))
-            .collect();
+        let mask = Act::all().map(|a| self.allowed(a, &rows)).collect();
         Obs {
             text: text.then(|| self.render_text(&rows)),
             tokens: tokens.then(|| self.render_tokens(&rows)),

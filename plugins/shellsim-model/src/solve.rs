@@ -2,8 +2,10 @@
 //! operations through the file-manager actions (navigating, paging, marking in
 //! batches). Tests use it to prove every task is solvable within its step budget.
 
+use sim_kit::{SimAction, SimError};
+
 use crate::fs::{join, name, parent, within};
-use crate::sim::{Act, Episode, ROWS, SimError};
+use crate::sim::{Act, Episode, ROWS};
 use crate::tasks::Op;
 
 struct Agent {

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use sim_rng::Rng;
+use sim_kit::Rng;
 
 use crate::fs::{Fs, join, name, parent};
 use crate::vocab::{self, DIRS, EXTENSIONS, FILE_BASES};

@@ -2,36 +2,12 @@
 //! changed, and the agent said done. The expected state is rebuilt from the task id and
 //! seed, so the checker does not trust the environment's account of the start.
 
+use sim_kit::{JudgeError, Judgement};
+
+use crate::SUITE;
 use crate::apps::{Apps, Setting};
 use crate::sim::FinalState;
 use crate::tasks;
-
-/// A judgement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Judgement {
-    /// Task accomplished.
-    pub success: bool,
-    /// Why (the first failed condition, or what was achieved).
-    pub reason: String,
-}
-
-/// Why a final state cannot be judged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JudgeError {
-    /// No such task.
-    UnknownTask(String),
-    /// The final state belongs to another task or seed than the trajectory.
-    Mismatch(String),
-}
-
-impl std::fmt::Display for JudgeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            JudgeError::UnknownTask(t) => write!(f, "no uisim task `{t}`"),
-            JudgeError::Mismatch(m) => write!(f, "final state does not match the episode: {m}"),
-        }
-    }
-}
 
 /// Judge `state`, the final state of an episode of `task_id` with `seed` whose last
 /// action was `done` iff `said_done`.
@@ -41,10 +17,14 @@ pub fn judge(
     said_done: bool,
     state: &FinalState,
 ) -> Result<Judgement, JudgeError> {
-    let task = tasks::find(task_id).ok_or_else(|| JudgeError::UnknownTask(task_id.into()))?;
+    let task = tasks::find(task_id).ok_or_else(|| JudgeError::UnknownTask {
+        suite: SUITE,
+        task: task_id.into(),
+    })?;
     if state.task != task_id || state.seed != seed {
         return Err(JudgeError::Mismatch(format!(
-            "it is for task `{}` seed {}, the trajectory for `{task_id}` seed {seed}",
+            "final state does not match the episode: it is for task `{}` seed {}, \
+             the trajectory for `{task_id}` seed {seed}",
             state.task, state.seed
         )));
     }
@@ -144,6 +124,7 @@ fn list_diff<T: PartialEq>(
 mod tests {
     use super::*;
     use crate::sim::{Act, Episode};
+    use sim_kit::SimAction;
 
     fn run(task: &str, seed: u64, acts: &[Act]) -> (FinalState, bool) {
         let mut ep = Episode::new(task, seed).unwrap();
@@ -198,7 +179,7 @@ mod tests {
         ));
         assert!(matches!(
             judge("nope", 2, d, &s),
-            Err(JudgeError::UnknownTask(_))
+            Err(JudgeError::UnknownTask { .. })
         ));
     }
 }

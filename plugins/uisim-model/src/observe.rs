@@ -1,6 +1,8 @@
 //! Turning the current screen into an observation: fixed-layout token ids, a text
 //! rendering, and the valid-action mask.
 
+use sim_kit::Obs;
+
 use crate::sim::Episode;
 use crate::tasks::MAX_INSTRUCTION_TOKENS;
 use crate::ui::{Element, MAX_ELEMENTS, Word};
@@ -14,17 +16,6 @@ const HEADER: usize = MAX_INSTRUCTION_TOKENS;
 const ELEMENTS: usize = HEADER + 4;
 /// Length of every observation's token list.
 pub const OBS_TOKENS: usize = ELEMENTS + MAX_ELEMENTS * TOKENS_PER_ELEMENT;
-
-/// One observation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Obs {
-    /// Text rendering, if asked for.
-    pub text: Option<String>,
-    /// `OBS_TOKENS` token ids, if asked for.
-    pub tokens: Option<Vec<u32>>,
-    /// Valid-action mask (`N_ACTIONS` entries).
-    pub mask: Vec<bool>,
-}
 
 /// How free text shows up as a token: a slot reference, `<empty>` or `<other>`.
 fn text_token(text: &str, slots: &[String]) -> u32 {
@@ -128,6 +119,7 @@ impl Episode {
 mod tests {
     use super::*;
     use crate::sim::{Act, N_ACTIONS};
+    use sim_kit::SimAction;
 
     #[test]
     fn tokens_have_fixed_length_and_stay_in_vocabulary() {

@@ -2,7 +2,9 @@
 //! stepping, and the final state the reward checker reads.
 
 use serde::{Deserialize, Serialize};
+use sim_kit::{Outcome, SimAction, SimError};
 
+use crate::SUITE;
 use crate::apps::Apps;
 use crate::tasks::{self, Instance, TaskDef};
 use crate::ui::{Element, MAX_ELEMENTS, Screen};
@@ -34,9 +36,11 @@ const BACK: u32 = (MAX_ELEMENTS + MAX_SLOTS) as u32;
 /// Number of discrete actions.
 pub const N_ACTIONS: u32 = BACK + 5;
 
-impl Act {
-    /// The action's index in the discrete space.
-    pub fn index(self) -> u32 {
+impl SimAction for Act {
+    const COUNT: u32 = N_ACTIONS;
+    const DONE: Act = Act::Done;
+
+    fn index(self) -> u32 {
         match self {
             Act::Click(k) => k as u32,
             Act::Type(j) => (MAX_ELEMENTS + j) as u32,
@@ -48,8 +52,7 @@ impl Act {
         }
     }
 
-    /// The action at `index`, if in range.
-    pub fn from_index(index: u32) -> Option<Act> {
+    fn from_index(index: u32) -> Option<Act> {
         let i = index as usize;
         Some(match index {
             _ if i < MAX_ELEMENTS => Act::Click(i),
@@ -63,54 +66,17 @@ impl Act {
         })
     }
 
-    /// Human-readable names of every action, index order.
-    pub fn labels() -> Vec<String> {
-        (0..N_ACTIONS)
-            .map(|i| match Act::from_index(i).expect("in range") {
-                Act::Click(k) => format!("click {k}"),
-                Act::Type(j) => format!("type slot {j}"),
-                Act::Back => "back".into(),
-                Act::Home => "home".into(),
-                Act::ScrollUp => "scroll up".into(),
-                Act::ScrollDown => "scroll down".into(),
-                Act::Done => "done".into(),
-            })
-            .collect()
-    }
-}
-
-/// Why a uisim call failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SimError {
-    /// No such task id.
-    UnknownTask(String),
-    /// Action index outside `0..N_ACTIONS`.
-    ActionOutOfRange(u32),
-    /// The episode already ended.
-    Finished,
-}
-
-impl std::fmt::Display for SimError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    fn label(self) -> String {
         match self {
-            SimError::UnknownTask(t) => write!(f, "no uisim task `{t}` (see `steprl tasks`)"),
-            SimError::ActionOutOfRange(a) => {
-                write!(f, "action {a} is outside the discrete space 0..{N_ACTIONS}")
-            }
-            SimError::Finished => write!(f, "the episode has finished"),
+            Act::Click(k) => format!("click {k}"),
+            Act::Type(j) => format!("type slot {j}"),
+            Act::Back => "back".into(),
+            Act::Home => "home".into(),
+            Act::ScrollUp => "scroll up".into(),
+            Act::ScrollDown => "scroll down".into(),
+            Act::Done => "done".into(),
         }
     }
-}
-
-/// What a step did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
-    /// The agent said done.
-    pub done: bool,
-    /// The step budget ran out.
-    pub truncated: bool,
-    /// The action was masked (it did nothing but cost a step).
-    pub invalid: bool,
 }
 
 /// What the environment reports at the end; the checker judges it.
@@ -146,7 +112,10 @@ pub struct Episode {
 impl Episode {
     /// A new episode of `task_id` whose parameters come from `seed`, already reset.
     pub fn new(task_id: &str, seed: u64) -> Result<Self, SimError> {
-        let task = tasks::find(task_id).ok_or_else(|| SimError::UnknownTask(task_id.into()))?;
+        let task = tasks::find(task_id).ok_or_else(|| SimError::UnknownTask {
+            suite: SUITE,
+            task: task_id.into(),
+        })?;
         let inst = task.instantiate(seed);
         Ok(Episode {
             task,
@@ -223,9 +192,7 @@ impl Episode {
 
     /// The valid-action mask, one entry per discrete action.
     pub fn mask(&self, elements: &[Element]) -> Vec<bool> {
-        (0..N_ACTIONS)
-            .map(|i| self.valid(Act::from_index(i).expect("in range"), elements))
-            .collect()
+        Act::all().map(|a| self.valid(a, elements)).collect()
     }
 
     /// Apply the action at `index`. Masked actions cost a step and do nothing.
@@ -233,7 +200,10 @@ impl Episode {
         if self.finished {
             return Err(SimError::Finished);
         }
-        let act = Act::from_index(index).ok_or(SimError::ActionOutOfRange(index))?;
+        let act = Act::from_index(index).ok_or(SimError::ActionOutOfRange {
+            index,
+            n_actions: N_ACTIONS,
+        })?;
         let elements = self.elements();
         let invalid = !self.valid(act, &elements);
         self.steps += 1;
@@ -326,14 +296,23 @@ mod tests {
         assert_eq!(ep.step(Act::Home.index()), Err(SimError::Finished));
         assert_eq!(ep.step(99).unwrap_err(), SimError::Finished);
         ep.reset();
-        assert_eq!(ep.step(99), Err(SimError::ActionOutOfRange(99)));
+        assert_eq!(
+            ep.step(99),
+            Err(SimError::ActionOutOfRange {
+                index: 99,
+                n_actions: N_ACTIONS
+            })
+        );
     }
 
     #[test]
     fn unknown_task_is_an_error() {
         assert_eq!(
             Episode::new("nope", 0).unwrap_err(),
-            SimError::UnknownTask("nope".into())
+            SimError::UnknownTask {
+                suite: SUITE,
+                task: "nope".into()
+            }
         );
     }
 }

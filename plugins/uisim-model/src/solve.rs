@@ -1,8 +1,10 @@
 //! Reference solutions: a scripted agent that reads the screen like a policy would
 //! (finding elements by what they do) and reaches each goal by a shortest route.
 
+use sim_kit::{SimAction, SimError};
+
 use crate::apps::App;
-use crate::sim::{Act, Episode, SimError};
+use crate::sim::{Act, Episode};
 use crate::tasks::Goal;
 use crate::ui::{LIST_ROWS, MINUTE_STEP, Screen, Target};
 

@@ -2,9 +2,9 @@
 //! state each seed gives, and the instruction (as text and as tokens).
 
 use serde::{Deserialize, Serialize};
+use sim_kit::Rng;
 
 use crate::apps::{Alarm, App, Apps, Contact, MAX_BRIGHTNESS, Message, Note, Setting, Settings};
-use crate::rng::Rng;
 use crate::vocab;
 
 /// Longest instruction, in tokens.

@@ -1,13 +1,14 @@
 //! `steprl compare` and `steprl report`: every method × seed of one config at the same
 //! env-step budget (resumable, `--jobs` runs at a time, each on its own thread and
-//! runtime), then the plots and markdown report over the saved metrics.
+//! runtime), optionally after a learning-rate grid that picks each method's rate on
+//! the training split, then the plots and markdown report over the saved metrics.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{Context, bail};
-use steprl_report::{Manifest, RunEntry};
+use steprl_report::{GridEntry, Manifest, RunEntry};
 use steprl_sandbox::Sandbox;
 use steprl_train::config::Method;
 use steprl_train::{RunConfig, Trainer};
@@ -139,6 +140,127 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores")
 }
 
+/// One run to train: its label, directory and config.
+struct Job {
+    label: String,
+    dir: PathBuf,
+    cfg: RunConfig,
+}
+
+/// Train `jobs` (skipping finished ones, resuming unfinished ones), `parallel` at a
+/// time, each on its own thread and runtime; returns the failures.
+fn run_all(
+    sandbox: &Sandbox,
+    jobs: Vec<Job>,
+    parallel: usize,
+    backend: steprl_learner::BackendChoice,
+) -> Vec<String> {
+    let total = jobs.len();
+    let queue: Mutex<VecDeque<Job>> = Mutex::new(jobs.into());
+    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let done = Mutex::new(0usize);
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            for _ in 0..parallel.max(1).min(total) {
+                scope.spawn(|| {
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            failures
+                                .lock()
+                                .expect("lock")
+                                .push(format!("cannot start a runtime: {e}"));
+                            return;
+                        }
+                    };
+                    loop {
+                        let Some(job) = queue.lock().expect("lock").pop_front() else {
+                            return;
+                        };
+                        let label = &job.label;
+                        let result = rt.block_on(one(sandbox, job.cfg, &job.dir, label, backend));
+                        let mut d = done.lock().expect("lock");
+                        *d += 1;
+                        match result {
+                            Ok(Outcome::Skipped) => {
+                                eprintln!("[{}/{total}] {label}: already finished", *d)
+                            }
+                            Ok(Outcome::Trained { rounds, env_steps }) => eprintln!(
+                                "[{}/{total}] {label}: done ({rounds} rounds, {env_steps} env steps)",
+                                *d
+                            ),
+                            Err(e) => {
+                                eprintln!("[{}/{total}] {label}: FAILED: {e:#}", *d);
+                                failures.lock().expect("lock").push(format!("{label}: {e:#}"));
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    });
+    failures.into_inner().expect("lock")
+}
+
+/// Parse `--lr-grid`: positive, finite, distinct learning rates.
+fn parse_grid(list: &str) -> anyhow::Result<Vec<f64>> {
+    let mut lrs = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let lr: f64 = item
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v > 0.0)
+            .with_context(|| {
+                format!("--lr-grid: `{item}` is not a positive learning rate (e.g. 3e-4,1e-3,3e-3)")
+            })?;
+        if lrs.contains(&lr) {
+            bail!("--lr-grid: {item} is listed twice");
+        }
+        lrs.push(lr);
+    }
+    if lrs.is_empty() {
+        bail!("--lr-grid is empty (e.g. 3e-4,1e-3,3e-3)");
+    }
+    Ok(lrs)
+}
+
+/// Parse `--lr`: `method=rate` pairs for methods being compared.
+fn parse_lrs(list: &str, methods: &[String]) -> anyhow::Result<BTreeMap<String, f64>> {
+    let mut out = BTreeMap::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((m, v)) = item.split_once('=') else {
+            bail!("--lr: `{item}` is not METHOD=RATE (e.g. step=3e-3,tgrpo=1e-3)");
+        };
+        let m = m.trim();
+        if !methods.iter().any(|x| x == m) {
+            bail!(
+                "--lr: `{m}` is not among the compared methods ({})",
+                methods.join(", ")
+            );
+        }
+        let lr: f64 = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v > 0.0)
+            .with_context(|| format!("--lr: `{}` is not a positive learning rate", v.trim()))?;
+        if out.insert(m.to_owned(), lr).is_some() {
+            bail!("--lr: {m} is given twice");
+        }
+    }
+    if out.is_empty() {
+        bail!("--lr is empty (e.g. step=3e-3,tgrpo=1e-3)");
+    }
+    Ok(out)
+}
+
+/// First seed of the learning-rate grid: far from the comparison's seeds, so the
+/// runs that pick a learning rate are never the runs that are reported.
+const GRID_SEED_OFFSET: u64 = 1000;
+
 pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Result<bool> {
     let base = RunConfig::load(&args.config)?;
     let methods: Vec<String> = args
@@ -159,18 +281,20 @@ pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Re
     if args.budget_env_steps == 0 {
         bail!("--budget-env-steps must be positive");
     }
+    let grid_lrs = args.lr_grid.as_deref().map(parse_grid).transpose()?;
+    if grid_lrs.is_some() && args.grid_seeds == 0 {
+        bail!("--grid-seeds must be at least 1");
+    }
+    let fixed_lr = args
+        .lr
+        .as_deref()
+        .map(|l| parse_lrs(l, &methods))
+        .transpose()?
+        .unwrap_or_default();
     let seeds: Vec<u64> = (0..u64::from(args.seeds)).map(|i| base.seed + i).collect();
-    let mut runs = Vec::new();
-    let mut configs = Vec::new();
     for m in &methods {
-        for &s in &seeds {
-            configs.push(method_config(&base, m, s, args.budget_env_steps)?);
-            runs.push(RunEntry {
-                method: m.clone(),
-                seed: s,
-                dir: PathBuf::from(m).join(format!("seed-{s}")),
-            });
-        }
+        // Validates the method names before anything runs.
+        method_config(&base, m, base.seed, args.budget_env_steps)?;
     }
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = args
@@ -179,7 +303,34 @@ pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Re
             .map_or_else(|| "run".into(), |s| s.to_string_lossy().into_owned());
         PathBuf::from("runs").join(format!("compare-{stem}"))
     });
-    let manifest = Manifest {
+    let mut grid = Vec::new();
+    for lr in grid_lrs.iter().flatten() {
+        for m in &methods {
+            for i in 0..u64::from(args.grid_seeds) {
+                let seed = base.seed + GRID_SEED_OFFSET + i;
+                grid.push(GridEntry {
+                    method: m.clone(),
+                    lr: *lr,
+                    seed,
+                    dir: PathBuf::from("grid")
+                        .join(m)
+                        .join(format!("lr-{lr:e}"))
+                        .join(format!("seed-{seed}")),
+                });
+            }
+        }
+    }
+    let runs: Vec<RunEntry> = methods
+        .iter()
+        .flat_map(|m| {
+            seeds.iter().map(move |&s| RunEntry {
+                method: m.clone(),
+                seed: s,
+                dir: PathBuf::from(m).join(format!("seed-{s}")),
+            })
+        })
+        .collect();
+    let mut manifest = Manifest {
         config: args.config.clone(),
         methods: methods.clone(),
         seeds: seeds.clone(),
@@ -187,6 +338,8 @@ pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Re
         runs: runs.clone(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         machine: format!("{}; backend {:?}", machine(), args.backend).to_lowercase(),
+        lr: fixed_lr,
+        grid: grid.clone(),
     };
     let manifest_path = out.join("compare.json");
     if manifest_path.exists() {
@@ -200,20 +353,79 @@ pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Re
         if old.methods != manifest.methods
             || old.seeds != manifest.seeds
             || old.budget_env_steps != manifest.budget_env_steps
+            || old.grid != manifest.grid
+            || (args.lr.is_some() && old.lr != manifest.lr)
         {
             bail!(
-                "{} holds a comparison with other settings (methods {}, seeds {:?}, budget {}); resume it with the same flags or choose another --out",
+                "{} holds a comparison with other settings (methods {}, seeds {:?}, budget {}, {} grid runs, learning rates {:?}); resume it with the same flags or choose another --out",
                 out.display(),
                 old.methods.join(","),
                 old.seeds,
-                old.budget_env_steps
+                old.budget_env_steps,
+                old.grid.len(),
+                old.lr
             );
         }
+        manifest.lr = old.lr;
         println!("resuming the comparison in {}", out.display());
     }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     write_json(&manifest_path, &manifest)?;
     let jobs = args.jobs.max(1);
+    let mut failures = Vec::new();
+
+    if let Some(lrs) = &grid_lrs {
+        println!(
+            "learning-rate grid: {} methods × {} rates × {} seeds at {} env steps each, {jobs} at a time",
+            methods.len(),
+            lrs.len(),
+            args.grid_seeds,
+            args.budget_env_steps
+        );
+        let grid_jobs = grid
+            .iter()
+            .map(|e| {
+                let mut cfg = method_config(&base, &e.method, e.seed, args.budget_env_steps)?;
+                cfg.learner.lr = e.lr;
+                Ok(Job {
+                    label: format!("grid {} lr {:e} seed {}", e.method, e.lr, e.seed),
+                    dir: out.join(&e.dir),
+                    cfg,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        failures = run_all(sandbox, grid_jobs, jobs, args.backend);
+        copy_tasks(&out, grid.iter().map(|e| &e.dir))?;
+        if !failures.is_empty() {
+            bail!(
+                "{} grid runs failed (rerun the same command to retry them):\n  {}",
+                failures.len(),
+                failures.join("\n  ")
+            );
+        }
+        let cmp = steprl_report::data::load(&out)?;
+        manifest.lr = steprl_report::grid::pick(&steprl_report::grid::cells(&cmp));
+        for m in &methods {
+            let Some(lr) = manifest.lr.get(m) else {
+                bail!("the grid picked no learning rate for {m}: none of its grid runs finished");
+            };
+            println!("learning rate for {m}: {lr:e} (best final training success of the grid)");
+        }
+        write_json(&manifest_path, &manifest)?;
+    }
+
+    let mut configs = Vec::new();
+    for e in &runs {
+        let mut cfg = method_config(&base, &e.method, e.seed, args.budget_env_steps)?;
+        if let Some(lr) = manifest.lr.get(&e.method) {
+            cfg.learner.lr = *lr;
+        }
+        configs.push(Job {
+            label: format!("{} seed {}", e.method, e.seed),
+            dir: out.join(&e.dir),
+            cfg,
+        });
+    }
     println!(
         "comparing {} methods × {} seeds at {} env steps each, {jobs} at a time, in {}",
         methods.len(),
@@ -221,56 +433,9 @@ pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Re
         args.budget_env_steps,
         out.display()
     );
-    let queue: Mutex<VecDeque<(usize, RunConfig)>> =
-        Mutex::new(configs.into_iter().enumerate().collect());
-    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let done = Mutex::new(0usize);
     let total = runs.len();
-    tokio::task::block_in_place(|| {
-        std::thread::scope(|scope| {
-            for _ in 0..jobs.min(total) {
-                scope.spawn(|| {
-                    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                        Ok(rt) => rt,
-                        Err(e) => {
-                            failures.lock().expect("lock").push(format!("cannot start a runtime: {e}"));
-                            return;
-                        }
-                    };
-                    loop {
-                        let Some((i, cfg)) = queue.lock().expect("lock").pop_front() else {
-                            return;
-                        };
-                        let entry = &runs[i];
-                        let label = format!("{} seed {}", entry.method, entry.seed);
-                        let dir = out.join(&entry.dir);
-                        let result = rt.block_on(one(sandbox, cfg, &dir, &label, args.backend));
-                        let mut d = done.lock().expect("lock");
-                        *d += 1;
-                        match result {
-                            Ok(Outcome::Skipped) => eprintln!("[{}/{total}] {label}: already finished", *d),
-                            Ok(Outcome::Trained { rounds, env_steps }) => {
-                                eprintln!("[{}/{total}] {label}: done ({rounds} rounds, {env_steps} env steps)", *d)
-                            }
-                            Err(e) => {
-                                eprintln!("[{}/{total}] {label}: FAILED: {e:#}", *d);
-                                failures.lock().expect("lock").push(format!("{label}: {e:#}"));
-                            }
-                        }
-                    }
-                });
-            }
-        });
-    });
-    if let Some(first) = runs
-        .iter()
-        .map(|r| out.join(&r.dir).join("tasks.json"))
-        .find(|p| p.exists())
-    {
-        std::fs::copy(&first, out.join("tasks.json"))
-            .with_context(|| format!("copying {}", first.display()))?;
-    }
-    let failures = failures.into_inner().expect("lock");
+    failures.extend(run_all(sandbox, configs, jobs, args.backend));
+    copy_tasks(&out, runs.iter().map(|e| &e.dir))?;
     let rendered = steprl_report::render(&out)?;
     println!("report: {}", rendered.report.display());
     for n in &rendered.notes {
@@ -285,6 +450,18 @@ pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Re
         );
     }
     Ok(true)
+}
+
+/// Copy the first run's `tasks.json` to the comparison (reports group by it).
+fn copy_tasks<'a>(out: &Path, dirs: impl Iterator<Item = &'a PathBuf>) -> anyhow::Result<()> {
+    let dest = out.join("tasks.json");
+    if let Some(first) = dirs
+        .map(|d| out.join(d).join("tasks.json"))
+        .find(|p| p.exists())
+    {
+        std::fs::copy(&first, &dest).with_context(|| format!("copying {}", first.display()))?;
+    }
+    Ok(())
 }
 
 fn print_summary(dir: &Path) -> anyhow::Result<()> {

@@ -9,7 +9,11 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Context;
-use steprl_sandbox::{LoadedPlugin, PluginOptions, Sandbox, SandboxConfig, default_cache_dir};
+use steprl_sandbox::{
+    DirGrant, Grants, LoadedPlugin, PluginOptions, Sandbox, SandboxConfig, default_cache_dir,
+};
+
+use crate::args::GrantArgs;
 
 use crate::args::{Cli, Command, Global, PluginCommand};
 
@@ -48,12 +52,34 @@ fn load(sandbox: &Sandbox, file: &Path) -> anyhow::Result<LoadedPlugin> {
     Ok(sandbox.load(file)?)
 }
 
-/// Plugin options from a `--config` JSON string, validated as a JSON object.
-fn options(config: &str, flag: &str, seed: u64) -> anyhow::Result<PluginOptions> {
+/// Plugin options from a `--config` JSON string, validated as a JSON object, and the
+/// `--grant-*` flags.
+fn options(
+    config: &str,
+    flag: &str,
+    seed: u64,
+    grants: &GrantArgs,
+) -> anyhow::Result<PluginOptions> {
+    let mut dirs = Vec::new();
+    for d in &grants.dirs {
+        let Some((guest, host)) = d.split_once('=') else {
+            anyhow::bail!("--grant-dir `{d}` must be GUEST=DIR, like `/tasks=osworld/tasks`");
+        };
+        dirs.push(DirGrant {
+            host: host.into(),
+            guest: guest.to_owned(),
+        });
+    }
+    let grants = Grants {
+        http: grants.http.clone(),
+        read_dirs: dirs,
+        ..Grants::default()
+    };
     match serde_json::from_str::<serde_json::Value>(config) {
         Ok(serde_json::Value::Object(_)) => Ok(PluginOptions {
             config_json: config.to_owned(),
             seed,
+            grants,
             ..PluginOptions::default()
         }),
         Ok(_) => anyhow::bail!("{flag} must be a JSON object, like '{{\"levels\": [1]}}'"),

@@ -39,7 +39,13 @@ pub(super) async fn inspect(sandbox: &Sandbox, args: &InspectArgs) -> anyhow::Re
         }
     );
     if plugin.kind == PluginKind::Environment {
-        match WasmEnvironment::new(sandbox, &plugin, options(&args.config, "--config", 0)?).await {
+        match WasmEnvironment::new(
+            sandbox,
+            &plugin,
+            options(&args.config, "--config", 0, &args.grants)?,
+        )
+        .await
+        {
             Ok(env) => describe_env(env.info()),
             Err(e) => println!("tasks      unavailable: {e}"),
         }
@@ -160,7 +166,7 @@ async fn check_env(
     let env = WasmEnvironment::new(
         sandbox,
         plugin,
-        options(&args.config, "--config", args.seed)?,
+        options(&args.config, "--config", args.seed, &args.grants)?,
     )
     .await?;
     let mut checker = match &args.with {
@@ -171,7 +177,7 @@ async fn check_env(
                 WasmRewardChecker::new(
                     sandbox,
                     &c,
-                    options(&args.with_config, "--with-config", args.seed)?,
+                    options(&args.with_config, "--with-config", args.seed, &args.grants)?,
                 )
                 .await?,
             )
@@ -272,7 +278,7 @@ async fn check_checker(
     let mut checker = WasmRewardChecker::new(
         sandbox,
         plugin,
-        options(&args.config, "--config", args.seed)?,
+        options(&args.config, "--config", args.seed, &args.grants)?,
     )
     .await?;
     let r: CheckerReport = conformance::check_checker(&mut checker, args.seed).await;
@@ -288,7 +294,7 @@ async fn check_checker(
         let env = WasmEnvironment::new(
             sandbox,
             &e,
-            options(&args.with_config, "--with-config", args.seed)?,
+            options(&args.with_config, "--with-config", args.seed, &args.grants)?,
         )
         .await?;
         println!("episodes of `{}` judged by `{}`:", e.name, plugin.name);
@@ -316,7 +322,7 @@ async fn check_resampler(
     let mut r = WasmResampler::new(
         sandbox,
         plugin,
-        options(&args.config, "--config", args.seed)?,
+        options(&args.config, "--config", args.seed, &args.grants)?,
     )
     .await?;
     let report: ResamplerReport = conformance::check_resampler(&mut r, args.seed, 5).await;

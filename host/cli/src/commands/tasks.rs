@@ -10,7 +10,12 @@ use crate::table::Table;
 pub(super) async fn tasks(sandbox: &Sandbox, args: &TasksArgs) -> anyhow::Result<bool> {
     let plugin = load(sandbox, &args.file)?;
     plugin.expect_kind(PluginKind::Environment)?;
-    let env = WasmEnvironment::new(sandbox, &plugin, options(&args.config, "--config", 0)?).await?;
+    let env = WasmEnvironment::new(
+        sandbox,
+        &plugin,
+        options(&args.config, "--config", 0, &args.grants)?,
+    )
+    .await?;
     let info = env.info();
     if args.json {
         for t in &info.tasks {
@@ -18,8 +23,16 @@ pub(super) async fn tasks(sandbox: &Sandbox, args: &TasksArgs) -> anyhow::Result
         }
         return Ok(true);
     }
-    let mut table = Table::new(&["id", "#level", "#max steps", "instruction"]);
+    let mut table = Table::new(&["id", "#level", "#max steps", "instruction", "note"]);
+    let mut unsupported = 0;
     for t in &info.tasks {
+        let note = match t.unsupported() {
+            Some(why) => {
+                unsupported += 1;
+                format!("UNSUPPORTED: {why}")
+            }
+            None => String::new(),
+        };
         table.row(vec![
             t.id.clone(),
             t.difficulty
@@ -27,9 +40,15 @@ pub(super) async fn tasks(sandbox: &Sandbox, args: &TasksArgs) -> anyhow::Result
                 .unwrap_or_else(|| "-".into()),
             t.max_steps.to_string(),
             t.instruction.clone(),
+            note,
         ]);
     }
     print!("{}", table.render());
     println!("{} tasks in `{}`", info.tasks.len(), env.name());
+    if unsupported > 0 {
+        println!(
+            "{unsupported} of them cannot run with this plugin (marked UNSUPPORTED); training skips them"
+        );
+    }
     Ok(true)
 }

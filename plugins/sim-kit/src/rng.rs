@@ -1,5 +1,5 @@
 //! A tiny deterministic PRNG (SplitMix64): the same seed gives the same task instance
-//! on every platform, with no dependency.
+//! on every platform.
 
 /// SplitMix64 generator.
 #[derive(Debug, Clone)]

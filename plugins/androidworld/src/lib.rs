@@ -1,0 +1,191 @@
+//! The `androidworld` environment plugin: AndroidWorld tasks run through the suite's
+//! FastAPI server, reached over `wasi:http` (the run config must grant the server's
+//! `host:port`); the logic lives in `androidworld-model`.
+
+use std::time::Duration;
+
+use androidworld_model::{
+    AgentAction, AwError, Call, Config, Method, Obs, Parts, Reply, Suite, Transport,
+};
+use steprl_plugin::env::{
+    Action, ActionSpec, Environment, Episode, Image, ImageShape, Observation, ObservationParts,
+    ObservationSpec, PluginError, StepResult, TaskInfo,
+};
+use steprl_plugin::http::Request;
+
+/// `androidworld-model`'s transport over the SDK's blocking `wasi:http` client.
+struct WasiHttp {
+    base: String,
+    timeout: Duration,
+}
+
+impl Transport for WasiHttp {
+    fn send(&self, call: &Call) -> Result<Reply, String> {
+        let url = format!("{}{}", self.base, call.path);
+        let mut req = match call.method {
+            Method::Get => Request::get(&url),
+            Method::Post => Request::post(&url),
+        };
+        for (k, v) in &call.query {
+            req = req.query(k, v);
+        }
+        if let Some(body) = &call.json {
+            req = req.json(body);
+        }
+        // The HttpError's Display names the request and, for a refused destination,
+        // the host:port and the grant to add.
+        let r = req
+            .timeout(self.timeout)
+            .send()
+            .map_err(|e| e.to_string())?;
+        Ok(Reply {
+            status: r.status,
+            body: r.body,
+        })
+    }
+}
+
+fn plugin_error(e: AwError) -> PluginError {
+    match e {
+        AwError::InvalidConfig(m) => PluginError::InvalidConfig(m),
+        AwError::UnknownTask(m) => PluginError::UnknownTask(m),
+        AwError::InvalidAction(m) => PluginError::InvalidAction(m),
+        AwError::EpisodeFinished => PluginError::EpisodeFinished,
+        AwError::InvalidInput(m) => PluginError::InvalidInput(m),
+        AwError::External(m) => PluginError::External(m),
+        AwError::Internal(m) => PluginError::Internal(m),
+    }
+}
+
+/// The adapter: a connected suite.
+pub struct AndroidWorld {
+    suite: Suite<WasiHttp>,
+}
+
+impl Environment for AndroidWorld {
+    type Episode = AwEpisode;
+
+    fn init(config_json: &str) -> Result<Self, PluginError> {
+        let config = Config::from_json(config_json).map_err(plugin_error)?;
+        let transport = WasiHttp {
+            base: config.base_url().to_owned(),
+            timeout: Duration::from_millis(config.timeout_ms),
+        };
+        let suite = Suite::connect(config, transport).map_err(plugin_error)?;
+        steprl_plugin::log::info(&format!(
+            "androidworld: {} task instances from {}, {} discrete actions",
+            suite.tasks().len(),
+            suite.config().base_url(),
+            suite.table().len()
+        ));
+        Ok(AndroidWorld { suite })
+    }
+
+    fn tasks(&self) -> Vec<TaskInfo> {
+        self.suite
+            .tasks()
+            .iter()
+            .map(|t| TaskInfo {
+                id: t.id.to_string(),
+                suite: androidworld_model::SUITE.to_owned(),
+                instruction: t.goal.clone(),
+                max_steps: t.max_steps,
+                difficulty: t.difficulty,
+                metadata_json: serde_json::json!({
+                    "task_type": t.id.task_type,
+                    "task_idx": t.id.task_idx,
+                    "template": t.template,
+                })
+                .to_string(),
+            })
+            .collect()
+    }
+
+    fn observation_space(&self) -> ObservationSpec {
+        let c = self.suite.config();
+        ObservationSpec {
+            text: true,
+            vocab_size: None,
+            vocab: Vec::new(),
+            max_tokens: None,
+            feature_dim: None,
+            image: Some(ImageShape {
+                width: c.image_width,
+                height: c.image_height,
+                channels: 3,
+            }),
+        }
+    }
+
+    fn action_space(&self) -> ActionSpec {
+        let table = self.suite.table();
+        ActionSpec {
+            discrete: table.len(),
+            discrete_labels: table.labels(),
+            text: true,
+        }
+    }
+
+    fn start(
+        &self,
+        task_id: &str,
+        _seed: u64,
+        parts: ObservationParts,
+    ) -> Result<AwEpisode, PluginError> {
+        // The task instance's parameters are fixed by the server's suite (its seed is
+        // `suite_seed`); the episode seed does not change them.
+        let parts = Parts {
+            text: parts.contains(ObservationParts::TEXT),
+            image: parts.contains(ObservationParts::IMAGE),
+        };
+        self.suite
+            .start(task_id, parts)
+            .map(AwEpisode)
+            .map_err(plugin_error)
+    }
+}
+
+/// One episode on the device.
+pub struct AwEpisode(androidworld_model::Episode<WasiHttp>);
+
+fn observation(o: Obs) -> Observation {
+    Observation {
+        text: o.text,
+        tokens: None,
+        features: None,
+        image: o.image.map(|f| Image {
+            width: f.width,
+            height: f.height,
+            channels: 3,
+            data: f.data,
+        }),
+        action_mask: Some(o.mask),
+    }
+}
+
+impl Episode for AwEpisode {
+    fn reset(&mut self) -> Result<Observation, PluginError> {
+        self.0.reset().map(observation).map_err(plugin_error)
+    }
+
+    fn step(&mut self, action: Action) -> Result<StepResult, PluginError> {
+        let action = match action {
+            Action::Discrete(i) => AgentAction::Discrete(i),
+            Action::Text(t) => AgentAction::Text(t),
+        };
+        let out = self.0.step(&action).map_err(plugin_error)?;
+        Ok(StepResult {
+            observation: observation(out.obs),
+            reward: 0.0,
+            done: out.done,
+            truncated: out.truncated,
+            info_json: out.info,
+        })
+    }
+
+    fn final_state(&self) -> Result<String, PluginError> {
+        self.0.final_state().map_err(plugin_error)
+    }
+}
+
+steprl_plugin::export_environment!(AndroidWorld);

@@ -1,0 +1,299 @@
+//! The adapter's configuration (the `[env.config]` table of a run config): keys,
+//! defaults and validation.
+
+use serde::Deserialize;
+
+use crate::error::{OsworldError, Result};
+
+/// What the agent observes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum ObservationKind {
+    /// The accessibility tree as an element table (text and tokens).
+    #[default]
+    #[serde(rename = "a11y_tree")]
+    A11yTree,
+    /// The screenshot as an image.
+    #[serde(rename = "screenshot")]
+    Screenshot,
+    /// Both.
+    #[serde(rename = "screenshot_a11y_tree", alias = "both")]
+    Both,
+}
+
+impl ObservationKind {
+    /// Whether the element table is shown.
+    pub fn a11y(self) -> bool {
+        matches!(self, ObservationKind::A11yTree | ObservationKind::Both)
+    }
+
+    /// Whether the screenshot is shown.
+    pub fn screenshot(self) -> bool {
+        matches!(self, ObservationKind::Screenshot | ObservationKind::Both)
+    }
+}
+
+/// How the agent acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum ActionSpaceKind {
+    /// Discrete set-of-marks actions over the visible elements.
+    #[default]
+    #[serde(rename = "som", alias = "discrete")]
+    Som,
+    /// Text actions: raw pyautogui code, or `DONE` / `FAIL` / `WAIT`.
+    #[serde(rename = "pyautogui")]
+    Pyautogui,
+    /// Text actions: computer_13 JSON (`{"action_type": ..., "parameters": {...}}`).
+    #[serde(rename = "computer_13")]
+    Computer13,
+}
+
+fn default_server() -> String {
+    "http://127.0.0.1:5000".into()
+}
+fn default_cache() -> String {
+    "/cache".into()
+}
+fn default_pause() -> u64 {
+    2000
+}
+fn default_max_steps() -> u32 {
+    15
+}
+fn default_elements() -> u32 {
+    32
+}
+fn default_slots() -> u32 {
+    4
+}
+fn default_password() -> String {
+    "password".into()
+}
+fn default_screen_w() -> u32 {
+    1920
+}
+fn default_screen_h() -> u32 {
+    1080
+}
+fn default_shot_w() -> u32 {
+    480
+}
+fn default_shot_h() -> u32 {
+    270
+}
+fn default_http_timeout() -> u64 {
+    120_000
+}
+fn default_retries() -> u32 {
+    3
+}
+fn default_retry_interval() -> u64 {
+    5000
+}
+fn default_until_tries() -> u32 {
+    100
+}
+
+/// The plugin configuration. Every key has a default except the task source
+/// (`task_dir` or `task_files`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The VM server, `http://host:port` (OSWorld's server listens on port 5000).
+    #[serde(default = "default_server")]
+    pub server_url: String,
+    /// A directory of OSWorld task JSON files (guest path of a read-only grant):
+    /// `*.json` in it and in its subdirectories one level down (OSWorld's
+    /// `examples/<domain>/<id>.json` layout).
+    #[serde(default)]
+    pub task_dir: Option<String>,
+    /// Task JSON files (guest paths), in addition to `task_dir`.
+    #[serde(default)]
+    pub task_files: Vec<String>,
+    /// `a11y_tree` (default), `screenshot`, or `screenshot_a11y_tree` (alias `both`).
+    #[serde(default)]
+    pub observation: ObservationKind,
+    /// `som` (default, discrete), `pyautogui` or `computer_13` (text).
+    #[serde(default)]
+    pub action_space: ActionSpaceKind,
+    /// Guest path of the read-only setup-file cache: `<cache_dir>/<task id>/...`.
+    #[serde(default = "default_cache")]
+    pub cache_dir: String,
+    /// Pause after each action before observing (OSWorld's `pause`, 2 s).
+    #[serde(default = "default_pause")]
+    pub step_pause_ms: u64,
+    /// Step budget per episode.
+    #[serde(default = "default_max_steps")]
+    pub max_steps: u32,
+    /// K: element slots of the set-of-marks action space and of the token layout.
+    #[serde(default = "default_elements")]
+    pub elements: u32,
+    /// S: text slots per task (typeable strings).
+    #[serde(default = "default_slots")]
+    pub text_slots: u32,
+    /// Substituted for `{CLIENT_PASSWORD}` in `execute` setup steps.
+    #[serde(default = "default_password")]
+    pub client_password: String,
+    /// The VM's screen width (placeholders, position bins).
+    #[serde(default = "default_screen_w")]
+    pub screen_width: u32,
+    /// The VM's screen height.
+    #[serde(default = "default_screen_h")]
+    pub screen_height: u32,
+    /// Width of the image observation (the screenshot is resized to it).
+    #[serde(default = "default_shot_w")]
+    pub screenshot_width: u32,
+    /// Height of the image observation.
+    #[serde(default = "default_shot_h")]
+    pub screenshot_height: u32,
+    /// Timeout of one request to the VM server (the host's grant caps it too).
+    #[serde(default = "default_http_timeout")]
+    pub http_timeout_ms: u64,
+    /// Attempts per request on transport errors and 5xx answers.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Pause between attempts.
+    #[serde(default = "default_retry_interval")]
+    pub retry_interval_ms: u64,
+    /// Most attempts of an `execute` setup step whose `until` condition is not met.
+    #[serde(default = "default_until_tries")]
+    pub until_max_tries: u32,
+    /// Setup steps (OSWorld's `{type, parameters}` form) run before every task's own
+    /// setup. OSWorld reverts the VM to a snapshot before each task; the adapter only
+    /// talks to the VM's server and cannot, so put whatever restores your VM's state
+    /// here (or revert the VM outside steprl between episodes).
+    #[serde(default)]
+    pub reset_steps: Vec<serde_json::Value>,
+}
+
+/// The keys `init` accepts, for error messages.
+pub const CONFIG_KEYS: &str = "server_url, task_dir, task_files, observation, action_space, \
+     cache_dir, step_pause_ms, max_steps, elements, text_slots, client_password, screen_width, \
+     screen_height, screenshot_width, screenshot_height, http_timeout_ms, retries, \
+     retry_interval_ms, until_max_tries, reset_steps";
+
+impl Config {
+    /// Parse and validate the config JSON given to `init`.
+    pub fn parse(json: &str) -> Result<Config> {
+        let c: Config = serde_json::from_str(json).map_err(|e| {
+            OsworldError::InvalidConfig(format!("{e} (osworld accepts: {CONFIG_KEYS})"))
+        })?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(OsworldError::InvalidConfig(m));
+        let rest = self
+            .server_url
+            .strip_prefix("http://")
+            .or_else(|| self.server_url.strip_prefix("https://"));
+        match rest {
+            Some(r) if !r.is_empty() && !r.starts_with('/') => {}
+            _ => {
+                return bad(format!(
+                    "server_url: `{}` is not an http(s) URL (e.g. `http://127.0.0.1:5000`, the VM's \
+                     server; grant its host:port with `[env.grants] http`)",
+                    self.server_url
+                ));
+            }
+        }
+        if self.task_dir.is_none() && self.task_files.is_empty() {
+            return bad(
+                "no tasks: set `task_dir` (a guest path such as \"/tasks\", granted with \
+                 `[env.grants] read_dirs = { \"/tasks\" = \"path/to/osworld/tasks\" }`) or `task_files`"
+                    .into(),
+            );
+        }
+        if self.max_steps == 0 {
+            return bad("max_steps must be at least 1".into());
+        }
+        if !(1..=128).contains(&self.elements) {
+            return bad(format!("elements = {} must lie in 1..=128", self.elements));
+        }
+        if self.text_slots > 16 {
+            return bad(format!(
+                "text_slots = {} must lie in 0..=16",
+                self.text_slots
+            ));
+        }
+        if self.screen_width == 0 || self.screen_height == 0 {
+            return bad("screen_width and screen_height must be positive".into());
+        }
+        if !(1..=4096).contains(&self.screenshot_width)
+            || !(1..=4096).contains(&self.screenshot_height)
+        {
+            return bad("screenshot_width and screenshot_height must lie in 1..=4096".into());
+        }
+        if self.retries == 0 || self.until_max_tries == 0 {
+            return bad("retries and until_max_tries must be at least 1".into());
+        }
+        self.reset_plan()?;
+        Ok(())
+    }
+
+    /// The parsed `reset_steps`.
+    pub fn reset_plan(&self) -> Result<Vec<crate::setup::SetupStep>> {
+        crate::setup::plan(&self.reset_steps)
+            .map_err(|e| OsworldError::InvalidConfig(format!("reset_steps: {e}")))
+    }
+
+    /// The server URL without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.server_url.trim_end_matches('/')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_osworld() {
+        let c = Config::parse(r#"{"task_dir": "/tasks"}"#).unwrap();
+        assert_eq!(c.server_url, "http://127.0.0.1:5000");
+        assert_eq!(c.max_steps, 15);
+        assert_eq!(c.step_pause_ms, 2000);
+        assert_eq!(c.observation, ObservationKind::A11yTree);
+        assert_eq!(c.action_space, ActionSpaceKind::Som);
+        assert_eq!(c.cache_dir, "/cache");
+        assert_eq!(c.client_password, "password");
+    }
+
+    #[test]
+    fn names_and_aliases_parse() {
+        let c = Config::parse(
+            r#"{"task_files": ["/t/a.json"], "observation": "both", "action_space": "computer_13",
+                "server_url": "http://10.0.0.2:5000/"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.observation, ObservationKind::Both);
+        assert!(c.observation.a11y() && c.observation.screenshot());
+        assert_eq!(c.action_space, ActionSpaceKind::Computer13);
+        assert_eq!(c.base_url(), "http://10.0.0.2:5000");
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_fix() {
+        let e = Config::parse("{}").unwrap_err().to_string();
+        assert!(e.contains("task_dir") && e.contains("read_dirs"), "{e}");
+        let e = Config::parse(r#"{"task_dir": "/t", "colour": 1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("colour") && e.contains("server_url"), "{e}");
+        let e = Config::parse(r#"{"task_dir": "/t", "server_url": "10.0.0.2:5000"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server_url"), "{e}");
+        assert!(Config::parse(r#"{"task_dir": "/t", "elements": 0}"#).is_err());
+        assert!(Config::parse(r#"{"task_dir": "/t", "observation": "video"}"#).is_err());
+        let e = Config::parse(r#"{"task_dir": "/t", "reset_steps": [{"type": "googledrive"}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "reset_steps: unsupported setup step googledrive");
+        let c = Config::parse(
+            r#"{"task_dir": "/t", "reset_steps": [{"type": "execute", "parameters": {"command": ["revert"]}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.reset_plan().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,44 @@
+//! The errors of the osworld adapter's logic, one variant per way a call can fail,
+//! each mapping onto one `plugin-error` case.
+
+/// Why an adapter operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OsworldError {
+    /// The plugin configuration is invalid (maps to `invalid-config`).
+    #[error("{0}")]
+    InvalidConfig(String),
+    /// A task file could not be read or is not an OSWorld task.
+    #[error("{file}: {message}")]
+    InvalidTask {
+        /// The task file (guest path).
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No task with this id (maps to `unknown-task`).
+    #[error("{0}")]
+    UnknownTask(String),
+    /// The task uses a setup step, getter or action the adapter does not implement
+    /// (maps to `unsupported`).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The action is malformed, out of range or masked (maps to `invalid-action`).
+    #[error("{0}")]
+    InvalidAction(String),
+    /// The episode already ended (maps to `episode-finished`).
+    #[error("the episode already ended")]
+    Finished,
+    /// The VM server failed or refused, or a setup step failed (maps to `external`).
+    #[error("{0}")]
+    External(String),
+    /// A file the task needs is not in the granted cache directory (maps to
+    /// `external`: the fix is outside the plugin).
+    #[error("{0}")]
+    Cache(String),
+    /// A bug or an impossible state (maps to `internal`).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Result alias of the adapter's logic.
+pub type Result<T, E = OsworldError> = std::result::Result<T, E>;

@@ -1,0 +1,445 @@
+//! The OSWorld VM server's protocol as typed calls (`/execute`, `/file`,
+//! `/accessibility`, `/setup/...`), over a [`Transport`] that the plugin implements
+//! with wasi:http and tests implement in memory.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::setup::Command;
+
+/// HTTP method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST.
+    Post,
+}
+
+/// One multipart part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Field name.
+    pub name: String,
+    /// File name (file parts).
+    pub filename: Option<String>,
+    /// Content.
+    pub data: Vec<u8>,
+}
+
+/// A request body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// No body.
+    Empty,
+    /// `application/json`.
+    Json(Value),
+    /// `application/x-www-form-urlencoded`.
+    Form(Vec<(String, String)>),
+    /// `multipart/form-data`.
+    Multipart(Vec<Part>),
+}
+
+/// A request to the VM server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Method.
+    pub method: Method,
+    /// Path, e.g. `/execute`.
+    pub path: String,
+    /// Body.
+    pub body: Body,
+}
+
+/// A response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// A short description of a failed answer: status and the error message or text.
+    pub fn describe(&self) -> String {
+        let detail = match self.json() {
+            Some(Value::Object(m)) => m
+                .get("error")
+                .or_else(|| m.get("message"))
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .unwrap_or_else(|| self.text()),
+            _ => self.text(),
+        };
+        let detail: String = detail.chars().take(500).collect();
+        format!("HTTP {}: {}", self.status, detail.trim())
+    }
+}
+
+/// How requests reach the VM, and how time passes.
+pub trait Transport {
+    /// Send one request; `Err` for transport failures (no answer).
+    fn send(&self, req: &Request) -> Result<Response, String>;
+    /// Wait (setup `sleep`, step pauses, retry intervals).
+    fn sleep(&self, d: Duration);
+    /// Log a line (warnings about steps OSWorld tolerates failing).
+    fn log(&self, _message: &str) {}
+    /// Today's date, for `rule_relativeTime` (UTC from the system clock by default).
+    fn today(&self) -> crate::getters::CivilDate {
+        crate::getters::CivilDate::today_utc()
+    }
+}
+
+/// What `/execute` answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecResult {
+    /// `status` (`success`).
+    pub status: String,
+    /// Stdout.
+    pub output: String,
+    /// Stderr.
+    pub error: String,
+    /// Exit status.
+    pub returncode: i64,
+}
+
+impl ExecResult {
+    fn from_json(v: &Value) -> ExecResult {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        ExecResult {
+            status: s("status"),
+            output: s("output"),
+            error: s("error"),
+            returncode: v.get("returncode").and_then(Value::as_i64).unwrap_or(-1),
+        }
+    }
+}
+
+/// Retry policy for one call.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Attempts (at least 1).
+    pub attempts: u32,
+    /// Pause between attempts.
+    pub interval: Duration,
+}
+
+/// Typed calls to the VM server.
+pub struct VmClient<'a, T: Transport + ?Sized> {
+    transport: &'a T,
+    retry: Retry,
+}
+
+fn req(method: Method, path: &str, body: Body) -> Request {
+    Request {
+        method,
+        path: path.to_owned(),
+        body,
+    }
+}
+
+fn json_cmd(command: &Command, shell: bool) -> Value {
+    json!({"command": command.to_json(), "shell": shell})
+}
+
+impl<'a, T: Transport + ?Sized> VmClient<'a, T> {
+    /// A client with a retry policy.
+    pub fn new(transport: &'a T, retry: Retry) -> Self {
+        VmClient { transport, retry }
+    }
+
+    /// Send, retrying transport failures and 5xx answers (not 4xx: those are final).
+    pub fn call(&self, r: &Request) -> Result<Response, String> {
+        let mut last = String::new();
+        for attempt in 0..self.retry.attempts.max(1) {
+            if attempt > 0 {
+                self.transport.sleep(self.retry.interval);
+            }
+            match self.transport.send(r) {
+                Ok(resp) if resp.status < 500 => return Ok(resp),
+                Ok(resp) => last = resp.describe(),
+                Err(e) => last = e,
+            }
+        }
+        Err(format!("{} {}: {last}", method_name(r.method), r.path))
+    }
+
+    /// Send once, no retries.
+    pub fn call_once(&self, r: &Request) -> Result<Response, String> {
+        self.transport
+            .send(r)
+            .map_err(|e| format!("{} {}: {e}", method_name(r.method), r.path))
+    }
+
+    fn exec_like(
+        &self,
+        path: &str,
+        command: &Command,
+        shell: bool,
+        once: bool,
+    ) -> Result<ExecResult, String> {
+        let r = req(Method::Post, path, Body::Json(json_cmd(command, shell)));
+        let resp = if once {
+            self.call_once(&r)?
+        } else {
+            self.call(&r)?
+        };
+        if resp.status != 200 {
+            return Err(format!(
+                "POST {path} `{}`: {}",
+                command.display(),
+                resp.describe()
+            ));
+        }
+        let v = resp
+            .json()
+            .ok_or_else(|| format!("POST {path}: the answer is not JSON: {}", resp.text()))?;
+        Ok(ExecResult::from_json(&v))
+    }
+
+    /// `POST /execute`.
+    pub fn execute(&self, command: &Command, shell: bool) -> Result<ExecResult, String> {
+        self.exec_like("/execute", command, shell, false)
+    }
+
+    /// `POST /setup/execute`, one attempt (the setup runner repeats it).
+    pub fn setup_execute(&self, command: &Command, shell: bool) -> Result<ExecResult, String> {
+        self.exec_like("/setup/execute", command, shell, true)
+    }
+
+    /// Run pyautogui code (`python -c` with OSWorld's import prefix) via `/execute`.
+    pub fn run_python(&self, code: &str) -> Result<ExecResult, String> {
+        self.execute(&Command::Args(crate::actions::python_command(code)), false)
+    }
+
+    /// `POST /setup/execute_with_verification`.
+    pub fn execute_with_verification(
+        &self,
+        command: &Command,
+        shell: bool,
+        verification: &Value,
+        max_wait_time: f64,
+        check_interval: f64,
+    ) -> Result<Value, String> {
+        let body = json!({
+            "command": command.to_json(),
+            "shell": shell,
+            "verification": verification,
+            "max_wait_time": max_wait_time,
+            "check_interval": check_interval,
+        });
+        let resp = self.call_once(&req(
+            Method::Post,
+            "/setup/execute_with_verification",
+            Body::Json(body),
+        ))?;
+        if resp.status != 200 {
+            return Err(format!(
+                "`{}` was not verified: {}",
+                command.display(),
+                resp.describe()
+            ));
+        }
+        resp.json().ok_or_else(|| {
+            format!(
+                "execute_with_verification: the answer is not JSON: {}",
+                resp.text()
+            )
+        })
+    }
+
+    /// A setup endpoint with a JSON body; the answer as is.
+    pub fn setup_json(&self, path: &str, body: Value) -> Result<Response, String> {
+        self.call_once(&req(Method::Post, path, Body::Json(body)))
+    }
+
+    /// `POST /setup/upload` (multipart `file_path`, `file_data`).
+    pub fn upload(&self, vm_path: &str, data: Vec<u8>) -> Result<(), String> {
+        let parts = vec![
+            Part {
+                name: "file_path".into(),
+                filename: None,
+                data: vm_path.as_bytes().to_vec(),
+            },
+            Part {
+                name: "file_data".into(),
+                filename: Some(crate::setup::basename(vm_path).to_owned()),
+                data,
+            },
+        ];
+        let resp = self.call(&req(Method::Post, "/setup/upload", Body::Multipart(parts)))?;
+        if resp.status != 200 {
+            return Err(format!("uploading {vm_path}: {}", resp.describe()));
+        }
+        Ok(())
+    }
+
+    /// `POST /file`: the file's bytes, `None` when the server says it is missing.
+    pub fn file(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        let resp = self.call(&req(
+            Method::Post,
+            "/file",
+            Body::Form(vec![("file_path".into(), path.into())]),
+        ))?;
+        Ok((resp.status == 200).then_some(resp.body))
+    }
+
+    /// `GET /accessibility`: the tree XML.
+    pub fn accessibility(&self) -> Result<String, String> {
+        let resp = self.call(&req(Method::Get, "/accessibility", Body::Empty))?;
+        if resp.status != 200 {
+            return Err(format!("GET /accessibility: {}", resp.describe()));
+        }
+        resp.json()
+            .and_then(|v| v.get("AT").and_then(Value::as_str).map(str::to_owned))
+            .ok_or_else(|| "GET /accessibility: no `AT` in the answer".into())
+    }
+
+    /// `GET /screenshot`: PNG bytes.
+    pub fn screenshot(&self) -> Result<Vec<u8>, String> {
+        let resp = self.call(&req(Method::Get, "/screenshot", Body::Empty))?;
+        if resp.status != 200 {
+            return Err(format!("GET /screenshot: {}", resp.describe()));
+        }
+        Ok(resp.body)
+    }
+
+    /// `GET /terminal`: the active terminal's text (`None` when there is none).
+    pub fn terminal(&self) -> Result<Option<String>, String> {
+        let resp = self.call(&req(Method::Get, "/terminal", Body::Empty))?;
+        if resp.status != 200 {
+            return Err(format!("GET /terminal: {}", resp.describe()));
+        }
+        Ok(resp
+            .json()
+            .and_then(|v| v.get("output").and_then(Value::as_str).map(str::to_owned)))
+    }
+
+    /// A JSON answer of `path`, `None` on any non-200 answer (as OSWorld's getters).
+    pub fn json_or_none(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+    ) -> Result<Option<Value>, String> {
+        let resp = self.call(&req(method, path, body))?;
+        Ok(if resp.status == 200 {
+            resp.json()
+        } else {
+            None
+        })
+    }
+}
+
+fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Get => "GET",
+        Method::Post => "POST",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    struct Scripted {
+        answers: RefCell<Vec<Result<Response, String>>>,
+        sent: RefCell<Vec<Request>>,
+        slept: RefCell<u32>,
+    }
+
+    impl Transport for Scripted {
+        fn send(&self, req: &Request) -> Result<Response, String> {
+            self.sent.borrow_mut().push(req.clone());
+            self.answers.borrow_mut().remove(0)
+        }
+        fn sleep(&self, _d: Duration) {
+            *self.slept.borrow_mut() += 1;
+        }
+    }
+
+    fn ok(status: u16, body: &str) -> Result<Response, String> {
+        Ok(Response {
+            status,
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    #[test]
+    fn retries_5xx_and_transport_errors_but_not_4xx() {
+        let t = Scripted {
+            answers: RefCell::new(vec![
+                Err("reset".into()),
+                ok(500, r#"{"status": "error", "message": "boom"}"#),
+                ok(
+                    200,
+                    r#"{"status": "success", "output": "hi\n", "error": "", "returncode": 0}"#,
+                ),
+            ]),
+            sent: RefCell::default(),
+            slept: RefCell::default(),
+        };
+        let c = VmClient::new(
+            &t,
+            Retry {
+                attempts: 3,
+                interval: Duration::ZERO,
+            },
+        );
+        let r = c.execute(&Command::Line("echo hi".into()), true).unwrap();
+        assert_eq!((r.output.as_str(), r.returncode), ("hi\n", 0));
+        assert_eq!(*t.slept.borrow(), 2);
+        assert_eq!(
+            t.sent.borrow()[0].body,
+            Body::Json(json!({"command": "echo hi", "shell": true}))
+        );
+
+        let t = Scripted {
+            answers: RefCell::new(vec![ok(404, r#"{"error": "File not found"}"#)]),
+            sent: RefCell::default(),
+            slept: RefCell::default(),
+        };
+        let c = VmClient::new(
+            &t,
+            Retry {
+                attempts: 3,
+                interval: Duration::ZERO,
+            },
+        );
+        assert_eq!(c.file("/nope").unwrap(), None);
+        assert_eq!(t.sent.borrow().len(), 1);
+    }
+
+    #[test]
+    fn failures_are_described_with_the_server_message() {
+        let t = Scripted {
+            answers: RefCell::new(vec![
+                ok(500, r#"{"status": "error", "message": "boom"}"#);
+                2
+            ]),
+            sent: RefCell::default(),
+            slept: RefCell::default(),
+        };
+        let c = VmClient::new(
+            &t,
+            Retry {
+                attempts: 2,
+                interval: Duration::ZERO,
+            },
+        );
+        let e = c.accessibility().unwrap_err();
+        assert_eq!(e, "GET /accessibility: HTTP 500: boom");
+    }
+}

@@ -1,0 +1,245 @@
+//! The `osworld` environment plugin: OSWorld tasks run against an OSWorld VM's server
+//! over wasi:http, with the logic of `osworld-model` exported through the
+//! `environment` world.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use osworld_model::actions::ActionTable;
+use osworld_model::vm::{Body, Method, Request, Response, Transport};
+use osworld_model::{
+    AgentAction, Config, Obs, OsworldError, Parts, Session, Task, catalog, session, tokens,
+};
+use steprl_plugin::env::{
+    Action, ActionSpec, Environment, Episode, Image, ImageShape, Observation, ObservationParts,
+    ObservationSpec, PluginError, StepResult, TaskInfo,
+};
+use steprl_plugin::http;
+
+/// Requests to the VM server through the SDK's blocking wasi:http client.
+struct HttpTransport {
+    base: String,
+    timeout: Duration,
+}
+
+impl Transport for HttpTransport {
+    fn send(&self, req: &Request) -> Result<Response, String> {
+        let url = format!("{}{}", self.base, req.path);
+        let r = match req.method {
+            Method::Get => http::Request::get(&url),
+            Method::Post => http::Request::post(&url),
+        }
+        .timeout(self.timeout);
+        let r = match &req.body {
+            Body::Empty => r,
+            Body::Json(v) => r.json(&v.to_string()),
+            Body::Form(fields) => {
+                let f: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                r.form(&f)
+            }
+            Body::Multipart(parts) => r.multipart(
+                &parts
+                    .iter()
+                    .map(|p| http::Part {
+                        name: p.name.clone(),
+                        filename: p.filename.clone(),
+                        data: p.data.clone(),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        };
+        let resp = r.send().map_err(|e| e.to_string())?;
+        Ok(Response {
+            status: resp.status,
+            body: resp.body,
+        })
+    }
+
+    fn sleep(&self, d: Duration) {
+        if !d.is_zero() {
+            std::thread::sleep(d);
+        }
+    }
+
+    fn log(&self, message: &str) {
+        steprl_plugin::log::warn(message);
+    }
+}
+
+fn plugin_error(e: OsworldError) -> PluginError {
+    match e {
+        OsworldError::InvalidConfig(m) => PluginError::InvalidConfig(m),
+        OsworldError::InvalidTask { .. } => PluginError::InvalidConfig(e.to_string()),
+        OsworldError::UnknownTask(m) => PluginError::UnknownTask(m),
+        OsworldError::Unsupported(m) => PluginError::Unsupported(m),
+        OsworldError::InvalidAction(m) => PluginError::InvalidAction(m),
+        OsworldError::Finished => PluginError::EpisodeFinished,
+        OsworldError::External(m) | OsworldError::Cache(m) => PluginError::External(m),
+        OsworldError::Internal(m) => PluginError::Internal(m),
+    }
+}
+
+/// The suite: the configuration and the parsed tasks.
+pub struct Osworld {
+    config: Arc<Config>,
+    tasks: Vec<Arc<Task>>,
+}
+
+impl Osworld {
+    fn table(&self) -> ActionTable {
+        session::action_table(&self.config)
+    }
+}
+
+impl Environment for Osworld {
+    type Episode = OsworldEpisode;
+
+    fn init(config_json: &str) -> Result<Self, PluginError> {
+        let config = Config::parse(config_json).map_err(plugin_error)?;
+        let tasks =
+            catalog::load(config.task_dir.as_deref(), &config.task_files).map_err(plugin_error)?;
+        let unsupported = tasks.iter().filter(|t| t.unsupported.is_some()).count();
+        steprl_plugin::log::info(&format!(
+            "osworld: {} tasks ({} unsupported), server {}",
+            tasks.len(),
+            unsupported,
+            config.base_url()
+        ));
+        Ok(Osworld {
+            config: Arc::new(config),
+            tasks: tasks.into_iter().map(Arc::new).collect(),
+        })
+    }
+
+    fn tasks(&self) -> Vec<TaskInfo> {
+        self.tasks
+            .iter()
+            .map(|t| TaskInfo {
+                id: t.id.clone(),
+                suite: t.domain.clone(),
+                instruction: t.instruction.clone(),
+                max_steps: self.config.max_steps,
+                difficulty: None,
+                metadata_json: t.metadata().to_string(),
+            })
+            .collect()
+    }
+
+    fn observation_space(&self) -> ObservationSpec {
+        let c = &self.config;
+        ObservationSpec {
+            text: true,
+            vocab_size: Some(tokens::vocab_size()),
+            vocab: tokens::vocab(),
+            max_tokens: Some(tokens::max_tokens(c.elements as usize) as u32),
+            feature_dim: None,
+            image: c.observation.screenshot().then_some(ImageShape {
+                width: c.screenshot_width,
+                height: c.screenshot_height,
+                channels: 3,
+            }),
+        }
+    }
+
+    fn action_space(&self) -> ActionSpec {
+        if self.config.action_space == osworld_model::ActionSpaceKind::Som {
+            let t = self.table();
+            ActionSpec {
+                discrete: t.len() as u32,
+                discrete_labels: t.labels(),
+                text: false,
+            }
+        } else {
+            ActionSpec {
+                discrete: 0,
+                discrete_labels: Vec::new(),
+                text: true,
+            }
+        }
+    }
+
+    fn start(
+        &self,
+        task_id: &str,
+        _seed: u64,
+        parts: ObservationParts,
+    ) -> Result<OsworldEpisode, PluginError> {
+        let task = self
+            .tasks
+            .iter()
+            .find(|t| t.id == task_id)
+            .ok_or_else(|| PluginError::UnknownTask(task_id.to_owned()))?;
+        let transport = HttpTransport {
+            base: self.config.base_url().to_owned(),
+            timeout: Duration::from_millis(self.config.http_timeout_ms),
+        };
+        let parts = Parts {
+            text: parts.contains(ObservationParts::TEXT),
+            tokens: parts.contains(ObservationParts::TOKENS),
+            image: parts.contains(ObservationParts::IMAGE),
+        };
+        let session = Session::new(transport, self.config.clone(), task.clone(), parts)
+            .map_err(plugin_error)?;
+        Ok(OsworldEpisode {
+            session: RefCell::new(session),
+        })
+    }
+}
+
+/// One episode on the VM.
+pub struct OsworldEpisode {
+    session: RefCell<Session<HttpTransport>>,
+}
+
+fn observation(o: Obs) -> Observation {
+    Observation {
+        text: o.text,
+        tokens: o.tokens,
+        features: None,
+        image: o.image.map(|i| Image {
+            width: i.width,
+            height: i.height,
+            channels: 3,
+            data: i.data,
+        }),
+        action_mask: o.mask,
+    }
+}
+
+impl Episode for OsworldEpisode {
+    fn reset(&mut self) -> Result<Observation, PluginError> {
+        self.session
+            .get_mut()
+            .reset()
+            .map(observation)
+            .map_err(plugin_error)
+    }
+
+    fn step(&mut self, action: Action) -> Result<StepResult, PluginError> {
+        let a = match &action {
+            Action::Discrete(i) => AgentAction::Discrete(*i),
+            Action::Text(t) => AgentAction::Text(t),
+        };
+        let out = self.session.get_mut().step(a).map_err(plugin_error)?;
+        Ok(StepResult {
+            observation: observation(out.obs),
+            reward: 0.0,
+            done: out.done,
+            truncated: out.truncated,
+            info_json: out.info.to_string(),
+        })
+    }
+
+    fn final_state(&self) -> Result<String, PluginError> {
+        self.session
+            .borrow_mut()
+            .final_state()
+            .map_err(plugin_error)
+    }
+}
+
+steprl_plugin::export_environment!(Osworld);

@@ -1,0 +1,930 @@
+//! The osworld adapter end to end: the built plugin in the real sandbox, talking over
+//! wasi:http to the protocol-faithful local OSWorld server, with the task files and the
+//! setup-file cache granted read-only, and every episode judged by the osworld checker.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use steprl::conformance::{EnvCheck, check_environment};
+use steprl_core::{
+    Action, CallError, EnvInstance, Environment, GuestError, Observation, ObservationParts,
+    RewardChecker, TaskInfo, TrajectorySummary, Verdict,
+};
+use steprl_sandbox::{
+    DirGrant, Grants, LoadError, PluginOptions, WasmEnvironment, WasmRewardChecker,
+};
+use steprl_tests::osworld_server::{OsworldServer, Recorded};
+use steprl_tests::{load, repo_root, sandbox};
+
+const EXECUTABLE: &str = "16e8e5c7-f8b0-4960-a22e-32900d819ca6";
+const WHOAMI: &str = "d8dc9f80-cc02-4e8e-bebf-81f4f2471b65";
+const NOTES: &str = "0ca4bab4-0bd7-475d-8e54-a8253ad8893c";
+const INFEASIBLE: &str = "dff28fcb-7055-4142-b4bc-128b7881840e";
+const CHROME: &str = "2606871a-808a-473e-ab97-520514a0df88";
+const PREFIX: &str = "import pyautogui; import time; pyautogui.FAILSAFE = False; ";
+
+fn fixtures() -> PathBuf {
+    repo_root().join("tests/fixtures/osworld")
+}
+
+fn grants(server: &OsworldServer) -> Grants {
+    Grants {
+        http: vec![server.authority()],
+        read_dirs: vec![
+            DirGrant {
+                host: fixtures().join("tasks"),
+                guest: "/tasks".into(),
+            },
+            DirGrant {
+                host: fixtures().join("cache"),
+                guest: "/cache".into(),
+            },
+        ],
+        ..Grants::default()
+    }
+}
+
+fn config(server: &OsworldServer, extra: Value) -> Value {
+    let mut c = json!({
+        "server_url": server.url(),
+        "task_dir": "/tasks",
+        "cache_dir": "/cache",
+        "step_pause_ms": 0,
+        "retry_interval_ms": 0,
+    });
+    c.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    c
+}
+
+async fn env_with(config: Value, grants: Grants) -> Result<WasmEnvironment, LoadError> {
+    let sb = sandbox();
+    WasmEnvironment::new(
+        &sb,
+        &load(&sb, "osworld"),
+        PluginOptions {
+            config_json: config.to_string(),
+            grants,
+            ..PluginOptions::default()
+        },
+    )
+    .await
+}
+
+async fn env(server: &OsworldServer, extra: Value) -> WasmEnvironment {
+    env_with(config(server, extra), grants(server))
+        .await
+        .unwrap_or_else(|e| panic!("osworld loads: {e}"))
+}
+
+async fn checker() -> WasmRewardChecker {
+    let sb = sandbox();
+    WasmRewardChecker::new(&sb, &load(&sb, "osworld-checker"), PluginOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("osworld-checker loads: {e}"))
+}
+
+fn task<'a>(env: &'a WasmEnvironment, id: &str) -> &'a TaskInfo {
+    env.info().task(id).unwrap_or_else(|| panic!("task {id}"))
+}
+
+/// One episode: `policy` sees each observation (and the step number) and returns the
+/// next action, or `None` to stop; the checker judges it. Returns the observations,
+/// the verdict and the final state.
+async fn play(
+    inst: &mut dyn EnvInstance,
+    checker: &mut WasmRewardChecker,
+    task: &TaskInfo,
+    parts: ObservationParts,
+    mut policy: impl FnMut(&Observation, usize) -> Option<Action>,
+) -> (Vec<Observation>, Verdict, Value) {
+    let ep = inst.start(&task.id, 0, parts).await.expect("start");
+    let mut obs = vec![inst.reset(ep).await.expect("reset")];
+    let mut actions = Vec::new();
+    let (mut done, mut truncated) = (false, false);
+    while let Some(a) = policy(obs.last().unwrap(), actions.len()) {
+        let r = inst.step(ep, &a).await.expect("step");
+        actions.push(a);
+        done = r.done;
+        truncated = r.truncated;
+        obs.push(r.observation);
+        if done || truncated {
+            break;
+        }
+    }
+    let state = inst.final_state(ep).await.expect("final state");
+    inst.close(ep).await;
+    let summary = TrajectorySummary {
+        seed: 0,
+        rewards: vec![0.0; actions.len()],
+        actions,
+        done,
+        truncated,
+    };
+    let verdict = checker.check(task, &summary, &state).await.expect("check");
+    (
+        obs,
+        verdict,
+        serde_json::from_str(&state).expect("final state is JSON"),
+    )
+}
+
+fn text_parts() -> ObservationParts {
+    ObservationParts {
+        text: true,
+        tokens: true,
+        ..Default::default()
+    }
+}
+
+/// The index of the last element table row with this role.
+fn element(obs: &Observation, role: &str) -> usize {
+    obs.text
+        .as_deref()
+        .expect("text")
+        .lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols.len() == 6 && cols[1] == role).then(|| cols[0].parse::<usize>().unwrap())
+        })
+        .next_back()
+        .unwrap_or_else(|| panic!("no {role} in {:?}", obs.text))
+}
+
+fn label(env: &WasmEnvironment, label: &str) -> Action {
+    let i = env
+        .info()
+        .action
+        .discrete_labels
+        .iter()
+        .position(|l| l == label)
+        .unwrap_or_else(|| panic!("no action labelled {label}"));
+    Action::Discrete(i as u32)
+}
+
+fn calls<'a>(reqs: &'a [Recorded], path: &str) -> Vec<&'a Recorded> {
+    reqs.iter().filter(|r| r.path == path).collect()
+}
+
+#[tokio::test]
+async fn tasks_are_listed_and_the_unsupported_one_is_marked() {
+    let server = OsworldServer::start();
+    let env = env(&server, json!({})).await;
+    let info = env.info();
+    assert_eq!(info.tasks.len(), 5);
+    let suites: Vec<_> = info.tasks.iter().map(|t| t.suite.as_str()).collect();
+    assert_eq!(suites.iter().filter(|s| **s == "os").count(), 4);
+    assert!(suites.contains(&"chrome"));
+    assert!(info.tasks.iter().all(|t| t.max_steps == 15));
+    assert_eq!(
+        task(&env, CHROME).unsupported().as_deref(),
+        Some("unsupported setup step chrome_open_tabs")
+    );
+    for id in [EXECUTABLE, WHOAMI, NOTES, INFEASIBLE] {
+        assert_eq!(task(&env, id).unsupported(), None, "{id}");
+    }
+    let meta: Value = serde_json::from_str(&task(&env, EXECUTABLE).metadata_json).unwrap();
+    assert_eq!(meta["text_slots"], json!(["chmod +x ~/Desktop/backup.sh"]));
+    assert_eq!(
+        meta["setup"],
+        json!(["execute", "activate_window", "sleep"])
+    );
+    // 32 element slots × (click, double-click, 4 text slots) + keys, hotkeys, scroll, specials.
+    assert_eq!(info.action.discrete, 32 * 6 + 14 + 12 + 2 + 3);
+    assert!(!info.action.text);
+    assert_eq!(info.observation.max_tokens, Some(32 + 32 * 10));
+    assert!(info.observation.image.is_none());
+    // Listing tasks needs no VM.
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn an_os_task_solved_with_set_of_marks_actions_is_judged_a_success() {
+    let server = OsworldServer::start();
+    let env = env(&server, json!({})).await;
+    let mut checker = checker().await;
+    let mut inst = env.instantiate().await.unwrap();
+    let t = task(&env, EXECUTABLE).clone();
+    let (obs, v, state) = play(inst.as_mut(), &mut checker, &t, text_parts(), |o, i| {
+        Some(match i {
+            0 => label(
+                &env,
+                &format!("type slot0 into e{}", element(o, "terminal")),
+            ),
+            1 => label(&env, "press enter"),
+            _ => label(&env, "DONE"),
+        })
+    })
+    .await;
+    assert!(v.success, "{}", v.reason);
+    assert_eq!(v.score, 1.0);
+    assert_eq!(state["result"], "executable\n");
+    assert_eq!(state["last_action"], "DONE");
+    assert!(
+        server
+            .vm(|vm| vm.fs.get("/home/user/Desktop/backup.sh").cloned())
+            .is_some()
+    );
+
+    let first = &obs[0];
+    let text = first.text.as_deref().unwrap();
+    assert!(
+        text.starts_with("Instruction: The script backup.sh"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Text slots: [0] \"chmod +x ~/Desktop/backup.sh\""),
+        "{text}"
+    );
+    assert_eq!(first.tokens.as_ref().unwrap().len(), 32 + 32 * 10);
+    let mask = first.action_mask.as_ref().unwrap();
+    assert!(mask[0] && mask[2] && !mask[3], "three elements on screen");
+
+    let reqs = server.requests();
+    let setup = calls(&reqs, "/setup/execute");
+    assert_eq!(setup.len(), 1);
+    assert_eq!(setup[0].json().unwrap()["shell"], true);
+    assert_eq!(
+        calls(&reqs, "/setup/activate_window")[0].json().unwrap(),
+        json!({"window_name": "Terminal", "strict": false, "by_class": false})
+    );
+    let execs = calls(&reqs, "/execute");
+    assert_eq!(
+        execs[0].json().unwrap()["command"],
+        json!([
+            "python",
+            "-c",
+            format!(
+                "{PREFIX}pyautogui.click(520, 420); pyautogui.typewrite('chmod +x ~/Desktop/backup.sh')"
+            )
+        ])
+    );
+    assert_eq!(
+        execs[1].command().unwrap(),
+        format!("python -c {PREFIX}pyautogui.press('enter')")
+    );
+    // The getter ran last, through the shell.
+    assert_eq!(
+        execs.last().unwrap().json().unwrap(),
+        json!({"command": "test -x /home/user/Desktop/backup.sh && echo executable || echo not-executable", "shell": true})
+    );
+    assert!(reqs.iter().all(|r| r.status == 200), "{reqs:?}");
+
+    // Saying DONE without doing anything fails.
+    let (_, v, state) = play(inst.as_mut(), &mut checker, &t, text_parts(), |_, _| {
+        Some(label(&env, "DONE"))
+    })
+    .await;
+    assert!(!v.success, "{}", v.reason);
+    assert_eq!(state["result"], "not-executable\n");
+}
+
+#[tokio::test]
+async fn exact_match_on_a_rule_with_pyautogui_text_actions() {
+    let server = OsworldServer::start();
+    let env = env(&server, json!({"action_space": "pyautogui"})).await;
+    assert!(env.info().action.text && env.info().action.discrete == 0);
+    let mut checker = checker().await;
+    let mut inst = env.instantiate().await.unwrap();
+    let t = task(&env, WHOAMI).clone();
+    let script = |last: &'static str| {
+        move |_: &Observation, i: usize| -> Option<Action> {
+            let a = [
+                "pyautogui.click(520, 440)",
+                "pyautogui.typewrite('whoami > ~/whoami.txt')",
+                "pyautogui.press('enter')",
+                last,
+            ];
+            a.get(i).map(|s| Action::Text((*s).into()))
+        }
+    };
+    let (obs, v, state) = play(
+        inst.as_mut(),
+        &mut checker,
+        &t,
+        text_parts(),
+        script("DONE"),
+    )
+    .await;
+    assert!(v.success, "{}", v.reason);
+    assert_eq!(state["result"], "user\n");
+    assert_eq!(state["expected"], json!({"expected": "user\n"}));
+    assert!(obs[0].action_mask.is_none());
+    let reqs = server.requests();
+    assert_eq!(
+        calls(&reqs, "/setup/execute")[0].json().unwrap(),
+        json!({"command": ["rm", "-f", "~/whoami.txt"], "shell": false})
+    );
+    assert_eq!(
+        calls(&reqs, "/setup/launch")[0].json().unwrap(),
+        json!({"command": ["gnome-terminal"], "shell": false})
+    );
+    // The launched terminal is on top: two terminals on screen now.
+    assert_eq!(
+        obs[0]
+            .text
+            .as_deref()
+            .unwrap()
+            .matches("\tterminal\t")
+            .count(),
+        2
+    );
+
+    // The same work ending in FAIL scores 0 (OSWorld: FAIL as the last action).
+    let (_, v, state) = play(
+        inst.as_mut(),
+        &mut checker,
+        &t,
+        text_parts(),
+        script("FAIL"),
+    )
+    .await;
+    assert!(!v.success, "{}", v.reason);
+    assert_eq!(state["result"], "user\n");
+    assert_eq!(state["last_action"], "FAIL");
+
+    // Broken code is the agent's problem, not the plugin's: the step reports it.
+    let ep = inst.start(WHOAMI, 0, text_parts()).await.unwrap();
+    inst.reset(ep).await.unwrap();
+    let r = inst
+        .step(ep, &Action::Text("pyautogui.clack(1, 2)".into()))
+        .await
+        .unwrap();
+    let info: Value = serde_json::from_str(&r.info_json).unwrap();
+    assert_eq!(info["returncode"], 1);
+    assert!(
+        info["error"].as_str().unwrap().contains("AttributeError"),
+        "{info}"
+    );
+    let e = inst.step(ep, &Action::Discrete(0)).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CallError::Guest {
+                error: GuestError::InvalidAction(_),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    inst.close(ep).await;
+}
+
+#[tokio::test]
+async fn compare_text_file_with_a_download_from_the_cache_and_computer_13_actions() {
+    let server = OsworldServer::start();
+    let env = env(
+        &server,
+        json!({"action_space": "computer_13", "observation": "screenshot_a11y_tree"}),
+    )
+    .await;
+    let shape = env.info().observation.image.expect("an image shape");
+    assert_eq!((shape.width, shape.height, shape.channels), (480, 270, 3));
+    let mut checker = checker().await;
+    let mut inst = env.instantiate().await.unwrap();
+    let t = task(&env, NOTES).clone();
+    let parts = ObservationParts {
+        text: true,
+        image: true,
+        ..Default::default()
+    };
+    let actions = [
+        r#"{"action_type": "CLICK", "parameters": {"button": "left", "x": 1440, "y": 440}}"#,
+        r#"{"action_type": "TYPING", "parameters": {"text": "Reviewed\n"}}"#,
+        r#"{"action_type": "DONE"}"#,
+    ];
+    let (obs, v, state) = play(inst.as_mut(), &mut checker, &t, parts, |_, i| {
+        actions.get(i).map(|s| Action::Text((*s).into()))
+    })
+    .await;
+    assert!(v.success, "{}", v.reason);
+    let gold = std::fs::read_to_string(fixtures().join("cache").join(NOTES).join("notes_gold.txt"))
+        .unwrap();
+    assert_eq!(state["result"], gold.as_str());
+    assert_eq!(state["expected"], gold.as_str());
+    assert_eq!(state["evaluator"]["func"], "compare_text_file");
+    let img = obs[0].image.as_ref().expect("a screenshot");
+    assert_eq!(
+        (img.width, img.height, img.channels, img.data.len()),
+        (480, 270, 3, 480 * 270 * 3)
+    );
+    assert!(
+        obs[0]
+            .text
+            .as_deref()
+            .unwrap()
+            .contains("Team meeting notes")
+    );
+
+    let reqs = server.requests();
+    // The download came from OSWorld's cache file name, the upload_file from the task's cache dir.
+    let uploads = calls(&reqs, "/setup/upload");
+    assert_eq!(uploads.len(), 2);
+    let form = uploads[0].form();
+    assert_eq!(
+        form[0],
+        (
+            "file_path".into(),
+            b"/home/user/Documents/notes.txt".to_vec()
+        )
+    );
+    assert_eq!(form[1].0, "file_data");
+    assert_eq!(
+        String::from_utf8(form[1].1.clone()).unwrap(),
+        "Team meeting notes\n- budget approved\n- launch moved to May\n"
+    );
+    assert_eq!(uploads[1].form()[0].1, b"/home/user/Documents/readme.txt");
+    assert_eq!(
+        calls(&reqs, "/setup/open_file")[0].json().unwrap(),
+        json!({"path": "/home/user/Documents/notes.txt"})
+    );
+    let v = calls(&reqs, "/setup/execute_with_verification")[0]
+        .json()
+        .unwrap();
+    assert_eq!(v["verification"]["window_exists"], "notes.txt");
+    assert_eq!(v["max_wait_time"], 5.0);
+    // The agent never saved: the postconfig's ctrl+s did, before the vm_file getter read
+    // the file (the step's observation came first).
+    let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        &paths[paths.len() - 5..],
+        [
+            "/accessibility",
+            "/screenshot",
+            "/setup/activate_window",
+            "/setup/execute",
+            "/file"
+        ]
+    );
+    assert!(
+        reqs[reqs.len() - 2]
+            .command()
+            .unwrap()
+            .contains("pyautogui.hotkey('ctrl', 's')")
+    );
+    assert_eq!(
+        server
+            .vm(|vm| vm.fs.read_text("/home/user/Documents/notes.txt"))
+            .unwrap(),
+        gold
+    );
+
+    // Doing nothing leaves the notes as they were: a failure.
+    let server2 = OsworldServer::start();
+    let env2 = env_with(
+        config(&server2, json!({"action_space": "computer_13"})),
+        grants(&server2),
+    )
+    .await
+    .unwrap();
+    let mut inst2 = env2.instantiate().await.unwrap();
+    let (_, v, _) = play(
+        inst2.as_mut(),
+        &mut checker,
+        task(&env2, NOTES),
+        text_parts(),
+        |_, _| Some(Action::Text(r#"{"action_type": "DONE"}"#.into())),
+    )
+    .await;
+    assert!(!v.success, "{}", v.reason);
+}
+
+#[tokio::test]
+async fn a_download_missing_from_the_cache_is_a_clear_error() {
+    let server = OsworldServer::start();
+    let empty = tempfile::tempdir().unwrap();
+    let mut g = grants(&server);
+    g.read_dirs[1].host = empty.path().to_owned();
+    let env = env_with(config(&server, json!({})), g).await.unwrap();
+    let mut inst = env.instantiate().await.unwrap();
+    let ep = inst.start(NOTES, 0, text_parts()).await.unwrap();
+    let e = inst.reset(ep).await.unwrap_err();
+    let CallError::Guest {
+        error: GuestError::External(m),
+        ..
+    } = &e
+    else {
+        panic!("{e}");
+    };
+    assert!(m.contains("setup step 1/4 (download)"), "{m}");
+    assert!(
+        m.contains("https://example.com/osworld-fixtures/notes.txt"),
+        "{m}"
+    );
+    assert!(m.contains("is not in the cache"), "{m}");
+    assert!(calls(&server.requests(), "/setup/upload").is_empty());
+}
+
+#[tokio::test]
+async fn an_infeasible_task_is_right_with_fail_and_wrong_with_done() {
+    let server = OsworldServer::start();
+    let env = env(&server, json!({})).await;
+    let mut checker = checker().await;
+    let mut inst = env.instantiate().await.unwrap();
+    let t = task(&env, INFEASIBLE).clone();
+    let (_, v, state) = play(inst.as_mut(), &mut checker, &t, text_parts(), |_, _| {
+        Some(label(&env, "FAIL"))
+    })
+    .await;
+    assert!(v.success, "{}", v.reason);
+    assert_eq!(state["evaluator"]["func"], "infeasible");
+    assert!(state.get("result").is_none());
+    let (_, v, _) = play(inst.as_mut(), &mut checker, &t, text_parts(), |_, _| {
+        Some(label(&env, "DONE"))
+    })
+    .await;
+    assert!(!v.success, "{}", v.reason);
+    // WAIT does not end the episode; the budget does.
+    let (obs, v, state) = play(inst.as_mut(), &mut checker, &t, text_parts(), |_, _| {
+        Some(label(&env, "WAIT"))
+    })
+    .await;
+    assert_eq!(obs.len(), 16);
+    assert!(!v.success);
+    assert_eq!(state["last_action"], "WAIT");
+}
+
+#[tokio::test]
+async fn an_unsupported_task_is_refused_with_its_reason() {
+    let server = OsworldServer::start();
+    let env = env(&server, json!({})).await;
+    let mut inst = env.instantiate().await.unwrap();
+    let e = inst.start(CHROME, 0, text_parts()).await.unwrap_err();
+    let CallError::Guest {
+        error: GuestError::Unsupported(m),
+        ..
+    } = &e
+    else {
+        panic!("{e}");
+    };
+    assert!(m.contains("unsupported setup step chrome_open_tabs"), "{m}");
+    assert!(
+        server.requests().is_empty(),
+        "refused before touching the VM"
+    );
+}
+
+#[tokio::test]
+async fn tasks_need_a_read_only_grant_and_the_server_a_network_grant() {
+    let server = OsworldServer::start();
+    let no_dirs = Grants {
+        http: vec![server.authority()],
+        ..Grants::default()
+    };
+    let e = env_with(config(&server, json!({})), no_dirs)
+        .await
+        .err()
+        .expect("refused");
+    let LoadError::Call(CallError::Guest {
+        error: GuestError::InvalidConfig(m),
+        ..
+    }) = &e
+    else {
+        panic!("{e}");
+    };
+    assert!(
+        m.contains("task_dir `/tasks` cannot be read") && m.contains("read_dirs"),
+        "{m}"
+    );
+
+    let mut no_net = grants(&server);
+    no_net.http.clear();
+    let e = env_with(config(&server, json!({})), no_net)
+        .await
+        .err()
+        .expect("refused");
+    assert!(matches!(e, LoadError::NetworkNotGranted { .. }), "{e}");
+
+    // A grant for another host: init works (no VM needed), the first request is refused.
+    let mut other = grants(&server);
+    other.http = vec!["127.0.0.1:1".into()];
+    let env = env_with(config(&server, json!({})), other).await.unwrap();
+    let mut inst = env.instantiate().await.unwrap();
+    let ep = inst.start(EXECUTABLE, 0, text_parts()).await.unwrap();
+    let e = inst.reset(ep).await.unwrap_err().to_string();
+    assert!(e.contains("network grant"), "{e}");
+}
+
+#[tokio::test]
+async fn the_supported_tasks_pass_the_conformance_check_with_the_checker() {
+    let server = OsworldServer::start();
+    let files: Vec<String> = [
+        "os-make-script-executable",
+        "os-whoami-to-file",
+        "os-edit-downloaded-notes",
+        "os-infeasible-office",
+    ]
+    .iter()
+    .map(|n| format!("/tasks/{n}.json"))
+    .collect();
+    let mut c = config(
+        &server,
+        json!({
+            "task_files": files,
+            "reset_steps": [{"type": "execute", "parameters": {"command": ["revert-snapshot"]}}],
+            "max_steps": 6,
+        }),
+    );
+    c.as_object_mut().unwrap().remove("task_dir");
+    let env = env_with(c, grants(&server)).await.unwrap();
+    assert_eq!(env.info().tasks.len(), 4);
+    let mut checker = checker().await;
+    let report = check_environment(
+        &env,
+        Some(&mut checker),
+        &EnvCheck {
+            episodes: 2,
+            seed: 5,
+        },
+        |_, _, _| {},
+    )
+    .await;
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    assert_eq!(report.tasks.len(), 4);
+}
+
+/// A raw HTTP/1.1 exchange: status and body.
+fn raw(
+    server: &OsworldServer,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(server.authority()).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        server.authority(),
+        body.len()
+    );
+    if let Some(ct) = content_type {
+        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status: u16 = String::from_utf8_lossy(&out[..split])
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    (status, out[split + 4..].to_vec())
+}
+
+#[test]
+fn the_local_server_answers_like_the_flask_server() {
+    let server = OsworldServer::start();
+    let j = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap();
+    let form = Some("application/x-www-form-urlencoded");
+    let json_ct = Some("application/json");
+
+    let (s, b) = raw(&server, "POST", "/file", form, b"file_path=%2Fnope");
+    assert_eq!((s, j(&b)), (404, json!({"error": "File not found"})));
+    let (s, b) = raw(&server, "POST", "/file", form, b"");
+    assert_eq!((s, j(&b)), (400, json!({"error": "file_path is required"})));
+    let (s, b) = raw(&server, "POST", "/file", form, b"file_path=~%2F.bashrc");
+    assert_eq!((s, b), (200, b"# ~/.bashrc\n".to_vec()));
+    let (s, _) = raw(
+        &server,
+        "POST",
+        "/list_directory",
+        Some("text/plain"),
+        b"{}",
+    );
+    assert_eq!(s, 415);
+    let (s, b) = raw(
+        &server,
+        "POST",
+        "/list_directory",
+        json_ct,
+        br#"{"path": "/home/user/.bashrc"}"#,
+    );
+    assert_eq!(
+        (s, j(&b)),
+        (
+            400,
+            json!({"error": "The provided path is not a directory"})
+        )
+    );
+    let (s, b) = raw(
+        &server,
+        "POST",
+        "/list_directory",
+        json_ct,
+        br#"{"path": "/home/user/Documents"}"#,
+    );
+    assert_eq!(
+        (s, j(&b)),
+        (
+            200,
+            json!({"directory_tree": {"type": "directory", "name": "Documents", "children": []}})
+        )
+    );
+    let (s, b) = raw(&server, "POST", "/window_size", form, b"");
+    assert_eq!(
+        (s, j(&b)),
+        (400, json!({"error": "app_class_name is required"}))
+    );
+    let (s, b) = raw(
+        &server,
+        "POST",
+        "/window_size",
+        form,
+        b"app_class_name=gnome-terminal-server",
+    );
+    assert_eq!((s, j(&b)), (200, json!({"width": 900, "height": 640})));
+    let (s, b) = raw(&server, "POST", "/screen_size", None, b"");
+    assert_eq!((s, j(&b)), (200, json!({"width": 1920, "height": 1080})));
+    let (s, b) = raw(&server, "GET", "/platform", None, b"");
+    assert_eq!((s, b), (200, b"Linux".to_vec()));
+    let (s, _) = raw(&server, "GET", "/execute", None, b"");
+    assert_eq!(s, 405);
+    let (s, _) = raw(&server, "GET", "/nope", None, b"");
+    assert_eq!(s, 404);
+    let (s, b) = raw(
+        &server,
+        "POST",
+        "/execute",
+        json_ct,
+        br#"{"command": ["nosuchprogram"]}"#,
+    );
+    assert_eq!(
+        (s, j(&b)),
+        (
+            500,
+            json!({"status": "error", "message": "[Errno 2] No such file or directory: 'nosuchprogram'"})
+        )
+    );
+    let (s, b) = raw(
+        &server,
+        "POST",
+        "/execute",
+        json_ct,
+        br#"{"command": "ls ~/", "shell": false}"#,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(j(&b)["output"], "Desktop\nDocuments\nDownloads\nPictures\n");
+    let (s, b) = raw(
+        &server,
+        "POST",
+        "/setup/launch",
+        json_ct,
+        br#"{"command": ["nosuchprogram"]}"#,
+    );
+    assert_eq!((s, j(&b)["status"].clone()), (500, json!("error")));
+    let (s, b) = raw(
+        &server,
+        "POST",
+        "/setup/open_file",
+        json_ct,
+        br#"{"path": "/nope.txt"}"#,
+    );
+    assert_eq!(
+        (s, b),
+        (404, b"Application/file not found: /nope.txt".to_vec())
+    );
+    let (s, b) = raw(&server, "POST", "/setup/activate_window", json_ct, br#"{}"#);
+    assert_eq!((s, b), (400, b"window_name required".to_vec()));
+    let (s, b) = raw(
+        &server,
+        "POST",
+        "/setup/upload",
+        form,
+        b"file_path=%2Ftmp%2Fa",
+    );
+    assert_eq!(
+        (s, j(&b)),
+        (
+            400,
+            json!({"error": "file_path and file_data are required"})
+        )
+    );
+    let (s, b) = raw(
+        &server,
+        "POST",
+        "/execute_with_verification",
+        json_ct,
+        br#"{"command": ["true"], "verification": {"window_exists": "Nope"}, "max_wait_time": 3}"#,
+    );
+    assert_eq!(s, 500);
+    assert_eq!(j(&b)["verification"], "failed");
+    let (s, b) = raw(&server, "GET", "/terminal", None, b"");
+    assert_eq!(
+        (s, j(&b)),
+        (200, json!({"output": null, "status": "success"}))
+    );
+    let (s, b) = raw(&server, "GET", "/screenshot", None, b"");
+    assert_eq!(s, 200);
+    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n");
+    let (s, b) = raw(&server, "GET", "/accessibility", None, b"");
+    assert_eq!(s, 200);
+    assert!(
+        j(&b)["AT"]
+            .as_str()
+            .unwrap()
+            .starts_with("<desktop-frame xmlns:st=")
+    );
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 22);
+    assert_eq!(reqs[0].status, 404);
+}
+
+/// The learner trains on OSWorld tasks through the same host as on the simulated
+/// suites — only the run config differs (plugins, grants, limits): the unsupported
+/// task is skipped, every episode is judged (none lost to the plugins), and the run
+/// leaves metrics behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steprl_trains_on_osworld_tasks_with_a_granted_server() {
+    let server = OsworldServer::start();
+    let cfg_text = format!(
+        r#"
+seed = 3
+rounds = 2
+
+[env]
+plugin = "{env}"
+[env.config]
+server_url = "{url}"
+task_dir = "/tasks"
+cache_dir = "/cache"
+step_pause_ms = 0
+retry_interval_ms = 0
+max_steps = 4
+reset_steps = [{{ type = "execute", parameters = {{ command = ["revert-snapshot"] }} }}]
+[env.grants]
+http = ["{authority}"]
+read_dirs = {{ "/tasks" = "{tasks}", "/cache" = "{cache}" }}
+
+[checker]
+plugin = "{checker}"
+
+[resampler]
+plugin = "{resampler}"
+
+[algo]
+include_failures = true
+
+[rollout]
+tasks_per_round = 2
+copies_per_task = 2
+concurrency = 1
+
+[learner]
+minibatch = 16
+
+[policy]
+embed_dim = 8
+hidden = 32
+layers = 1
+
+[checkpoint]
+every = 100
+"#,
+        env = steprl_tests::plugin_path("osworld").display(),
+        checker = steprl_tests::plugin_path("osworld-checker").display(),
+        resampler = steprl_tests::plugin_path("resample-step").display(),
+        url = server.url(),
+        authority = server.authority(),
+        tasks = fixtures().join("tasks").display(),
+        cache = fixtures().join("cache").display(),
+    );
+    let cfg = steprl_train::RunConfig::parse(&cfg_text, &repo_root().join("configs/t.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sb = sandbox();
+    let plugins = steprl::plugins::plugins(&sb, &cfg, None, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let out = tempfile::tempdir().unwrap();
+    let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
+        .unwrap()
+        .device;
+    let mut t = steprl_train::Trainer::new(cfg, &out.path().join("run"), plugins, &device)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !t.tasks().iter().any(|id| id == CHROME),
+        "the unsupported task is skipped: {:?}",
+        t.tasks()
+    );
+    assert_eq!(t.tasks().len(), 4, "{:?}", t.tasks());
+    let mut judged = 0;
+    while !t.finished() {
+        let m = t.round().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.plugin_failures, 0, "round {}: {m:?}", m.round);
+        judged = m.trajectories_total;
+        assert!(m.env_steps_total > 0);
+    }
+    assert_eq!(judged, 2 * 2 * 2);
+    let metrics = std::fs::read_to_string(out.path().join("run/metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2);
+    // The adapter drove the VM server: every episode reset it and ran actions.
+    let reqs = server.requests();
+    assert!(calls(&reqs, "/setup/execute").len() >= 8);
+    assert!(!calls(&reqs, "/execute").is_empty());
+}
