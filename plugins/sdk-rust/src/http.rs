@@ -497,10 +497,7 @@ mod imp {
                         let code = wasip2::http::types::http_error_code(&e);
                         return Err(match code {
                             Some(c) => error(&what, url, c),
-                            None => proto(format!(
-                                "reading the response failed: {}",
-                                e.to_debug_string()
-                            )),
+                            None => body_error(&what, &e.to_debug_string()),
                         });
                     }
                 }
@@ -519,6 +516,24 @@ mod imp {
             headers,
             body: data,
         })
+    }
+
+    /// A failure while reading the body. Hosts do not always attach an error code to
+    /// body-stream errors (wasmtime-wasi-http 48 does not), so the host's cap and
+    /// timeout are recognized by their messages.
+    fn body_error(what: &str, message: &str) -> HttpError {
+        let request = what.to_owned();
+        let lower = message.to_ascii_lowercase();
+        if lower.contains("body size exceeds") {
+            HttpError::TooLarge { request }
+        } else if lower.contains("timeout") || lower.contains("timed out") {
+            HttpError::Timeout { request }
+        } else {
+            HttpError::Protocol {
+                request,
+                message: format!("reading the response failed: {message}"),
+            }
+        }
     }
 
     fn error(what: &str, url: &Url, e: ErrorCode) -> HttpError {

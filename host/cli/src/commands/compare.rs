@@ -366,7 +366,11 @@ pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Re
                 old.lr
             );
         }
+        // The comparison keeps the learning rates it picked and the record of the
+        // command and machine that started it.
         manifest.lr = old.lr;
+        manifest.command = old.command;
+        manifest.machine = old.machine;
         println!("resuming the comparison in {}", out.display());
     }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
