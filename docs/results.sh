@@ -5,12 +5,14 @@
 # committed runs in docs/results/ this only re-renders), then docs/results.md from
 # docs/results-notes.md and the two generated reports.
 #
-#   docs/results.sh                  # everything (about 45 min per suite on 2 cores)
+#   docs/results.sh                  # everything (about 45 min per suite on 2 cores,
+#                                    # 10 min more for the shellsim resampler tuning)
 #   STEPRL=path/to/steprl docs/results.sh
 #
-# The learning numbers are deterministic (every random choice derives from the seed,
-# the round and the index): a rerun on any machine gives the same tables, except the
-# wall times.
+# Every random choice derives from the seed, the round and the index, so a rerun on the
+# same machine gives the same tables except the wall times (checked here: the shellsim
+# comparison ran twice with identical metrics). Another CPU or backend may round
+# floating point differently and drift.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 read -r -a steprl <<< "${STEPRL:-cargo run -q -p steprl --}"
@@ -21,6 +23,23 @@ for suite in uisim shellsim; do
         --budget-env-steps 100000 --jobs 2 --backend cpu \
         --out "docs/results/$suite"
 done
+
+# Resampler tuning on shellsim, where full STEP trailed STEP without resampling: four
+# resampler settings for STEP on the grid seeds (1001, 1002 — training split only, at the
+# comparison's STEP rate), then the best of them on the comparison's seeds beside
+# T-GRPO and STEP without resampling at their compared rates.
+tuning=docs/results/shellsim-tuning
+for variant in beta02 kappa3 s0-07 weighted; do
+    "${steprl[@]}" compare "$tuning/configs/$variant.toml" \
+        --methods step --seeds 2 --lr step=1e-3 \
+        --budget-env-steps 100000 --jobs 2 --backend cpu \
+        --out "$tuning/$variant"
+done
+"${steprl[@]}" compare "$tuning/configs/kappa3-eval.toml" \
+    --methods step,tgrpo,step-no-resample --seeds 3 \
+    --lr step=1e-3,tgrpo=3e-3,step-no-resample=1e-3 \
+    --budget-env-steps 100000 --jobs 2 --backend cpu \
+    --out "$tuning/kappa3-eval"
 
 out=docs/results.md
 {
