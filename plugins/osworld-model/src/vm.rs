@@ -370,6 +370,27 @@ mod tests {
         }
     }
 
+    impl Scripted {
+        fn new(answers: Vec<Result<Response, String>>) -> Self {
+            Scripted {
+                answers: RefCell::new(answers),
+                sent: RefCell::default(),
+                slept: RefCell::default(),
+            }
+        }
+
+        /// A client over this script, retrying `attempts` times without waiting.
+        fn client(&self, attempts: u32) -> VmClient<'_, Self> {
+            VmClient::new(
+                self,
+                Retry {
+                    attempts,
+                    interval: Duration::ZERO,
+                },
+            )
+        }
+    }
+
     fn ok(status: u16, body: &str) -> Result<Response, String> {
         Ok(Response {
             status,
@@ -379,25 +400,15 @@ mod tests {
 
     #[test]
     fn retries_5xx_and_transport_errors_but_not_4xx() {
-        let t = Scripted {
-            answers: RefCell::new(vec![
-                Err("reset".into()),
-                ok(500, r#"{"status": "error", "message": "boom"}"#),
-                ok(
-                    200,
-                    r#"{"status": "success", "output": "hi\n", "error": "", "returncode": 0}"#,
-                ),
-            ]),
-            sent: RefCell::default(),
-            slept: RefCell::default(),
-        };
-        let c = VmClient::new(
-            &t,
-            Retry {
-                attempts: 3,
-                interval: Duration::ZERO,
-            },
-        );
+        let t = Scripted::new(vec![
+            Err("reset".into()),
+            ok(500, r#"{"status": "error", "message": "boom"}"#),
+            ok(
+                200,
+                r#"{"status": "success", "output": "hi\n", "error": "", "returncode": 0}"#,
+            ),
+        ]);
+        let c = t.client(3);
         let r = c.execute(&Command::Line("echo hi".into()), true).unwrap();
         assert_eq!((r.output.as_str(), r.returncode), ("hi\n", 0));
         assert_eq!(*t.slept.borrow(), 2);
@@ -406,39 +417,19 @@ mod tests {
             Body::Json(json!({"command": "echo hi", "shell": true}))
         );
 
-        let t = Scripted {
-            answers: RefCell::new(vec![ok(404, r#"{"error": "File not found"}"#)]),
-            sent: RefCell::default(),
-            slept: RefCell::default(),
-        };
-        let c = VmClient::new(
-            &t,
-            Retry {
-                attempts: 3,
-                interval: Duration::ZERO,
-            },
-        );
+        let t = Scripted::new(vec![ok(404, r#"{"error": "File not found"}"#)]);
+        let c = t.client(3);
         assert_eq!(c.file("/nope").unwrap(), None);
         assert_eq!(t.sent.borrow().len(), 1);
     }
 
     #[test]
     fn failures_are_described_with_the_server_message() {
-        let t = Scripted {
-            answers: RefCell::new(vec![
-                ok(500, r#"{"status": "error", "message": "boom"}"#);
-                2
-            ]),
-            sent: RefCell::default(),
-            slept: RefCell::default(),
-        };
-        let c = VmClient::new(
-            &t,
-            Retry {
-                attempts: 2,
-                interval: Duration::ZERO,
-            },
-        );
+        let t = Scripted::new(vec![
+            ok(500, r#"{"status": "error", "message": "boom"}"#);
+            2
+        ]);
+        let c = t.client(2);
         let e = c.accessibility().unwrap_err();
         assert_eq!(e, "GET /accessibility: HTTP 500: boom");
     }
