@@ -498,11 +498,7 @@ impl<W: World> Guarded<W> {
 /// Set the deadline (and fuel) of the next call and clear the memory flag.
 fn arm<W: World>(store: &mut Store<HostState>, call: Call, shared: &Shared<W>) {
     let (deadline, _) = call.deadline(&shared.options.limits);
-    let tick = shared.sandbox.epoch_tick();
-    // One extra tick: the epoch may advance right after the deadline is set, so a
-    // deadline of n ticks could otherwise fire after n-1 ticks of wall time.
-    let ticks = deadline.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64 + 1;
-    store.set_epoch_deadline(ticks);
+    store.set_epoch_deadline(shared.sandbox.epoch_deadline_delta(deadline));
     if shared.sandbox.inner.config.fuel
         && let Some(f) = shared.options.limits.fuel_per_call
     {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -64,6 +64,11 @@ pub(crate) struct Inner {
     pub(crate) config: SandboxConfig,
     cache: CompileCache,
     ticker_stop: Arc<AtomicBool>,
+    /// When the ticker started; epoch `n` is never reached before `ticker_start + n·tick`.
+    ticker_start: Instant,
+    /// Epochs the ticker has added so far; written after each increment, so it never
+    /// runs ahead of the engine's epoch.
+    ticks_done: Arc<AtomicU64>,
 }
 
 impl Drop for Inner {
@@ -88,8 +93,11 @@ impl Sandbox {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut http_linker)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
+        let ticks_done = Arc::new(AtomicU64::new(0));
+        let ticker_start = Instant::now();
         {
             let stop = ticker_stop.clone();
+            let done = ticks_done.clone();
             let engine = engine.clone();
             let tick = config.epoch_tick;
             std::thread::Builder::new()
@@ -98,7 +106,7 @@ impl Sandbox {
                     // Tick on the wall clock, not on sleep durations: a sleep overshoots
                     // by tens of microseconds, which would add up to deadlines several
                     // percent late. Late wake-ups catch up with extra ticks.
-                    let start = Instant::now();
+                    let start = ticker_start;
                     let mut ticks: u64 = 0;
                     while !stop.load(Ordering::Relaxed) {
                         let due = start + tick * (ticks + 1) as u32;
@@ -110,6 +118,7 @@ impl Sandbox {
                         while ticks < now_ticks {
                             engine.increment_epoch();
                             ticks += 1;
+                            done.store(ticks, Ordering::Release);
                         }
                     }
                 })
@@ -124,6 +133,8 @@ impl Sandbox {
                 cache: CompileCache::new(config.cache_dir.clone()),
                 config,
                 ticker_stop,
+                ticker_start,
+                ticks_done,
             }),
         })
     }
@@ -202,6 +213,35 @@ impl Sandbox {
     pub fn epoch_tick(&self) -> Duration {
         self.inner.config.epoch_tick
     }
+
+    /// How many epochs past the current one a deadline of `limit` from now lies, for
+    /// `Store::set_epoch_deadline`. Anchored on the ticker's wall clock, not on the
+    /// epoch count alone: when the ticker thread runs late (a busy machine) it catches
+    /// up with a burst of ticks, and counting from the lagging epoch would fire early.
+    pub(crate) fn epoch_deadline_delta(&self, limit: Duration) -> u64 {
+        let inner = &self.inner;
+        let since_start = inner.ticker_start.elapsed();
+        // Read after the clock: `ticks_done` only grows, so a later read can only be
+        // larger, which makes the delta smaller but never the deadline earlier than
+        // the clock reading allows (see `deadline_delta`).
+        let done = inner.ticks_done.load(Ordering::Acquire);
+        deadline_delta(since_start, limit, inner.config.epoch_tick, done)
+    }
+}
+
+/// Epochs to add to the engine's current epoch so that a deadline `limit` after
+/// `since_start` (wall time since the ticker started) is not reached early, given that
+/// the ticker has added `done` epochs so far (never more than the engine's epoch).
+///
+/// The ticker reaches epoch `n` only once `n · tick` of wall time has passed since it
+/// started, so the deadline is the epoch `target = ⌈(since_start + limit) / tick⌉`. The
+/// engine's epoch is at least `done`, so `done + delta` ≥ `target` is reached no
+/// earlier; if the epoch moves on before the store call, the deadline only moves later.
+fn deadline_delta(since_start: Duration, limit: Duration, tick: Duration, done: u64) -> u64 {
+    let tick = tick.as_nanos().max(1);
+    let target = (since_start.as_nanos() + limit.as_nanos()).div_ceil(tick);
+    // At least one: a zero delta would trap at once.
+    (target.saturating_sub(u128::from(done)).max(1)) as u64
 }
 
 /// Version/layer field after `\0asm` of a core module (version 1, layer 0).
@@ -227,7 +267,32 @@ fn looks_like_wat(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_wat;
+    use std::time::Duration;
+
+    use super::{deadline_delta, looks_like_wat};
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_deadline_counts_from_the_wall_clock_not_from_a_lagging_epoch() {
+        // Ticker on time: 10 ms elapsed, 10 epochs done; 200 ms deadline ends at epoch 210.
+        assert_eq!(deadline_delta(10 * MS, 200 * MS, MS, 10), 200);
+        // Between ticks (10.4 ms): the deadline rounds up to epoch 211, never down.
+        let mid = 10 * MS + Duration::from_micros(400);
+        assert_eq!(10 + deadline_delta(mid, 200 * MS, MS, 10), 211);
+        // Ticker 5 ticks behind (descheduled): it will catch up with a burst, so the
+        // delta must cover the lag, or the trap would come 5 ms early.
+        assert_eq!(deadline_delta(15 * MS, 200 * MS, MS, 10), 205);
+        // Coarser ticks round up too.
+        assert_eq!(deadline_delta(3 * MS, 200 * MS, 7 * MS, 0), 29);
+    }
+
+    #[test]
+    fn a_deadline_is_never_zero_epochs_away() {
+        assert_eq!(deadline_delta(10 * MS, Duration::ZERO, MS, 10), 1);
+        // `done` can be read after the clock and run past the target.
+        assert_eq!(deadline_delta(10 * MS, Duration::ZERO, MS, 12), 1);
+    }
 
     #[test]
     fn wat_detection() {
