@@ -1,5 +1,6 @@
-//! SplitMix64: the small deterministic generator behind resampling plans, episode seeds
-//! and action sampling, so runs replay exactly on every platform (and inside Wasm).
+//! SplitMix64: the small deterministic generator behind resampling plans, episode seeds,
+//! action sampling and the simulated suites' task instances, so runs replay exactly on
+//! every platform (and inside Wasm).
 
 /// SplitMix64 generator.
 #[derive(Debug, Clone)]
@@ -64,6 +65,31 @@ impl SplitMix {
             v.swap(i, j);
         }
     }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below(hi - lo + 1)
+    }
+
+    /// A fair coin.
+    pub fn coin(&mut self) -> bool {
+        self.next_u64() & 1 == 1
+    }
+
+    /// One element of a non-empty slice.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    /// `k` distinct elements of `items` (`k <= items.len()`), in random order.
+    pub fn sample<T: Clone>(&mut self, items: &[T], k: usize) -> Vec<T> {
+        let mut idx: Vec<usize> = (0..items.len()).collect();
+        for i in 0..k {
+            let j = i + self.below(idx.len() - i);
+            idx.swap(i, j);
+        }
+        idx[..k].iter().map(|&i| items[i].clone()).collect()
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +120,34 @@ mod tests {
     fn mix_separates_streams() {
         assert_ne!(SplitMix::mix(&[1, 2]), SplitMix::mix(&[2, 1]));
         assert_eq!(SplitMix::mix(&[1, 2]), SplitMix::mix(&[1, 2]));
+    }
+
+    #[test]
+    fn same_seed_and_stream_replay_and_another_stream_differs() {
+        let draws = |seed, stream| {
+            let mut r = SplitMix::new(seed, stream);
+            (0..5).map(|_| r.next_u64()).collect::<Vec<_>>()
+        };
+        assert_eq!(draws(7, 3), draws(7, 3));
+        assert_ne!(draws(7, 3), draws(7, 4));
+    }
+
+    #[test]
+    fn sample_is_distinct() {
+        let mut r = SplitMix::new(1, 0);
+        let s = r.sample(&[1, 2, 3, 4, 5, 6], 4);
+        let mut d = s.clone();
+        d.sort();
+        d.dedup();
+        assert_eq!(d.len(), 4);
+    }
+
+    #[test]
+    fn range_stays_inside_its_bounds_and_reaches_both() {
+        let mut r = SplitMix::new(2, 0);
+        let seen: Vec<usize> = (0..200).map(|_| r.range(3, 5)).collect();
+        assert!(seen.iter().all(|x| (3..=5).contains(x)));
+        assert!(seen.contains(&3) && seen.contains(&5));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What the simulated task suites (`uisim-model`, `shellsim-model`) share: the
-//! deterministic PRNG, the episode, action and judgement types, the [`Suite`] trait a
-//! suite implements, and the macros that export a suite as environment and
-//! reward-checker plugins.
+//! deterministic PRNG (re-exported from `steprl-core`), the episode, action and
+//! judgement types, the [`Suite`] trait a suite implements, and the macros that export
+//! a suite as environment and reward-checker plugins.
 //!
 //! Pure Rust with no plugin dependency: the models use it natively, and the export
 //! macros expand the `steprl-plugin` glue inside each plugin crate, with that crate's
@@ -10,13 +10,14 @@
 pub mod check;
 pub mod env;
 pub mod judge;
-pub mod rng;
 pub mod sim;
 pub mod suite;
 #[cfg(test)]
 mod toy;
 
 pub use judge::{JudgeError, Judgement};
-pub use rng::Rng;
 pub use sim::{Obs, Outcome, SimAction, SimError};
+/// The suites draw task instances with the host's SplitMix64 (`steprl-core`), so the
+/// generator has one implementation.
+pub use steprl_core::rng::SplitMix as Rng;
 pub use suite::{SimEpisode, Suite, TaskEntry};
