@@ -55,6 +55,66 @@ pub enum Command {
     /// Re-render the plots and report.md of a finished (or partial) run or comparison
     /// from its saved metrics alone.
     Report(ReportArgs),
+    /// Inspect and run pretrained language models: Hugging Face directories
+    /// (config.json + safetensors + tokenizer.json) and GGUF files.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+/// `steprl model ...`
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Show a model's architecture, parameters, layers, heads, vocabulary, context
+    /// length, storage type and whether it has a chat template (reads no weights).
+    Inspect(ModelInspectArgs),
+    /// Generate text from a prompt with a KV cache, stopping at the model's end-of-text
+    /// or end-of-turn token.
+    Generate(GenerateArgs),
+}
+
+/// Arguments of `steprl model inspect`.
+#[derive(Debug, Args)]
+pub struct ModelInspectArgs {
+    /// A Hugging Face model directory or a .gguf file.
+    pub path: PathBuf,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `steprl model generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// A Hugging Face model directory or a .gguf file.
+    pub path: PathBuf,
+    /// The prompt: sent as one user message through the model's chat template.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// Tokenize the prompt as is: no chat template, no BOS.
+    #[arg(long)]
+    pub raw: bool,
+    /// Always take the most likely token.
+    #[arg(long, conflicts_with_all = ["temperature", "top_p"])]
+    pub greedy: bool,
+    /// Sampling temperature (> 0).
+    #[arg(long, default_value_t = 0.7, value_name = "T")]
+    pub temperature: f32,
+    /// Nucleus sampling: draw from the most likely tokens holding this much probability.
+    #[arg(long, default_value_t = 0.9, value_name = "P")]
+    pub top_p: f32,
+    /// Most new tokens.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub max_tokens: usize,
+    /// Seed of the sampler.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+    /// Compute backend: auto (a hardware GPU through wgpu if present, else CPU), cpu, wgpu.
+    #[arg(long, default_value = "auto", value_name = "BACKEND")]
+    pub backend: steprl_learner::BackendChoice,
+    /// Print one JSON object (prompt_ids, ids, text, top_logprobs, stop, timings)
+    /// instead of streaming the text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `steprl train`.

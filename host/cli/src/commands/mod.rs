@@ -1,6 +1,7 @@
 //! The commands: each turns parsed arguments into work and terminal output.
 
 mod compare;
+mod model;
 mod plugin;
 mod tasks;
 mod train;
@@ -15,11 +16,18 @@ use steprl_sandbox::{
 
 use crate::args::GrantArgs;
 
-use crate::args::{Cli, Command, Global, PluginCommand};
+use crate::args::{Cli, Command, Global, ModelCommand, PluginCommand};
 
 /// Run the parsed command. `Ok(false)` means the command ran but found problems (e.g.
 /// conformance violations): the process should exit non-zero.
 pub async fn run(cli: Cli) -> anyhow::Result<bool> {
+    // Language-model commands need no WebAssembly sandbox.
+    if let Command::Model(m) = &cli.command {
+        return match m {
+            ModelCommand::Inspect(a) => model::inspect(a),
+            ModelCommand::Generate(a) => model::generate(a),
+        };
+    }
     let sandbox = sandbox(&cli.global)?;
     match cli.command {
         Command::Plugin(PluginCommand::Inspect(a)) => plugin::inspect(&sandbox, &a).await,
@@ -30,6 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Eval(a) => train::eval(&sandbox, &a).await,
         Command::Compare(a) => compare::compare(&sandbox, &a).await,
         Command::Report(a) => compare::report(&a),
+        Command::Model(_) => unreachable!("handled above"),
     }
 }
 

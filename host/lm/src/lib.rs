@@ -1,0 +1,22 @@
+//! Pretrained decoder-only language models on burn: Llama and Qwen2 loaded from Hugging
+//! Face directories (safetensors) or GGUF files (dequantized at load), their tokenizer
+//! and chat template, and KV-cache generation.
+
+pub mod chat;
+pub mod config;
+pub mod error;
+pub mod generate;
+pub mod gguf;
+pub mod load;
+pub mod model;
+pub mod rope;
+pub mod tokenizer;
+pub mod weights;
+
+pub use chat::{ChatTemplate, Message};
+pub use config::{Architecture, ModelConfig, RopeScaling};
+pub use error::{LmError, Result};
+pub use generate::{GenerateOptions, Generation, Sampling, StopReason, log_softmax, top_k};
+pub use load::{Format, LanguageModel, ModelInfo};
+pub use model::{CausalLm, KvCache};
+pub use tokenizer::Tokenizer;
