@@ -200,8 +200,7 @@ impl ModelConfig {
             .map_or(num_heads, |x| x as usize);
         let head_dim = match v.get("head_dim").and_then(Value::as_u64) {
             Some(d) => d as usize,
-            None if num_heads > 0 => hidden_size / num_heads,
-            None => 0,
+            None => hidden_size.checked_div(num_heads).unwrap_or(0),
         };
         // transformers 5 folds theta and scaling into `rope_parameters`.
         let rope = v.get("rope_parameters").filter(|r| r.is_object());
@@ -223,17 +222,7 @@ impl ModelConfig {
             Architecture::Llama => (attention_bias, attention_bias),
             Architecture::Qwen2 => (true, false),
         };
-        let ids = |key: &str| -> Vec<u32> {
-            match v.get(key) {
-                Some(Value::Number(n)) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .filter_map(Value::as_u64)
-                    .map(|x| x as u32)
-                    .collect(),
-                _ => Vec::new(),
-            }
-        };
+        let ids = |key: &str| token_ids(v.get(key));
         let cfg = ModelConfig {
             architecture,
             vocab_size: usize_key("vocab_size")?,
@@ -265,6 +254,19 @@ impl ModelConfig {
         };
         cfg.validate(path)?;
         Ok(cfg)
+    }
+}
+
+/// Token ids written as one number or a list (`eos_token_id: 2` or `[2, 3]`).
+pub(crate) fn token_ids(v: Option<&Value>) -> Vec<u32> {
+    match v {
+        Some(Value::Number(n)) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_u64)
+            .map(|x| x as u32)
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -227,11 +227,7 @@ fn read_config(
     let num_kv_heads = usize_key("attention.head_count_kv").unwrap_or(num_heads);
     let head_dim = usize_key("attention.key_length")
         .or_else(|_| usize_key("rope.dimension_count"))
-        .unwrap_or(if num_heads > 0 {
-            hidden_size / num_heads
-        } else {
-            0
-        });
+        .unwrap_or(hidden_size.checked_div(num_heads).unwrap_or(0));
     let vocab_size = match usize_key("vocab_size") {
         Ok(v) => v,
         Err(_) => tensors

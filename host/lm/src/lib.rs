@@ -13,6 +13,8 @@ pub mod rope;
 pub mod tokenizer;
 pub mod weights;
 
+/// The device models load onto (burn's; choose it with `steprl_learner::select`).
+pub use burn::tensor::Device;
 pub use chat::{ChatTemplate, Message};
 pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use error::{LmError, Result};

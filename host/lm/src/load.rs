@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::chat::ChatTemplate;
-use crate::config::ModelConfig;
+use crate::config::{ModelConfig, token_ids};
 use crate::error::{LmError, Result, io};
 use crate::gguf::GgufFile;
 use crate::model::CausalLm;
@@ -106,18 +106,6 @@ fn token_string(v: Option<&Value>) -> Option<String> {
     }
 }
 
-fn ids_of(v: Option<&Value>) -> Vec<u32> {
-    match v {
-        Some(Value::Number(n)) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_u64)
-            .map(|x| x as u32)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn stop_ids(
     config: &ModelConfig,
     tok: &Tokenizer,
@@ -195,7 +183,7 @@ fn open_hf_dir(dir: &Path) -> Result<Opened> {
         extra.push(id);
     }
     if let Some(gc) = read_json(&dir.join("generation_config.json"))? {
-        extra.extend(ids_of(gc.get("eos_token_id")));
+        extra.extend(token_ids(gc.get("eos_token_id")));
     }
     let stop = stop_ids(&config, &tokenizer, &extra, template.as_ref());
     Ok(Opened {

@@ -121,6 +121,16 @@ fn transpose(t: &HostTensor) -> Vec<f32> {
     out
 }
 
+/// A linear layer over `[batch, len, d]` as one `[batch·len, d]` product: burn's 3-D
+/// product runs each batch entry on its own (one thread), the 2-D one lets the CPU
+/// backend split the rows over every core.
+fn linear(layer: &Linear, x: Tensor<3>) -> Tensor<3> {
+    let [b, t, d] = x.dims();
+    let y = layer.forward(x.reshape([b * t, d]));
+    let n = y.dims()[1];
+    y.reshape([b, t, n])
+}
+
 struct Builder<'a> {
     src: &'a dyn TensorSource,
     device: &'a Device,
@@ -249,7 +259,7 @@ impl CausalLm {
 
     /// Logits `[batch, len, vocab]` from hidden states.
     pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
-        self.lm_head.forward(hidden)
+        linear(&self.lm_head, hidden)
     }
 
     /// Logits of the last position only, `[batch, vocab]`.
@@ -273,19 +283,13 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let (h, kvh, hd) = (dims.heads, dims.kv_heads, dims.head_dim);
-        let q = self
-            .q_proj
-            .forward(x.clone())
+        let q = linear(&self.q_proj, x.clone())
             .reshape([b, t, h, hd])
             .swap_dims(1, 2);
-        let k = self
-            .k_proj
-            .forward(x.clone())
+        let k = linear(&self.k_proj, x.clone())
             .reshape([b, t, kvh, hd])
             .swap_dims(1, 2);
-        let v = self
-            .v_proj
-            .forward(x)
+        let v = linear(&self.v_proj, x)
             .reshape([b, t, kvh, hd])
             .swap_dims(1, 2);
         let q = rope::apply(q, cos, sin);
@@ -348,7 +352,7 @@ impl Attention {
 
 impl Mlp {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let g = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(g * self.up_proj.forward(x))
+        let g = silu(linear(&self.gate_proj, x.clone()));
+        linear(&self.down_proj, g * linear(&self.up_proj, x))
     }
 }
