@@ -79,8 +79,12 @@ impl GgufFile {
             return Err(truncated("not a GGUF file (no GGUF magic)".into()));
         }
         // ggus slices the data section by the extents its tensor table announces and
-        // panics when the file is shorter; catch that and report a truncated file.
+        // panics when the file is shorter; catch that (without the panic message) and
+        // report a truncated file.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
         let parsed = std::panic::catch_unwind(|| GGuf::new(&map));
+        std::panic::set_hook(hook);
         let gguf = match parsed {
             Ok(Ok(g)) => g,
             Ok(Err(e)) => return Err(truncated(format!("GGUF header: {e}"))),
