@@ -13,6 +13,9 @@ use steprl_lm::{GenerateOptions, LanguageModel, Sampling};
 /// Q4_1 blocks exactly, so what remains is f32 summation order over 30 layers.
 const TOLERANCE: f32 = 2e-4;
 
+/// The question whose greedy answer must name Paris (one of the reference's cases).
+const PARIS: &str = "What is the capital of France? Answer in one word.";
+
 fn model_path() -> Option<PathBuf> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -40,6 +43,7 @@ fn smollm2_answers_paris_and_matches_transformers_log_probs() {
     let Some(path) = model_path() else { return };
     let model = LanguageModel::load(&path, &Device::flex()).unwrap();
     let r = reference();
+    let mut asked_paris = false;
     for case in r["cases"].as_array().unwrap() {
         let prompt = case["prompt"].as_str().unwrap();
         let ids = model
@@ -85,20 +89,10 @@ fn smollm2_answers_paris_and_matches_transformers_log_probs() {
             .map(|v| v.as_u64().unwrap() as u32)
             .collect();
         assert_eq!(out.ids, want, "greedy ids of {prompt:?} ({:?})", out.text);
+        if prompt == PARIS {
+            assert!(out.text.contains("Paris"), "{:?}", out.text);
+            asked_paris = true;
+        }
     }
-    let ids = model
-        .prompt_ids("What is the capital of France? Answer in one word.", false)
-        .unwrap();
-    let out = model
-        .generate(
-            &ids,
-            &GenerateOptions {
-                sampling: Sampling::Greedy,
-                max_tokens: 16,
-                seed: 0,
-            },
-            |_| {},
-        )
-        .unwrap();
-    assert!(out.text.contains("Paris"), "{:?}", out.text);
+    assert!(asked_paris, "the reference has the capital-of-France case");
 }
