@@ -7,9 +7,8 @@
 
 use std::time::Instant;
 
-use steprl_algo::decompose::StepSample;
-use steprl_core::{Policy, SplitMix};
-use steprl_learner::{BackendChoice, Learner, PolicyConfig, PpoConfig, Spaces};
+use steprl_core::{Learner, SplitMix, StepSample};
+use steprl_learner::{BackendChoice, Context, NetLearner, PolicyConfig, PpoConfig};
 
 const VOCAB: u32 = 133;
 const CONTEXT: usize = 80;
@@ -42,14 +41,16 @@ fn main() {
         .parse()
         .expect("STEPRL_BENCH_BACKEND is auto, cpu or wgpu");
     let selected = steprl_learner::select(choice).expect("backend");
-    let spaces = Spaces {
-        input_vocab: (VOCAB + ACTIONS as u32 + 1) as usize,
-        context_len: CONTEXT,
-        actions: ACTIONS,
+    let context = Context {
+        history: 0,
+        obs_len: CONTEXT,
+        vocab: VOCAB,
+        actions: ACTIONS as u32,
+        pad: 0,
     };
     let policy = PolicyConfig::default();
     let ppo = PpoConfig::default();
-    let mut learner = Learner::new(&selected.device, spaces, &policy, ppo, 1).unwrap();
+    let mut learner = NetLearner::new(&selected.device, context, &policy, ppo, 1).unwrap();
     let data = samples(2);
     // Warm up (kernel compilation on wgpu, allocator on CPU).
     learner.update(&data[..512], 0);
@@ -69,11 +70,11 @@ fn main() {
         .iter()
         .map(|s| (s.context.as_slice(), s.mask.as_slice()))
         .collect();
-    learner.log_probs(&inputs);
+    learner.log_probs_of(&inputs);
     let t0 = Instant::now();
     let n = 200;
     for _ in 0..n {
-        std::hint::black_box(learner.log_probs(&inputs));
+        std::hint::black_box(learner.log_probs_of(&inputs));
     }
     let infer = (n * 64) as f64 / t0.elapsed().as_secs_f64();
     println!("backend: {} ({})", selected.backend, selected.description);

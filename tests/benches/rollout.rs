@@ -8,25 +8,46 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use steprl_algo::decompose::Context;
-use steprl_core::{Environment, Policy};
-use steprl_learner::{BackendChoice, Learner, PolicyConfig, PpoConfig, Spaces};
+use steprl_core::{
+    Action, Decision, Environment, Observation, ObservationParts, Policy, Sampling as Mode,
+    SplitMix, View, action_mask, sample_action,
+};
+use steprl_learner::{BackendChoice, Context, NetLearner, PolicyConfig, PpoConfig};
 use steprl_rollout::{EpisodeSpec, Pool, RolloutConfig, Sampling};
 use steprl_sandbox::{PluginOptions, WasmEnvironment, WasmRewardChecker};
 use steprl_tests::{load, sandbox};
 
 /// Every valid action equally likely.
-struct Uniform;
+struct Uniform(usize);
 
 impl Policy for Uniform {
-    fn log_probs(&mut self, inputs: &[(&[u32], &[bool])]) -> Vec<Vec<f32>> {
-        inputs
+    fn parts(&self) -> ObservationParts {
+        ObservationParts {
+            tokens: true,
+            ..ObservationParts::default()
+        }
+    }
+
+    fn check(&self, _: &Observation) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn act(&mut self, views: &[View<'_>], mode: Mode, rngs: &mut [&mut SplitMix]) -> Vec<Decision> {
+        views
             .iter()
-            .map(|(_, m)| {
+            .zip(rngs.iter_mut())
+            .map(|(v, rng)| {
+                let m = action_mask(v.observation, self.0);
                 let n = m.iter().filter(|v| **v).count() as f32;
-                m.iter()
+                let lp: Vec<f32> = m
+                    .iter()
                     .map(|v| if *v { -n.ln() } else { f32::NEG_INFINITY })
-                    .collect()
+                    .collect();
+                let a = sample_action(&lp, mode == Mode::Greedy, rng);
+                Decision {
+                    action: Action::Discrete(a),
+                    logp: lp[a as usize],
+                }
             })
             .collect()
     }
@@ -59,6 +80,7 @@ async fn main() {
         actions: info.action.discrete,
         pad: 0,
     };
+    let mut uniform = Uniform(info.action.discrete as usize);
     let specs: Vec<EpisodeSpec> = (0..512)
         .map(|i| EpisodeSpec {
             task: info.tasks[i % info.tasks.len()].id.clone(),
@@ -67,13 +89,9 @@ async fn main() {
         })
         .collect();
     let device = steprl_learner::select(BackendChoice::Cpu).unwrap().device;
-    let mut mlp = Learner::new(
+    let mut mlp = NetLearner::new(
         &device,
-        Spaces {
-            input_vocab: context.input_vocab() as usize,
-            context_len: context.len(),
-            actions: context.actions as usize,
-        },
+        context,
         &PolicyConfig::default(),
         PpoConfig::default(),
         1,
@@ -86,7 +104,6 @@ async fn main() {
     for concurrency in [1usize, 16, 64, 256] {
         let cfg = RolloutConfig {
             concurrency,
-            context,
             sampling: Sampling::Sample,
         };
         let mut pool = Pool::new(env.clone());
@@ -94,19 +111,19 @@ async fn main() {
         // before timing (instantiation is a one-off cost per lane).
         pool.run(
             &specs[..concurrency.max(32)],
-            &mut Uniform,
+            &mut uniform,
             &mut checker,
             &cfg,
         )
         .await;
         let t0 = Instant::now();
-        let (_, s) = pool.run(&specs, &mut Uniform, &mut checker, &cfg).await;
-        let uniform = s.env_steps as f64 / t0.elapsed().as_secs_f64();
+        let (_, s) = pool.run(&specs, &mut uniform, &mut checker, &cfg).await;
+        let uniform_rate = s.env_steps as f64 / t0.elapsed().as_secs_f64();
         let t0 = Instant::now();
         let (_, s) = pool.run(&specs, &mut mlp, &mut checker, &cfg).await;
         let with_mlp = s.env_steps as f64 / t0.elapsed().as_secs_f64();
         println!(
-            "| {concurrency} | {uniform:.0} | {with_mlp:.0} | {:.1} |",
+            "| {concurrency} | {uniform_rate:.0} | {with_mlp:.0} | {:.1} |",
             s.env_steps as f64 / s.batches as f64
         );
     }

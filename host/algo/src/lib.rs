@@ -4,7 +4,6 @@
 //! - [`record`]: the smoothed per-task success-rate record ŝ;
 //! - [`resample`]: `p_rep`, the task cache and the round plan (copy 0 always kept);
 //! - [`advantage`]: STEP, T-GRPO and GiGPO advantages behind one enum;
-//! - [`decompose`]: trajectories into step samples with an optional history window;
 //! - [`augment`]: step-level GRPO augmentation groups.
 //!
 //! Where the paper is silent, the choice made here follows `design.md` §5 and is
@@ -12,7 +11,6 @@
 
 pub mod advantage;
 pub mod augment;
-pub mod decompose;
 pub mod record;
 pub mod resample;
 

@@ -1,8 +1,10 @@
 //! steprl's domain types and the host-agnostic plugin traits: everything above the
 //! sandbox talks to environments, reward checkers and resamplers through these, in
-//! plain Rust types, without seeing wasmtime.
+//! plain Rust types, without seeing wasmtime — and to policies and learners without
+//! seeing burn.
 
 pub mod error;
+pub mod learner;
 pub mod plugin;
 pub mod policy;
 pub mod rng;
@@ -10,8 +12,11 @@ pub mod types;
 pub mod validate;
 
 pub use error::{CallError, GuestError, TrapKind};
+pub use learner::{Candidates, Learner, SaveError, State, StepSample, UpdateStats};
 pub use plugin::{EnvInstance, Environment, EpisodeId, Resampler, RewardChecker};
-pub use policy::Policy;
+pub use policy::{
+    Decision, Policy, Sampling, Transition, View, action_mask, anchor, sample_action,
+};
 pub use rng::SplitMix;
 pub use types::{
     Action, ActionSpec, EnvInfo, Image, ImageShape, Observation, ObservationParts, ObservationSpec,

@@ -1,15 +1,19 @@
-//! The learner: a policy network and its frozen reference on one device, batched
-//! inference for rollouts, the clipped-objective update over a round's step samples,
-//! and checkpoints of model, reference and optimizer state.
+//! The token-network learner: an MLP or transformer policy and its frozen reference on
+//! one device, acting in batches for rollouts, turning trajectories into samples with
+//! its [`Context`], the clipped-objective update over a round's step samples, and
+//! checkpoints of model, reference and optimizer state.
 
 use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use steprl_algo::decompose::StepSample;
-use steprl_core::{Policy, SplitMix};
+use steprl_core::{
+    Action, Candidates, Decision, Learner, Observation, ObservationParts, Policy, Sampling,
+    SaveError, SplitMix, State, StepSample, UpdateStats, View, action_mask, sample_action,
+};
 
 use crate::adam::{Adam, AdamConfig, AdamStateError};
+use crate::context::{Context, decompose};
 use crate::net::{PolicyConfig, PolicyNet, Spaces};
 use crate::ppo::{self, Batch, PpoConfig};
 
@@ -32,33 +36,11 @@ pub enum LearnerError {
     Adam(#[from] AdamStateError),
 }
 
-/// What one update did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct UpdateStats {
-    /// Samples in the round (the round's metrics count rollout and augmentation samples
-    /// separately, so this is not serialized).
-    #[serde(skip)]
-    pub samples: usize,
-    /// Gradient steps taken.
-    pub gradient_steps: u32,
-    /// Mean policy loss.
-    pub policy_loss: f32,
-    /// Mean entropy.
-    pub entropy: f32,
-    /// Mean approximate KL to the data-collecting policy.
-    pub approx_kl: f32,
-    /// Mean clip fraction.
-    pub clip_frac: f32,
-    /// Mean k3 KL to the reference.
-    pub kl_ref: f32,
-    /// Mean gradient norm before clipping.
-    pub grad_norm: f32,
-}
-
 /// Policy, reference and optimizer on one device.
-pub struct Learner {
+pub struct NetLearner {
     device: Device,
     infer_device: Device,
+    context: Context,
     spaces: Spaces,
     ppo: PpoConfig,
     model: PolicyNet,
@@ -67,11 +49,12 @@ pub struct Learner {
     inference: Option<PolicyNet>,
 }
 
-impl Learner {
-    /// A fresh learner on `device` (autodiff is turned on here), initialized from `seed`.
+impl NetLearner {
+    /// A fresh learner on `device` (autodiff is turned on here) for inputs laid out by
+    /// `context`, initialized from `seed`.
     pub fn new(
         device: &Device,
-        spaces: Spaces,
+        context: Context,
         policy: &PolicyConfig,
         ppo: PpoConfig,
         seed: u64,
@@ -84,12 +67,18 @@ impl Learner {
         if !problems.is_empty() {
             return Err(LearnerError::Config(problems.join("; ")));
         }
+        let spaces = Spaces {
+            input_vocab: context.input_vocab() as usize,
+            context_len: context.len(),
+            actions: context.actions as usize,
+        };
         let train_device = device.clone().autodiff();
         let model = policy.init(&spaces, &train_device, seed);
         let reference = model.valid();
-        Ok(Learner {
+        Ok(NetLearner {
             infer_device: device.clone().without_autodiff(),
             device: train_device,
+            context,
             spaces,
             ppo,
             model,
@@ -104,9 +93,9 @@ impl Learner {
         self.spaces
     }
 
-    /// Number of parameters.
-    pub fn num_params(&self) -> usize {
-        self.model.num_params()
+    /// How its inputs are laid out.
+    pub fn context(&self) -> Context {
+        self.context
     }
 
     /// Update on a round's samples: `epochs` passes of shuffled minibatches, one Adam
@@ -154,8 +143,8 @@ impl Learner {
     }
 
     /// Write `model.bpk`, `reference.bpk` and `adam.bin` into `dir` (each atomically).
-    pub fn save(&self, dir: &Path) -> Result<(), LearnerError> {
-        let err = |path: &Path, e: &dyn std::fmt::Display| LearnerError::Checkpoint {
+    pub fn save_files(&self, dir: &Path) -> Result<(), SaveError> {
+        let err = |path: &Path, e: &dyn std::fmt::Display| SaveError {
             path: path.display().to_string(),
             message: e.to_string(),
         };
@@ -173,15 +162,16 @@ impl Learner {
         Ok(())
     }
 
-    /// Restore a learner saved by [`Learner::save`].
+    /// Restore a learner saved by [`NetLearner::save_files`].
     pub fn load(
         dir: &Path,
         device: &Device,
-        spaces: Spaces,
+        context: Context,
         policy: &PolicyConfig,
         ppo: PpoConfig,
     ) -> Result<Self, LearnerError> {
-        let mut l = Learner::new(device, spaces, policy, ppo, 0)?;
+        let mut l = NetLearner::new(device, context, policy, ppo, 0)?;
+        let spaces = l.spaces;
         let err = |path: &Path, e: &dyn std::fmt::Display| LearnerError::Checkpoint {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -231,9 +221,109 @@ impl Learner {
     }
 }
 
-impl Policy for Learner {
-    fn log_probs(&mut self, inputs: &[(&[u32], &[bool])]) -> Vec<Vec<f32>> {
-        self.log_probs_of(inputs)
+impl Policy for NetLearner {
+    fn parts(&self) -> ObservationParts {
+        ObservationParts {
+            tokens: true,
+            ..ObservationParts::default()
+        }
+    }
+
+    fn check(&self, observation: &Observation) -> Result<(), String> {
+        match observation.tokens {
+            Some(_) => Ok(()),
+            None => {
+                Err("the observation carries no tokens; training needs token observations".into())
+            }
+        }
+    }
+
+    fn act(
+        &mut self,
+        views: &[View<'_>],
+        sampling: Sampling,
+        rngs: &mut [&mut SplitMix],
+    ) -> Vec<Decision> {
+        let n = self.context.actions as usize;
+        let contexts: Vec<Vec<u32>> = views.iter().map(|v| self.context.view(v)).collect();
+        let masks: Vec<Vec<bool>> = views
+            .iter()
+            .map(|v| action_mask(v.observation, n))
+            .collect();
+        let inputs: Vec<(&[u32], &[bool])> = contexts
+            .iter()
+            .zip(&masks)
+            .map(|(c, m)| (c.as_slice(), m.as_slice()))
+            .collect();
+        let logps = self.log_probs_of(&inputs);
+        logps
+            .iter()
+            .zip(rngs.iter_mut())
+            .map(|(lp, rng)| {
+                let a = sample_action(lp, sampling == Sampling::Greedy, rng);
+                Decision {
+                    action: Action::Discrete(a),
+                    logp: lp[a as usize],
+                }
+            })
+            .collect()
+    }
+}
+
+/// Candidate states are scored this many at a time.
+const CANDIDATE_CHUNK: usize = 256;
+
+impl Learner for NetLearner {
+    fn num_params(&self) -> usize {
+        self.model.num_params()
+    }
+
+    fn samples(
+        &self,
+        _instruction: &str,
+        steps: &[steprl_core::Transition],
+        adv: &[f32],
+    ) -> Vec<StepSample> {
+        decompose(&self.context, steps, adv)
+    }
+
+    fn candidates(&mut self, states: &[State<'_>], group: u32, seeds: &[u64]) -> Vec<Candidates> {
+        let mut out = Vec::with_capacity(states.len());
+        for (chunk, seeds) in states
+            .chunks(CANDIDATE_CHUNK)
+            .zip(seeds.chunks(CANDIDATE_CHUNK))
+        {
+            let recorded: Vec<StepSample> = chunk
+                .iter()
+                .map(|s| self.context.sample(s.steps, s.t, 0.0))
+                .collect();
+            let inputs: Vec<(&[u32], &[bool])> = recorded
+                .iter()
+                .map(|r| (r.context.as_slice(), r.mask.as_slice()))
+                .collect();
+            let logps = self.log_probs_of(&inputs);
+            for ((recorded, lp), seed) in recorded.into_iter().zip(&logps).zip(seeds) {
+                let mut rng = SplitMix::new(*seed, 0);
+                let actions: Vec<u32> = (0..group)
+                    .map(|_| sample_action(lp, false, &mut rng))
+                    .collect();
+                let logps = actions.iter().map(|a| lp[*a as usize]).collect();
+                out.push(Candidates {
+                    recorded,
+                    actions,
+                    logps,
+                });
+            }
+        }
+        out
+    }
+
+    fn update(&mut self, samples: &[StepSample], seed: u64) -> UpdateStats {
+        NetLearner::update(self, samples, seed)
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), SaveError> {
+        self.save_files(dir)
     }
 }
 
@@ -241,15 +331,18 @@ impl Policy for Learner {
 mod tests {
     use super::*;
 
-    fn spaces() -> Spaces {
-        Spaces {
-            input_vocab: 12,
-            context_len: 3,
+    /// Contexts of 3 tokens below 7, 4 actions: an input space of 12.
+    fn spaces() -> Context {
+        Context {
+            history: 0,
+            obs_len: 3,
+            vocab: 7,
             actions: 4,
+            pad: 0,
         }
     }
 
-    fn learner(kind: crate::net::PolicyKind) -> Learner {
+    fn learner(kind: crate::net::PolicyKind) -> NetLearner {
         let policy = PolicyConfig {
             kind,
             embed_dim: 8,
@@ -263,19 +356,19 @@ mod tests {
             minibatch: 4,
             ..PpoConfig::default()
         };
-        Learner::new(&Device::flex(), spaces(), &policy, ppo, 5).unwrap()
+        NetLearner::new(&Device::flex(), spaces(), &policy, ppo, 5).unwrap()
     }
 
     const X: [u32; 3] = [1, 2, 3];
     const Y: [u32; 3] = [4, 5, 6];
     const ALL: [bool; 4] = [true; 4];
 
-    fn logp(l: &mut Learner, ctx: &[u32], a: usize) -> f32 {
+    fn logp(l: &mut NetLearner, ctx: &[u32], a: usize) -> f32 {
         l.log_probs_of(&[(ctx, &ALL)])[0][a]
     }
 
-    fn samples(l: &mut Learner) -> Vec<StepSample> {
-        let sample = |l: &mut Learner, ctx: &[u32], action: u32, advantage: f32| StepSample {
+    fn samples(l: &mut NetLearner) -> Vec<StepSample> {
+        let sample = |l: &mut NetLearner, ctx: &[u32], action: u32, advantage: f32| StepSample {
             context: ctx.to_vec(),
             mask: ALL.to_vec(),
             action,
@@ -327,7 +420,7 @@ mod tests {
         let mut a = learner(crate::net::PolicyKind::Mlp);
         let s = samples(&mut a);
         a.update(&s, 1);
-        a.save(dir.path()).unwrap();
+        a.save_files(dir.path()).unwrap();
         let policy = PolicyConfig {
             kind: crate::net::PolicyKind::Mlp,
             embed_dim: 8,
@@ -335,7 +428,8 @@ mod tests {
             layers: 1,
             heads: 2,
         };
-        let mut b = Learner::load(dir.path(), &Device::flex(), spaces(), &policy, a.ppo).unwrap();
+        let mut b =
+            NetLearner::load(dir.path(), &Device::flex(), spaces(), &policy, a.ppo).unwrap();
         assert_eq!(a.log_probs_of(&[(&X, &ALL)]), b.log_probs_of(&[(&X, &ALL)]));
         let sa = a.update(&s, 2);
         let sb = b.update(&s, 2);
@@ -346,7 +440,7 @@ mod tests {
     #[test]
     fn a_missing_checkpoint_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Learner::load(
+        let err = NetLearner::load(
             dir.path(),
             &Device::flex(),
             spaces(),
@@ -364,7 +458,7 @@ mod tests {
             lr: -1.0,
             ..PpoConfig::default()
         };
-        let err = Learner::new(&Device::flex(), spaces(), &PolicyConfig::default(), ppo, 0)
+        let err = NetLearner::new(&Device::flex(), spaces(), &PolicyConfig::default(), ppo, 0)
             .err()
             .unwrap();
         assert!(err.to_string().contains("learner.lr = -1"), "{err}");

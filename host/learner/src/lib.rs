@@ -5,6 +5,7 @@
 
 pub mod adam;
 pub mod backend;
+pub mod context;
 pub mod learner;
 pub mod net;
 pub mod ppo;
@@ -15,6 +16,8 @@ pub use backend::{BackendChoice, BackendError, Selected, select};
 pub mod burn_device {
     pub use burn::tensor::Device;
 }
-pub use learner::{Learner, LearnerError, UpdateStats};
+pub use context::Context;
+pub use learner::{LearnerError, NetLearner};
 pub use net::{PolicyConfig, PolicyKind, Spaces};
 pub use ppo::PpoConfig;
+pub use steprl_core::UpdateStats;

@@ -5,7 +5,7 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
-use steprl_algo::decompose::StepSample;
+use steprl_core::StepSample;
 
 use crate::net::PolicyNet;
 

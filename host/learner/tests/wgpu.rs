@@ -3,17 +3,19 @@
 //! adapter the test prints that it was skipped — and fails instead when
 //! `STEPRL_REQUIRE_WGPU=1` (CI sets it after installing the software driver).
 
-use steprl_algo::decompose::StepSample;
-use steprl_core::Policy;
-use steprl_learner::{BackendChoice, Learner, PolicyConfig, PpoConfig, Spaces, select};
+use steprl_core::StepSample;
+use steprl_learner::{BackendChoice, Context, NetLearner, PolicyConfig, PpoConfig, select};
 
 const ALL: [bool; 5] = [true; 5];
 
-fn learner(device: &burn::tensor::Device) -> Learner {
-    let spaces = Spaces {
-        input_vocab: 16,
-        context_len: 4,
+fn learner(device: &burn::tensor::Device) -> NetLearner {
+    // Contexts of 4 tokens below 10, 5 actions: an input space of 16.
+    let context = Context {
+        history: 0,
+        obs_len: 4,
+        vocab: 10,
         actions: 5,
+        pad: 0,
     };
     let policy = PolicyConfig {
         embed_dim: 8,
@@ -27,11 +29,11 @@ fn learner(device: &burn::tensor::Device) -> Learner {
         minibatch: 4,
         ..PpoConfig::default()
     };
-    Learner::new(device, spaces, &policy, ppo, 9).unwrap()
+    NetLearner::new(device, context, &policy, ppo, 9).unwrap()
 }
 
-fn lp(l: &mut Learner, ctx: &[u32], a: usize) -> f32 {
-    l.log_probs(&[(ctx, &ALL)])[0][a]
+fn lp(l: &mut NetLearner, ctx: &[u32], a: usize) -> f32 {
+    l.log_probs_of(&[(ctx, &ALL)])[0][a]
 }
 
 #[test]

@@ -9,7 +9,6 @@
 //! same plan, seed and policy give the same trajectories.
 
 mod pool;
-mod sample;
 
-pub use pool::{EpisodeResult, EpisodeSpec, Outcome, Pool, RolloutConfig, RolloutStats, Sampling};
-pub use sample::{anchor, sample_action};
+pub use pool::{EpisodeResult, EpisodeSpec, Outcome, Pool, RolloutConfig, RolloutStats};
+pub use steprl_core::Sampling;

@@ -1,34 +1,21 @@
-//! The rollout pool: lanes of environment instances, the fill/infer/step loop, and the
-//! per-episode results.
+//! The rollout pool: lanes of environment instances, the fill/act/step loop, and the
+//! per-episode results. It records raw steps (observation, action, behaviour
+//! log-prob) and drives any [`Policy`] without knowing which network is behind it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use steprl_algo::decompose::{Context, Transition};
 use steprl_core::{
     Action, CallError, EnvInstance, Environment, EpisodeId, Observation, ObservationParts, Policy,
-    RewardChecker, SplitMix, TrajectorySummary,
+    RewardChecker, Sampling, SplitMix, TrajectorySummary, Transition, View, anchor,
 };
-
-use crate::sample::{anchor, sample_action};
-
-/// How actions are chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sampling {
-    /// Sample from the policy (training).
-    Sample,
-    /// Take the most likely action (evaluation).
-    Greedy,
-}
 
 /// Settings of a rollout.
 #[derive(Debug, Clone, Copy)]
 pub struct RolloutConfig {
     /// Episodes in flight at once (one environment instance per lane).
     pub concurrency: usize,
-    /// How policy inputs are built from observations.
-    pub context: Context,
     /// Sample or act greedily.
     pub sampling: Sampling,
 }
@@ -110,9 +97,7 @@ pub struct RolloutStats {
 struct Active {
     index: usize,
     episode: EpisodeId,
-    observations: Vec<Vec<u32>>,
-    mask: Vec<bool>,
-    actions: Vec<u32>,
+    observation: Observation,
     transitions: Vec<Transition>,
     anchors: Vec<u64>,
     rewards: Vec<f32>,
@@ -124,13 +109,6 @@ pub struct Pool {
     env: Arc<dyn Environment>,
     lanes: Vec<Option<Box<dyn EnvInstance>>>,
 }
-
-const PARTS: ObservationParts = ObservationParts {
-    text: false,
-    tokens: true,
-    features: false,
-    image: false,
-};
 
 impl Pool {
     /// A pool over `env` with no instances yet.
@@ -160,6 +138,7 @@ impl Pool {
             self.lanes.push(None);
         }
         let n_actions = self.env.info().action.discrete as usize;
+        let parts = policy.parts();
         let mut stats = RolloutStats::default();
         let mut results: Vec<Option<EpisodeResult>> = vec![None; specs.len()];
         let mut active: Vec<Option<Active>> = (0..n_lanes).map(|_| None).collect();
@@ -175,28 +154,29 @@ impl Pool {
             }
             let t0 = Instant::now();
             let env = &self.env;
-            let started = join_all(
-                self.lanes
-                    .iter_mut()
-                    .enumerate()
-                    .filter_map(|(lane, inst)| {
-                        let &(_, index) = starting.iter().find(|(l, _)| *l == lane)?;
-                        let spec = &specs[index];
-                        Some(async move { (lane, index, begin(env.as_ref(), inst, spec).await) })
-                    }),
-            )
-            .await;
+            let started =
+                join_all(
+                    self.lanes
+                        .iter_mut()
+                        .enumerate()
+                        .filter_map(|(lane, inst)| {
+                            let &(_, index) = starting.iter().find(|(l, _)| *l == lane)?;
+                            let spec = &specs[index];
+                            Some(async move {
+                                (lane, index, begin(env.as_ref(), inst, spec, parts).await)
+                            })
+                        }),
+                )
+                .await;
             stats.env += t0.elapsed();
             for (lane, index, r) in started {
                 match r {
-                    Ok((episode, obs)) => match first_view(&obs, n_actions) {
-                        Ok((tokens, mask)) => {
+                    Ok((episode, obs)) => match check(&obs, n_actions, policy) {
+                        Ok(()) => {
                             active[lane] = Some(Active {
                                 index,
                                 episode,
-                                observations: vec![tokens],
-                                mask,
-                                actions: Vec::new(),
+                                observation: obs,
                                 transitions: Vec::new(),
                                 anchors: Vec::new(),
                                 rewards: Vec::new(),
@@ -225,79 +205,76 @@ impl Pool {
                 continue;
             }
 
-            // One batched forward pass over every lane waiting for an action.
+            // One batched decision over every lane waiting for an action.
             let t0 = Instant::now();
-            let contexts: Vec<(usize, Vec<u32>)> = active
+            let info = self.env.info();
+            let waiting: Vec<usize> = (0..n_lanes).filter(|l| active[*l].is_some()).collect();
+            let mut rngs: Vec<SplitMix> = waiting
                 .iter()
-                .enumerate()
-                .filter_map(|(lane, a)| {
-                    let a = a.as_ref()?;
-                    let obs: Vec<&[u32]> = a.observations.iter().map(Vec::as_slice).collect();
-                    Some((lane, cfg.context.at(&obs, &a.actions, obs.len() - 1)))
-                })
+                .map(|l| active[*l].as_ref().expect("active").rng.clone())
                 .collect();
-            let inputs: Vec<(&[u32], &[bool])> = contexts
-                .iter()
-                .map(|(lane, c)| {
-                    (
-                        c.as_slice(),
-                        active[*lane].as_ref().expect("active").mask.as_slice(),
-                    )
-                })
-                .collect();
-            let logps = policy.log_probs(&inputs);
+            let decisions = {
+                let views: Vec<View<'_>> = waiting
+                    .iter()
+                    .map(|l| {
+                        let a = active[*l].as_ref().expect("active");
+                        View {
+                            instruction: info
+                                .task(&specs[a.index].task)
+                                .map_or("", |t| t.instruction.as_str()),
+                            history: &a.transitions,
+                            observation: &a.observation,
+                        }
+                    })
+                    .collect();
+                let mut streams: Vec<&mut SplitMix> = rngs.iter_mut().collect();
+                policy.act(&views, cfg.sampling, &mut streams)
+            };
             stats.inference += t0.elapsed();
             stats.batches += 1;
-            let mut chosen: Vec<Option<(u32, f32)>> = vec![None; n_lanes];
-            for ((lane, _), lp) in contexts.iter().zip(&logps) {
-                let a = active[*lane].as_mut().expect("active");
-                let action = sample_action(lp, cfg.sampling == Sampling::Greedy, &mut a.rng);
-                chosen[*lane] = Some((action, lp[action as usize]));
+            let mut chosen: Vec<Option<(Action, f32)>> = vec![None; n_lanes];
+            for ((lane, d), rng) in waiting.iter().zip(decisions).zip(rngs) {
+                active[*lane].as_mut().expect("active").rng = rng;
+                chosen[*lane] = Some((d.action, d.logp));
             }
 
             // Step every lane concurrently.
             let t0 = Instant::now();
-            let stepped =
-                join_all(
-                    self.lanes
-                        .iter_mut()
-                        .zip(active.iter())
-                        .enumerate()
-                        .filter_map(|(lane, (inst, a))| {
-                            let a = a.as_ref()?;
-                            let (action, _) = chosen[lane]?;
-                            let inst = inst.as_mut()?;
-                            let episode = a.episode;
-                            Some(async move {
-                                (lane, inst.step(episode, &Action::Discrete(action)).await)
-                            })
-                        }),
-                )
-                .await;
+            let stepped = join_all(
+                self.lanes
+                    .iter_mut()
+                    .zip(active.iter())
+                    .enumerate()
+                    .filter_map(|(lane, (inst, a))| {
+                        let a = a.as_ref()?;
+                        let (action, _) = chosen[lane].as_ref()?;
+                        let inst = inst.as_mut()?;
+                        let episode = a.episode;
+                        Some(async move { (lane, inst.step(episode, action).await) })
+                    }),
+            )
+            .await;
             stats.env += t0.elapsed();
             stats.env_steps += stepped.len() as u64;
 
             let mut finishing = Vec::new();
             for (lane, r) in stepped {
-                let (action, logp) = chosen[lane].expect("chosen");
+                let (action, logp) = chosen[lane].take().expect("chosen");
                 let a = active[lane].as_mut().expect("active");
-                let tokens = a.observations.last().expect("observed").clone();
-                a.anchors.push(anchor(&tokens));
+                let observation = std::mem::take(&mut a.observation);
+                a.anchors.push(anchor(&observation));
                 a.transitions.push(Transition {
-                    tokens,
-                    mask: std::mem::take(&mut a.mask),
+                    observation,
                     action,
                     logp,
                 });
-                a.actions.push(action);
                 match r.map_err(|e| e.to_string()).and_then(|r| {
-                    let view = first_view(&r.observation, n_actions)?;
-                    Ok((r, view))
+                    check(&r.observation, n_actions, policy)?;
+                    Ok(r)
                 }) {
-                    Ok((r, (tokens, mask))) => {
+                    Ok(r) => {
                         a.rewards.push(r.reward);
-                        a.observations.push(tokens);
-                        a.mask = mask;
+                        a.observation = r.observation;
                         if r.done || r.truncated {
                             finishing.push((lane, Ok((r.done, r.truncated))));
                         }
@@ -332,7 +309,7 @@ impl Pool {
                                     self.env.as_ref(),
                                     checker,
                                     spec,
-                                    &a.actions,
+                                    &a.transitions,
                                     &a.rewards,
                                     done,
                                     truncated,
@@ -374,12 +351,13 @@ async fn begin(
     env: &dyn Environment,
     inst: &mut Option<Box<dyn EnvInstance>>,
     spec: &EpisodeSpec,
+    parts: ObservationParts,
 ) -> Result<(EpisodeId, Observation), CallError> {
     if inst.is_none() {
         *inst = Some(env.instantiate().await?);
     }
     let inst = inst.as_mut().expect("just created");
-    let episode = inst.start(&spec.task, spec.seed, PARTS).await?;
+    let episode = inst.start(&spec.task, spec.seed, parts).await?;
     match inst.reset(episode).await {
         Ok(obs) => Ok((episode, obs)),
         Err(e) => {
@@ -389,26 +367,18 @@ async fn begin(
     }
 }
 
-/// The tokens and mask the policy needs from an observation.
-fn first_view(obs: &Observation, n_actions: usize) -> Result<(Vec<u32>, Vec<bool>), String> {
-    let tokens = obs
-        .tokens
-        .clone()
-        .ok_or("the observation carries no tokens; training needs token observations")?;
-    let mask = match &obs.action_mask {
-        Some(m) if m.len() == n_actions => m.clone(),
-        Some(m) => {
-            return Err(format!(
-                "the action mask has {} entries for {n_actions} actions",
-                m.len()
-            ));
-        }
-        None => vec![true; n_actions],
-    };
-    if !mask.iter().any(|&m| m) {
-        return Err("the action mask allows no action".into());
+/// Whether the policy can act on an observation whose action mask fits the
+/// environment's actions and allows at least one.
+fn check(obs: &Observation, n_actions: usize, policy: &dyn Policy) -> Result<(), String> {
+    policy.check(obs)?;
+    match &obs.action_mask {
+        Some(m) if m.len() != n_actions => Err(format!(
+            "the action mask has {} entries for {n_actions} actions",
+            m.len()
+        )),
+        Some(m) if !m.iter().any(|&v| v) => Err("the action mask allows no action".into()),
+        _ => Ok(()),
     }
-    Ok((tokens, mask))
 }
 
 fn failed(
@@ -432,7 +402,7 @@ async fn judge(
     env: &dyn Environment,
     checker: &mut dyn RewardChecker,
     spec: &EpisodeSpec,
-    actions: &[u32],
+    steps: &[Transition],
     rewards: &[f32],
     done: bool,
     truncated: bool,
@@ -445,7 +415,7 @@ async fn judge(
     };
     let summary = TrajectorySummary {
         seed: spec.seed,
-        actions: actions.iter().map(|a| Action::Discrete(*a)).collect(),
+        actions: steps.iter().map(|s| s.action.clone()).collect(),
         rewards: rewards.to_vec(),
         done,
         truncated,

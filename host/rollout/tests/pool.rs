@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use steprl_algo::decompose::Context;
 use steprl_core::{
-    Action, ActionSpec, CallError, EnvInfo, EnvInstance, Environment, EpisodeId, GuestError,
-    Observation, ObservationParts, ObservationSpec, Policy, RewardChecker, StepResult, TaskInfo,
-    TrajectorySummary, Verdict,
+    Action, ActionSpec, CallError, Decision, EnvInfo, EnvInstance, Environment, EpisodeId,
+    GuestError, Observation, ObservationParts, ObservationSpec, Policy, RewardChecker, SplitMix,
+    StepResult, TaskInfo, TrajectorySummary, Verdict, View, action_mask, sample_action,
 };
 use steprl_rollout::{
     EpisodeResult, EpisodeSpec, Outcome, Pool, RolloutConfig, RolloutStats, Sampling,
@@ -154,11 +153,33 @@ struct Biased {
 }
 
 impl Policy for Biased {
-    fn log_probs(&mut self, inputs: &[(&[u32], &[bool])]) -> Vec<Vec<f32>> {
-        self.batches.push(inputs.len());
-        inputs
+    fn parts(&self) -> ObservationParts {
+        ObservationParts {
+            tokens: true,
+            ..ObservationParts::default()
+        }
+    }
+
+    fn check(&self, observation: &Observation) -> Result<(), String> {
+        observation
+            .tokens
+            .as_ref()
+            .map(|_| ())
+            .ok_or("no tokens".into())
+    }
+
+    fn act(
+        &mut self,
+        views: &[View<'_>],
+        sampling: Sampling,
+        rngs: &mut [&mut SplitMix],
+    ) -> Vec<Decision> {
+        self.batches.push(views.len());
+        views
             .iter()
-            .map(|(_, mask)| {
+            .zip(rngs.iter_mut())
+            .map(|(v, rng)| {
+                let mask = action_mask(v.observation, 3);
                 let w = [1.0f32, 2.0, 1.0];
                 let total: f32 = w
                     .iter()
@@ -166,7 +187,8 @@ impl Policy for Biased {
                     .filter(|(_, m)| **m)
                     .map(|(w, _)| w)
                     .sum();
-                w.iter()
+                let lp: Vec<f32> = w
+                    .iter()
                     .zip(mask.iter())
                     .map(|(w, m)| {
                         if *m {
@@ -175,7 +197,12 @@ impl Policy for Biased {
                             f32::NEG_INFINITY
                         }
                     })
-                    .collect()
+                    .collect();
+                let a = sample_action(&lp, sampling == Sampling::Greedy, rng);
+                Decision {
+                    action: Action::Discrete(a),
+                    logp: lp[a as usize],
+                }
             })
             .collect()
     }
@@ -203,13 +230,6 @@ async fn run(
 ) -> (Vec<EpisodeResult>, RolloutStats) {
     let cfg = RolloutConfig {
         concurrency,
-        context: Context {
-            history: 0,
-            obs_len: 1,
-            vocab: 32,
-            actions: 3,
-            pad: 0,
-        },
         sampling,
     };
     Pool::new(Arc::new(Corridor))
@@ -253,7 +273,11 @@ async fn masked_actions_are_never_taken_and_logps_are_recorded() {
     let (res, _) = run(&plan, &mut Biased::default(), 2, Sampling::Sample).await;
     for r in &res {
         for t in &r.transitions {
-            assert!(t.mask[t.action as usize], "took a masked action");
+            let Action::Discrete(a) = t.action else {
+                panic!("a text action")
+            };
+            let mask = t.observation.action_mask.as_ref().expect("corridor masks");
+            assert!(mask[a as usize], "took a masked action");
             assert!(t.logp.is_finite() && t.logp <= 0.0);
         }
     }
@@ -263,8 +287,19 @@ async fn masked_actions_are_never_taken_and_logps_are_recorded() {
 async fn greedy_policy_walks_right_until_truncated() {
     let plan = specs(&["goal-2"]);
     let (res, _) = run(&plan, &mut Biased::default(), 1, Sampling::Greedy).await;
-    let acts: Vec<u32> = res[0].transitions.iter().map(|t| t.action).collect();
-    assert_eq!(acts, vec![1; 6]);
+    let acts: Vec<Action> = res[0]
+        .transitions
+        .iter()
+        .map(|t| t.action.clone())
+        .collect();
+    assert_eq!(acts, vec![Action::Discrete(1); 6]);
+    // The raw observations are recorded: positions 0..5 as tokens 10..15.
+    let seen: Vec<u32> = res[0]
+        .transitions
+        .iter()
+        .map(|t| t.observation.tokens.as_ref().unwrap()[0])
+        .collect();
+    assert_eq!(seen, vec![10, 11, 12, 13, 14, 15]);
     assert!(res[0].truncated && !res[0].success());
 }
 
@@ -288,4 +323,49 @@ async fn a_plugin_failure_ends_only_its_episode() {
     }
     assert_eq!(stats.plugin_failures, 2);
     assert_eq!(stats.trajectories, 3);
+}
+
+/// Asks for text, which the corridor never sends.
+struct WantsText;
+
+impl Policy for WantsText {
+    fn parts(&self) -> ObservationParts {
+        ObservationParts {
+            text: true,
+            ..ObservationParts::default()
+        }
+    }
+
+    fn check(&self, observation: &Observation) -> Result<(), String> {
+        observation
+            .text
+            .as_ref()
+            .map(|_| ())
+            .ok_or("this policy reads text and the observation has none".into())
+    }
+
+    fn act(&mut self, _: &[View<'_>], _: Sampling, _: &mut [&mut SplitMix]) -> Vec<Decision> {
+        unreachable!("never asked to act on an observation it refused")
+    }
+}
+
+#[tokio::test]
+async fn an_observation_the_policy_cannot_read_ends_the_episode_with_its_reason() {
+    let plan = specs(&["goal-1", "goal-2"]);
+    let cfg = RolloutConfig {
+        concurrency: 2,
+        sampling: Sampling::Sample,
+    };
+    let (res, stats) = Pool::new(Arc::new(Corridor))
+        .run(&plan, &mut WantsText, &mut GoalChecker, &cfg)
+        .await;
+    assert_eq!(stats.plugin_failures, 2);
+    for r in &res {
+        match &r.outcome {
+            Outcome::PluginFailure { error } => {
+                assert!(error.contains("reads text"), "{error}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

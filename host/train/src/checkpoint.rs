@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use steprl_algo::SuccessRecord;
-use steprl_learner::Learner;
+use steprl_core::{Learner, SaveError};
 
 /// Format version of `state.json`.
 pub const VERSION: u32 = 1;
@@ -50,9 +50,12 @@ pub enum CheckpointError {
         /// What is wrong.
         message: String,
     },
-    /// The learner's files.
+    /// The learner's files could not be read.
     #[error(transparent)]
     Learner(#[from] steprl_learner::LearnerError),
+    /// The learner's files could not be written.
+    #[error(transparent)]
+    Save(#[from] SaveError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
@@ -72,7 +75,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
 }
 
 /// Save a checkpoint for `state` under `out` and point `latest` at it.
-pub fn save(out: &Path, state: &State, learner: &Learner) -> Result<PathBuf, CheckpointError> {
+pub fn save(out: &Path, state: &State, learner: &dyn Learner) -> Result<PathBuf, CheckpointError> {
     let root = out.join("checkpoints");
     fs::create_dir_all(&root).map_err(io(&root))?;
     let name = format!("round-{:05}", state.next_round);

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use steprl_algo::augment::{eligible, match_advantages};
-use steprl_algo::decompose::{Context, StepSample, decompose};
 use steprl_algo::{Estimator, Outcome, Rollout, SuccessRecord, advantages};
-use steprl_core::{Environment, PlanRequest, Policy, Resampler, RewardChecker, SplitMix};
-use steprl_learner::{Learner, Spaces};
-use steprl_rollout::{
-    EpisodeResult, EpisodeSpec, Pool, RolloutConfig, RolloutStats, Sampling, sample_action,
+use steprl_core::{
+    Environment, Learner, PlanRequest, Resampler, RewardChecker, SplitMix, State as PolicyState,
+    StepSample,
 };
+use steprl_learner::{Context, NetLearner};
+use steprl_rollout::{EpisodeResult, EpisodeSpec, Pool, RolloutConfig, RolloutStats, Sampling};
 
 use crate::checkpoint::{self, CheckpointError, State};
 use crate::config::{Method, RunConfig};
@@ -89,46 +89,22 @@ pub struct Trainer {
     out: PathBuf,
     plugins: Plugins,
     pool: Pool,
-    learner: Learner,
+    learner: Box<dyn Learner>,
     record: SuccessRecord,
     tasks: Vec<String>,
     heldout: Vec<String>,
-    context: Context,
     state: State,
 }
 
-/// How the network's inputs and outputs follow from the environment and the config.
-fn layout(env: &dyn Environment, cfg: &RunConfig) -> Result<(Context, Spaces), TrainError> {
+/// How the token network's inputs follow from the environment and the config.
+fn layout(env: &dyn Environment, cfg: &RunConfig) -> Result<Context, TrainError> {
     let info = env.info();
-    let unsupported = |reason: &str| TrainError::Unsupported {
-        env: env.name().to_owned(),
-        reason: reason.to_owned(),
-    };
-    let vocab = info.observation.vocab_size.ok_or_else(|| {
-        unsupported("it declares no token vocabulary (the learner reads token observations)")
-    })?;
-    let obs_len =
-        info.observation.max_tokens.ok_or_else(|| {
-            unsupported("it declares no max-tokens (contexts need a fixed length)")
-        })? as usize;
-    if info.action.discrete == 0 {
-        return Err(unsupported(
-            "it has no discrete actions (text-action policies are not supported yet)",
-        ));
-    }
-    let context = Context {
-        history: cfg.algo.history,
-        obs_len,
-        vocab,
-        actions: info.action.discrete,
-        pad: 0,
-    };
-    let spaces = Spaces {
-        input_vocab: context.input_vocab() as usize,
-        context_len: context.len(),
-        actions: info.action.discrete as usize,
-    };
-    Ok((context, spaces))
+    Context::for_spaces(&info.observation, &info.action, cfg.algo.history).map_err(|reason| {
+        TrainError::Unsupported {
+            env: env.name().to_owned(),
+            reason,
+        }
+    })
 }
 
 /// Selected tasks the plugin can run (those whose metadata marks them unsupported are
@@ -206,9 +182,15 @@ impl Trainer {
                 message: "already exists and is not empty; continue it with `steprl resume` or choose another --out".into(),
             });
         }
-        let (context, spaces) = layout(plugins.env.as_ref(), &cfg)?;
+        let context = layout(plugins.env.as_ref(), &cfg)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
-        let learner = Learner::new(device, spaces, &cfg.policy, cfg.learner, cfg.seed)?;
+        let learner = Box::new(NetLearner::new(
+            device,
+            context,
+            &cfg.policy,
+            cfg.learner,
+            cfg.seed,
+        )?);
         fs::create_dir_all(out).map_err(|e| TrainError::RunDir {
             path: out.to_owned(),
             message: e.to_string(),
@@ -237,7 +219,6 @@ impl Trainer {
             record,
             tasks,
             heldout,
-            context,
         })
     }
 
@@ -250,9 +231,15 @@ impl Trainer {
     ) -> Result<Self, TrainError> {
         let dir = checkpoint::latest(out)?;
         let state = checkpoint::load_state(&dir)?;
-        let (context, spaces) = layout(plugins.env.as_ref(), &cfg)?;
+        let context = layout(plugins.env.as_ref(), &cfg)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
-        let learner = Learner::load(&dir, device, spaces, &cfg.policy, cfg.learner)?;
+        let learner = Box::new(NetLearner::load(
+            &dir,
+            device,
+            context,
+            &cfg.policy,
+            cfg.learner,
+        )?);
         let heldout = heldout_tasks(plugins.env.as_ref(), &cfg);
         checkpoint::truncate_metrics(&out.join("metrics.jsonl"), state.metrics_lines)?;
         Ok(Trainer {
@@ -265,7 +252,6 @@ impl Trainer {
             learner,
             tasks,
             heldout,
-            context,
         })
     }
 
@@ -278,9 +264,15 @@ impl Trainer {
         device: &burn_device::Device,
     ) -> Result<Self, TrainError> {
         let state = checkpoint::load_state(dir)?;
-        let (context, spaces) = layout(plugins.env.as_ref(), &cfg)?;
+        let context = layout(plugins.env.as_ref(), &cfg)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
-        let learner = Learner::load(dir, device, spaces, &cfg.policy, cfg.learner)?;
+        let learner = Box::new(NetLearner::load(
+            dir,
+            device,
+            context,
+            &cfg.policy,
+            cfg.learner,
+        )?);
         let heldout = heldout_tasks(plugins.env.as_ref(), &cfg);
         let out = dir
             .parent()
@@ -297,7 +289,6 @@ impl Trainer {
             learner,
             tasks,
             heldout,
-            context,
         })
     }
 
@@ -332,8 +323,8 @@ impl Trainer {
     }
 
     /// The learner (for evaluation and inspection).
-    pub fn learner(&mut self) -> &mut Learner {
-        &mut self.learner
+    pub fn learner(&mut self) -> &mut dyn Learner {
+        self.learner.as_mut()
     }
 
     /// The success-rate record.
@@ -351,7 +342,6 @@ impl Trainer {
     fn rollout_config(&self, sampling: Sampling) -> RolloutConfig {
         RolloutConfig {
             concurrency: self.cfg.rollout.concurrency,
-            context: self.context,
             sampling,
         }
     }
@@ -440,7 +430,11 @@ impl Trainer {
         let mut samples: Vec<StepSample> = Vec::new();
         for (r, a) in judged.iter().zip(&adv) {
             if let Some(a) = a {
-                samples.extend(decompose(&self.context, &r.transitions, a));
+                samples.extend(self.learner.samples(
+                    self.instruction(&r.spec.task),
+                    &r.transitions,
+                    a,
+                ));
             }
         }
         let n_rollout_samples = samples.len();
@@ -531,13 +525,23 @@ impl Trainer {
         Ok(metrics)
     }
 
+    /// The instruction of a task (empty for an id the environment does not offer).
+    fn instruction(&self, task: &str) -> &str {
+        self.plugins
+            .env
+            .info()
+            .task(task)
+            .map_or("", |t| t.instruction.as_str())
+    }
+
     /// STEP's step-level GRPO augmentation over this round's successful trajectories of
-    /// low-success tasks.
+    /// low-success tasks: the learner draws G candidates at each of their states; a
+    /// candidate earns reward 1 when it matches the recorded action.
     fn augment(&mut self, round: u32, judged: &[&EpisodeResult]) -> Vec<StepSample> {
         let params = self.cfg.algo.augment;
         let round_rate = tally(judged.iter().copied());
-        // States of eligible successful trajectories: (context, mask, recorded action).
-        let mut states: Vec<(Vec<u32>, Vec<bool>, u32)> = Vec::new();
+        let env = self.plugins.env.clone();
+        let mut states: Vec<PolicyState<'_>> = Vec::new();
         for r in judged.iter().filter(|r| r.success()) {
             let (k, n) = round_rate[&r.spec.task];
             if !eligible(
@@ -547,43 +551,32 @@ impl Trainer {
             ) {
                 continue;
             }
-            let obs: Vec<&[u32]> = r.transitions.iter().map(|t| t.tokens.as_slice()).collect();
-            let acts: Vec<u32> = r.transitions.iter().map(|t| t.action).collect();
-            for (t, tr) in r.transitions.iter().enumerate() {
-                states.push((self.context.at(&obs, &acts, t), tr.mask.clone(), tr.action));
+            let instruction = env
+                .info()
+                .task(&r.spec.task)
+                .map_or("", |t| t.instruction.as_str());
+            for t in 0..r.transitions.len() {
+                states.push(PolicyState {
+                    instruction,
+                    steps: &r.transitions,
+                    t,
+                });
             }
         }
+        let seeds: Vec<u64> = (0..states.len())
+            .map(|i| SplitMix::mix(&[self.cfg.seed, u64::from(round), i as u64, 3]))
+            .collect();
         let mut out = Vec::new();
-        for (chunk_index, chunk) in states.chunks(256).enumerate() {
-            let inputs: Vec<(&[u32], &[bool])> = chunk
-                .iter()
-                .map(|(c, m, _)| (c.as_slice(), m.as_slice()))
-                .collect();
-            let logps = self.learner.log_probs(&inputs);
-            for (i, ((ctx, mask, recorded), lp)) in chunk.iter().zip(&logps).enumerate() {
-                let mut rng = SplitMix::new(
-                    SplitMix::mix(&[
-                        self.cfg.seed,
-                        u64::from(round),
-                        (chunk_index * 256 + i) as u64,
-                        3,
-                    ]),
-                    0,
-                );
-                let cands: Vec<u32> = (0..params.group_size)
-                    .map(|_| sample_action(lp, false, &mut rng))
-                    .collect();
-                if let Some(adv) = match_advantages(&cands, *recorded) {
-                    for (c, a) in cands.iter().zip(adv) {
-                        out.push(StepSample {
-                            context: ctx.clone(),
-                            mask: mask.clone(),
-                            action: *c,
-                            old_logp: lp[*c as usize],
-                            advantage: a,
-                            weight: params.weight,
-                        });
-                    }
+        for c in self.learner.candidates(&states, params.group_size, &seeds) {
+            if let Some(adv) = match_advantages(&c.actions, c.recorded.action) {
+                for ((action, logp), a) in c.actions.iter().zip(&c.logps).zip(adv) {
+                    out.push(StepSample {
+                        action: *action,
+                        old_logp: *logp,
+                        advantage: a,
+                        weight: params.weight,
+                        ..c.recorded.clone()
+                    });
                 }
             }
         }
@@ -613,7 +606,11 @@ impl Trainer {
     /// Write a checkpoint of the current state now.
     pub fn checkpoint(&mut self) -> Result<PathBuf, TrainError> {
         self.state.record = self.record.clone();
-        Ok(checkpoint::save(&self.out, &self.state, &self.learner)?)
+        Ok(checkpoint::save(
+            &self.out,
+            &self.state,
+            self.learner.as_ref(),
+        )?)
     }
 
     /// Evaluate the current policy on the training tasks: `episodes` per task, with seeds
@@ -674,7 +671,7 @@ impl Trainer {
         self.pool
             .run(
                 specs,
-                &mut self.learner,
+                self.learner.as_mut(),
                 self.plugins.checker.as_mut(),
                 &cfg,
             )

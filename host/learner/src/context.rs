@@ -1,37 +1,10 @@
-//! Trajectory decomposition: step t of a trajectory becomes one sample
-//! (context_t, action_t, old log-prob_t, A). context_t is the observation at t plus a
-//! window of the last H (action, observation) pairs — `[obs_t, a_{t−1}, obs_{t−1}, …]`
-//! — with padding before the start. H = 0 by default.
+//! The token networks' policy input: step t of a trajectory becomes
+//! `[obs_t, a_{t−1}, obs_{t−1}, …]` — the observation tokens at t plus a window of the
+//! last H (action, observation) pairs, padded before the start — and a recorded
+//! trajectory becomes one training sample per step. H = 0 by default. Built once here,
+//! for acting, for training samples and for augmentation candidates alike.
 
-/// One decision of a rollout, as recorded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Transition {
-    /// Observation tokens the policy saw.
-    pub tokens: Vec<u32>,
-    /// Valid-action mask the policy saw.
-    pub mask: Vec<bool>,
-    /// Action taken.
-    pub action: u32,
-    /// log π_old(action | context) when it was taken.
-    pub logp: f32,
-}
-
-/// One training sample.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepSample {
-    /// Policy input tokens (see [`Context`]).
-    pub context: Vec<u32>,
-    /// Valid-action mask.
-    pub mask: Vec<bool>,
-    /// The action to reinforce or discourage.
-    pub action: u32,
-    /// Its log-probability under the policy that produced the data.
-    pub old_logp: f32,
-    /// Advantage.
-    pub advantage: f32,
-    /// Sample weight (1 for rollout samples, λ_aug for augmentation).
-    pub weight: f32,
-}
+use steprl_core::{Action, ActionSpec, ObservationSpec, StepSample, Transition, View, action_mask};
 
 /// How contexts are laid out. Policy inputs use a token space of
 /// `vocab + actions + 1`: observation tokens as they are, action a as `vocab + a`, and
@@ -51,6 +24,35 @@ pub struct Context {
 }
 
 impl Context {
+    /// The layout for an environment's spaces with history window `history`, or why a
+    /// token policy cannot act in it.
+    pub fn for_spaces(
+        observation: &ObservationSpec,
+        action: &ActionSpec,
+        history: usize,
+    ) -> Result<Context, String> {
+        let vocab = observation.vocab_size.ok_or(
+            "it declares no token vocabulary (the mlp and transformer policies read token observations)",
+        )?;
+        let obs_len = observation
+            .max_tokens
+            .ok_or("it declares no max-tokens (contexts need a fixed length)")?
+            as usize;
+        if action.discrete == 0 {
+            return Err(
+                "it has no discrete actions (the mlp and transformer policies choose among discrete actions)"
+                    .into(),
+            );
+        }
+        Ok(Context {
+            history,
+            obs_len,
+            vocab,
+            actions: action.discrete,
+            pad: 0,
+        })
+    }
+
     /// Token space size of policy inputs.
     pub fn input_vocab(&self) -> u32 {
         self.vocab + self.actions + 1
@@ -92,34 +94,72 @@ impl Context {
     }
 }
 
+/// The discrete action index of an action a token policy took.
+pub fn discrete(action: &Action) -> u32 {
+    match action {
+        Action::Discrete(a) => *a,
+        Action::Text(_) => unreachable!("a discrete-action policy took a text action"),
+    }
+}
+
+impl Context {
+    /// The context before step `t` of `steps` (observation t, actions before it).
+    pub fn of(&self, steps: &[Transition], t: usize) -> Vec<u32> {
+        let obs: Vec<&[u32]> = steps[..=t]
+            .iter()
+            .map(|s| s.observation.tokens.as_deref().unwrap_or(&[]))
+            .collect();
+        let acts: Vec<u32> = steps[..t].iter().map(|s| discrete(&s.action)).collect();
+        self.at(&obs, &acts, t)
+    }
+
+    /// The context of an episode waiting for an action.
+    pub fn view(&self, view: &View<'_>) -> Vec<u32> {
+        let mut obs: Vec<&[u32]> = view
+            .history
+            .iter()
+            .map(|s| s.observation.tokens.as_deref().unwrap_or(&[]))
+            .collect();
+        obs.push(view.observation.tokens.as_deref().unwrap_or(&[]));
+        let acts: Vec<u32> = view.history.iter().map(|s| discrete(&s.action)).collect();
+        self.at(&obs, &acts, view.history.len())
+    }
+
+    /// Step t's recorded decision as a sample with advantage `advantage`, weight 1.
+    pub fn sample(&self, steps: &[Transition], t: usize, advantage: f32) -> StepSample {
+        let s = &steps[t];
+        StepSample {
+            context: self.of(steps, t),
+            mask: action_mask(&s.observation, self.actions as usize),
+            action: discrete(&s.action),
+            old_logp: s.logp,
+            advantage,
+            weight: 1.0,
+        }
+    }
+}
+
 /// The step samples of one trajectory with per-step advantages `adv`.
 pub fn decompose(ctx: &Context, steps: &[Transition], adv: &[f32]) -> Vec<StepSample> {
-    let obs: Vec<&[u32]> = steps.iter().map(|s| s.tokens.as_slice()).collect();
-    let acts: Vec<u32> = steps.iter().map(|s| s.action).collect();
-    steps
-        .iter()
-        .zip(adv)
+    adv.iter()
+        .take(steps.len())
         .enumerate()
-        .map(|(t, (s, a))| StepSample {
-            context: ctx.at(&obs, &acts, t),
-            mask: s.mask.clone(),
-            action: s.action,
-            old_logp: s.logp,
-            advantage: *a,
-            weight: 1.0,
-        })
+        .map(|(t, a)| ctx.sample(steps, t, *a))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use steprl_core::Observation;
 
     fn tr(tokens: &[u32], action: u32) -> Transition {
         Transition {
-            tokens: tokens.to_vec(),
-            mask: vec![true; 3],
-            action,
+            observation: Observation {
+                tokens: Some(tokens.to_vec()),
+                ..Default::default()
+            },
+            action: Action::Discrete(action),
             logp: -0.5,
         }
     }
@@ -142,6 +182,7 @@ mod tests {
             (2, -0.5, 0.5, 1.0)
         );
         assert_eq!(ctx.input_vocab(), 14);
+        assert_eq!(s[0].mask, vec![true; 3], "no mask sent: every action valid");
     }
 
     #[test]

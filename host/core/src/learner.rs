@@ -1,0 +1,102 @@
+//! The learner as the trainer sees it: a [`Policy`] that also turns recorded episodes
+//! into its own training samples, samples augmentation candidates at recorded states,
+//! updates on samples, and saves itself. The trainer holds one behind this trait and
+//! never sees the network or the tensor library.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::{Policy, Transition};
+
+/// One training sample, in the network's own input encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepSample {
+    /// Policy input (token ids in the network's input space).
+    pub context: Vec<u32>,
+    /// Valid-action mask.
+    pub mask: Vec<bool>,
+    /// The action to reinforce or discourage.
+    pub action: u32,
+    /// Its log-probability under the policy that produced the data.
+    pub old_logp: f32,
+    /// Advantage.
+    pub advantage: f32,
+    /// Sample weight (1 for rollout samples, λ_aug for augmentation).
+    pub weight: f32,
+}
+
+/// A recorded state of a trajectory: the state before step `t` of `steps`.
+#[derive(Debug, Clone, Copy)]
+pub struct State<'a> {
+    /// The task's instruction.
+    pub instruction: &'a str,
+    /// The whole trajectory.
+    pub steps: &'a [Transition],
+    /// Which step's state.
+    pub t: usize,
+}
+
+/// `G` candidate actions drawn from the current policy at one recorded state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidates {
+    /// The state as a sample whose action is the recorded one (advantage 0, weight 1).
+    pub recorded: StepSample,
+    /// The candidate actions, in draw order.
+    pub actions: Vec<u32>,
+    /// Their log-probabilities under the current policy.
+    pub logps: Vec<f32>,
+}
+
+/// What one update did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateStats {
+    /// Samples in the round (the round's metrics count rollout and augmentation samples
+    /// separately, so this is not serialized).
+    #[serde(skip)]
+    pub samples: usize,
+    /// Gradient steps taken.
+    pub gradient_steps: u32,
+    /// Mean policy loss.
+    pub policy_loss: f32,
+    /// Mean entropy.
+    pub entropy: f32,
+    /// Mean approximate KL to the data-collecting policy.
+    pub approx_kl: f32,
+    /// Mean clip fraction.
+    pub clip_frac: f32,
+    /// Mean k3 KL to the reference.
+    pub kl_ref: f32,
+    /// Mean gradient norm before clipping.
+    pub grad_norm: f32,
+}
+
+/// A learner's files could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("checkpoint file {path}: {message}")]
+pub struct SaveError {
+    /// The file.
+    pub path: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// A trainable policy.
+pub trait Learner: Policy {
+    /// Number of parameters.
+    fn num_params(&self) -> usize;
+
+    /// The training samples of one trajectory, one per step, with per-step
+    /// advantages `adv` (the inputs built exactly as the policy saw them when acting).
+    fn samples(&self, instruction: &str, steps: &[Transition], adv: &[f32]) -> Vec<StepSample>;
+
+    /// At each state, `group` candidate actions sampled from the current policy, the
+    /// i-th state's draws from a stream seeded with `seeds[i]`.
+    fn candidates(&mut self, states: &[State<'_>], group: u32, seeds: &[u64]) -> Vec<Candidates>;
+
+    /// Update on a round's samples; `seed` orders the minibatches.
+    fn update(&mut self, samples: &[StepSample], seed: u64) -> UpdateStats;
+
+    /// Write the learner's files (weights, reference, optimizer state) into `dir`.
+    fn save(&self, dir: &Path) -> Result<(), SaveError>;
+}
