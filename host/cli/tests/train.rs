@@ -10,7 +10,23 @@ use std::time::Duration;
 
 use common::{plugin as dist, steprl};
 
+/// The MLP policy of the tests.
+const MLP: &str = "embed_dim = 8\nhidden = 32\nlayers = 1";
+
+/// The tiny random Llama of `host/lm`'s fixtures in choice mode.
+fn lm_policy() -> String {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lm/tests/fixtures/tiny-llama");
+    format!(
+        "kind = \"lm\"\nmodel = \"{}\"\nlora_rank = 2\nlora_alpha = 4.0",
+        model.display()
+    )
+}
+
 fn config(dir: &Path, rounds: u32, every: u32) -> PathBuf {
+    config_with(dir, rounds, every, MLP, 64)
+}
+
+fn config_with(dir: &Path, rounds: u32, every: u32, policy: &str, minibatch: usize) -> PathBuf {
     let text = format!(
         r#"
 seed = 11
@@ -32,12 +48,10 @@ copies_per_task = 6
 concurrency = 8
 
 [learner]
-minibatch = 64
+minibatch = {minibatch}
 
 [policy]
-embed_dim = 8
-hidden = 32
-layers = 1
+{policy}
 
 [eval]
 episodes = 1
@@ -72,8 +86,30 @@ fn a_killed_and_resumed_run_matches_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
     // Twenty short rounds: a wide window to interrupt the run in.
     let cfg = config(dir.path(), 20, 2);
+    killed_and_resumed(dir.path(), &cfg, 20);
+}
+
+#[test]
+fn a_killed_and_resumed_language_model_run_matches_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(dir.path(), 8, 2, &lm_policy(), 16);
+    killed_and_resumed(dir.path(), &cfg, 8);
+    // Only the adapters, the optimizer state and the base model's hash are saved.
+    let ckpt = dir.path().join("cut/checkpoints/round-00008");
+    let mut files: Vec<String> = std::fs::read_dir(&ckpt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["adam.bin", "base.json", "lora.safetensors", "state.json"]
+    );
+}
+
+fn killed_and_resumed(dir: &Path, cfg: &Path, rounds: usize) {
     let cfg = cfg.to_str().unwrap();
-    let whole = dir.path().join("whole");
+    let whole = dir.join("whole");
     let o = steprl(&[
         "train",
         cfg,
@@ -84,9 +120,9 @@ fn a_killed_and_resumed_run_matches_an_uninterrupted_one() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let expected = metrics(&whole);
-    assert_eq!(expected.len(), 20);
+    assert_eq!(expected.len(), rounds);
 
-    let cut = dir.path().join("cut");
+    let cut = dir.join("cut");
     let mut child = Command::new(env!("CARGO_BIN_EXE_steprl"))
         .args([
             "train",
@@ -227,4 +263,32 @@ fn bad_run_configs_name_the_key_and_the_file() {
     let o = steprl(&["train", cfg.to_str().unwrap(), "--backend", "tpu"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("valid: auto, cpu, wgpu"));
+}
+
+#[test]
+fn bad_language_model_policies_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |policy: &str| -> String {
+        let cfg = config_with(dir.path(), 1, 1, policy, 16);
+        let o = steprl(&[
+            "train",
+            cfg.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--out",
+            dir.path().join("x").to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let err = run("kind = \"lm\"");
+    assert!(err.contains("policy.model must name the pretrained model"), "{err}");
+    let err = run(&format!("{}\nmode = \"generate\"", lm_policy()));
+    assert!(err.contains("policy.mode = \"generate\" is not implemented yet"), "{err}");
+    let err = run(&format!("{}\nlora_targets = [\"qkv\"]", lm_policy()));
+    assert!(err.contains("unknown projection `qkv`"), "{err}");
+    let err = run("kind = \"lm\"\nmodel = \"no/such/model.gguf\"");
+    assert!(err.contains("no/such/model.gguf"), "{err}");
+    let err = run(&format!("{MLP}\nmodel = \"m.gguf\""));
+    assert!(err.contains("policy.model is only read when policy.kind = \"lm\""), "{err}");
 }

@@ -7,8 +7,6 @@ use std::collections::BTreeMap;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 
-use crate::net::PolicyNet;
-
 /// Adam settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamConfig {
@@ -60,13 +58,13 @@ impl Adam {
     /// One update of `model` from `grads` with learning rate `lr`, after scaling the
     /// gradients so their global L2 norm is at most `max_norm`. Returns the model and the
     /// norm before clipping.
-    pub fn step(
+    pub fn step<M: Module>(
         &mut self,
-        model: PolicyNet,
+        model: M,
         grads: &Gradients,
         lr: f64,
         max_norm: Option<f64>,
-    ) -> (PolicyNet, f64) {
+    ) -> (M, f64) {
         let mut norm = SquaredNorm { grads, sum: 0.0 };
         model.visit(&mut norm);
         let total = norm.sum.sqrt();
@@ -236,7 +234,7 @@ impl ModuleMapper for Update<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::{PolicyConfig, Spaces};
+    use crate::net::{PolicyConfig, PolicyNet, Spaces};
     use burn::tensor::{Int, activation::log_softmax};
 
     fn setup() -> (PolicyNet, Device) {

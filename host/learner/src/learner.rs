@@ -31,6 +31,14 @@ pub enum LearnerError {
         /// What went wrong.
         message: String,
     },
+    /// The pretrained model could not be used.
+    #[error("model {path}: {message}")]
+    Model {
+        /// The model file or directory.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The optimizer state did not match.
     #[error(transparent)]
     Adam(#[from] AdamStateError),
@@ -349,6 +357,7 @@ mod tests {
             hidden: 32,
             layers: 1,
             heads: 2,
+            ..PolicyConfig::default()
         };
         let ppo = PpoConfig {
             lr: 0.01,
@@ -427,6 +436,7 @@ mod tests {
             hidden: 32,
             layers: 1,
             heads: 2,
+            ..PolicyConfig::default()
         };
         let mut b =
             NetLearner::load(dir.path(), &Device::flex(), spaces(), &policy, a.ppo).unwrap();

@@ -7,8 +7,10 @@ pub mod adam;
 pub mod backend;
 pub mod context;
 pub mod learner;
+pub mod lm_choice;
 pub mod net;
 pub mod ppo;
+pub mod prompt;
 
 pub use backend::{BackendChoice, BackendError, Selected, select};
 
@@ -18,6 +20,7 @@ pub mod burn_device {
 }
 pub use context::Context;
 pub use learner::{LearnerError, NetLearner};
+pub use lm_choice::{LmChoiceLearner, LoraSettings};
 pub use net::{PolicyConfig, PolicyKind, Spaces};
 pub use ppo::PpoConfig;
 pub use steprl_core::UpdateStats;

@@ -22,14 +22,40 @@ pub enum PolicyKind {
     Mlp,
     /// Token + position embeddings through a transformer encoder, mean-pooled.
     Transformer,
+    /// A pretrained language model (`model`), trained with LoRA.
+    Lm,
+}
+
+/// How a language-model policy acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LmMode {
+    /// Choose among the environment's labelled discrete actions by each label's
+    /// log-probability as the reply.
+    #[default]
+    Choice,
+    /// Generate free text sent as `text` actions.
+    Generate,
 }
 
 /// Network hyperparameters (the `[policy]` table).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyConfig {
-    /// `mlp` or `transformer`.
+    /// `mlp`, `transformer` or `lm`.
     pub kind: PolicyKind,
+    /// `lm`: the pretrained model, a GGUF file or a Hugging Face directory (relative
+    /// paths are relative to the config file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<std::path::PathBuf>,
+    /// `lm`: `choice` or `generate`.
+    pub mode: LmMode,
+    /// `lm`: LoRA rank.
+    pub lora_rank: usize,
+    /// `lm`: LoRA α (the adapters are scaled by α / rank).
+    pub lora_alpha: f64,
+    /// `lm`: projections with adapters.
+    pub lora_targets: Vec<String>,
     /// Token embedding width.
     pub embed_dim: usize,
     /// MLP hidden width (transformer: feed-forward width).
@@ -44,6 +70,11 @@ impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
             kind: PolicyKind::Mlp,
+            model: None,
+            mode: LmMode::Choice,
+            lora_rank: 8,
+            lora_alpha: 16.0,
+            lora_targets: vec!["q_proj".into(), "v_proj".into()],
             embed_dim: 16,
             hidden: 256,
             layers: 2,
@@ -96,6 +127,23 @@ impl PolicyConfig {
     /// Problems with these settings for `spaces` (empty = fine).
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
+        if self.kind == PolicyKind::Lm {
+            if self.model.is_none() {
+                p.push("policy.model must name the pretrained model (a .gguf file or a Hugging Face directory) when policy.kind = \"lm\"".to_owned());
+            }
+            if self.mode == LmMode::Generate {
+                p.push(
+                    "policy.mode = \"generate\" is not implemented yet; use \"choice\"".to_owned(),
+                );
+            }
+            return p;
+        }
+        if self.model.is_some() {
+            p.push(format!(
+                "policy.model is only read when policy.kind = \"lm\" (kind is {:?})",
+                self.kind
+            ));
+        }
         if self.embed_dim == 0 || self.hidden == 0 {
             p.push("policy.embed_dim and policy.hidden must be positive".to_owned());
         }
@@ -113,10 +161,20 @@ impl PolicyConfig {
         p
     }
 
+    /// The LoRA settings of an `lm` policy.
+    pub fn lora(&self) -> crate::lm_choice::LoraSettings {
+        crate::lm_choice::LoraSettings {
+            rank: self.lora_rank,
+            alpha: self.lora_alpha,
+            targets: self.lora_targets.clone(),
+        }
+    }
+
     /// Build the network on `device`, initialized from `seed`.
     pub fn init(&self, spaces: &Spaces, device: &Device, seed: u64) -> PolicyNet {
         let d = self.embed_dim;
         let net = match self.kind {
+            PolicyKind::Lm => unreachable!("a language-model policy is built by LmChoiceLearner"),
             PolicyKind::Mlp => {
                 let mut hidden = Vec::new();
                 let mut width = spaces.context_len * d;
@@ -255,6 +313,7 @@ mod tests {
                 hidden: 16,
                 layers: 1,
                 heads: 2,
+                ..PolicyConfig::default()
             };
             assert!(cfg.problems().is_empty());
             let net = cfg.init(&spaces(), &device, 3);

@@ -83,10 +83,8 @@ pub fn masked_log_softmax(logits: Tensor<2>, invalid: Tensor<2, Bool>) -> Tensor
     log_softmax(logits.mask_fill(invalid, MASKED), 1)
 }
 
-/// A minibatch as tensors.
-pub struct Batch {
-    /// Contexts `[B, L]`.
-    pub tokens: Tensor<2, Int>,
+/// What the objective needs of a minibatch besides the policy inputs.
+pub struct Targets {
     /// Invalid actions `[B, A]`.
     pub invalid: Tensor<2, Bool>,
     /// Chosen actions `[B, 1]`.
@@ -97,6 +95,14 @@ pub struct Batch {
     pub advantages: Tensor<1>,
     /// Weights `[B]`.
     pub weights: Tensor<1>,
+}
+
+/// A minibatch of fixed-length token contexts as tensors.
+pub struct Batch {
+    /// Contexts `[B, L]`.
+    pub tokens: Tensor<2, Int>,
+    /// Masks, actions, old log-probs, advantages, weights.
+    pub targets: Targets,
 }
 
 /// Contexts and masks as tensors on `device`.
@@ -119,25 +125,43 @@ pub fn inputs(
     )
 }
 
-impl Batch {
-    /// The samples `idx` of `samples` on `device`.
-    pub fn new(samples: &[StepSample], idx: &[usize], device: &Device) -> Batch {
-        let ctx: Vec<&[u32]> = idx.iter().map(|&i| samples[i].context.as_slice()).collect();
-        let masks: Vec<&[bool]> = idx.iter().map(|&i| samples[i].mask.as_slice()).collect();
-        let (tokens, invalid) = inputs(&ctx, &masks, device);
+impl Targets {
+    /// The targets of samples `idx` of `samples` on `device`.
+    pub fn new(samples: &[StepSample], idx: &[usize], device: &Device) -> Targets {
         let b = idx.len();
+        let a = idx.first().map_or(0, |&i| samples[i].mask.len());
+        let invalid: Vec<bool> = idx
+            .iter()
+            .flat_map(|&i| samples[i].mask.iter().map(|&v| !v))
+            .collect();
         let col = |f: &dyn Fn(&StepSample) -> f32| -> Tensor<1> {
             let v: Vec<f32> = idx.iter().map(|&i| f(&samples[i])).collect();
             Tensor::from_data(TensorData::new(v, [b]), device)
         };
         let actions: Vec<i32> = idx.iter().map(|&i| samples[i].action as i32).collect();
-        Batch {
-            tokens,
-            invalid,
+        Targets {
+            invalid: Tensor::from_data(TensorData::new(invalid, [b, a]), device),
             actions: Tensor::from_data(TensorData::new(actions, [b, 1]), device),
             old_logp: col(&|s| s.old_logp),
             advantages: col(&|s| s.advantage),
             weights: col(&|s| s.weight),
+        }
+    }
+}
+
+impl Batch {
+    /// The samples `idx` of `samples` on `device`.
+    pub fn new(samples: &[StepSample], idx: &[usize], device: &Device) -> Batch {
+        let ctx: Vec<&[u32]> = idx.iter().map(|&i| samples[i].context.as_slice()).collect();
+        let b = idx.len();
+        let l = ctx.first().map_or(0, |c| c.len());
+        let tokens: Vec<i32> = ctx
+            .iter()
+            .flat_map(|c| c.iter().map(|&t| t as i32))
+            .collect();
+        Batch {
+            tokens: Tensor::from_data(TensorData::new(tokens, [b, l]), device),
+            targets: Targets::new(samples, idx, device),
         }
     }
 }
@@ -158,26 +182,44 @@ pub struct Loss {
     pub kl_ref: f32,
 }
 
-/// L = −mean(w · min(r A, clip(r, 1 ± ε) A)) − c_H · H + c_KL · k3, with
-/// r = π/π_old and k3 = exp(log π_ref − log π) − (log π_ref − log π) − 1. The weighted
-/// mean divides by the number of samples, so λ_aug scales augmentation samples.
+/// The loss of a token-network minibatch: the [`objective`] over the network's logits,
+/// with the frozen reference's when the KL penalty is on.
 pub fn loss(
     model: &PolicyNet,
     reference: Option<&PolicyNet>,
     batch: &Batch,
     cfg: &PpoConfig,
 ) -> Loss {
-    let b = batch.old_logp.dims()[0];
-    let logp_all = masked_log_softmax(model.forward(batch.tokens.clone()), batch.invalid.clone());
-    let logp: Tensor<1> = logp_all
-        .clone()
-        .gather(1, batch.actions.clone())
-        .reshape([b]);
-    let log_ratio = logp.clone() - batch.old_logp.clone();
+    let t = &batch.targets;
+    let logp_all = masked_log_softmax(model.forward(batch.tokens.clone()), t.invalid.clone());
+    let ref_all = match reference {
+        Some(reference) if cfg.kl_coef > 0.0 => Some(masked_log_softmax(
+            reference.forward(batch.tokens.clone().inner()),
+            t.invalid.clone().inner(),
+        )),
+        _ => None,
+    };
+    objective(logp_all, ref_all, t, cfg)
+}
+
+/// L = −mean(w · min(r A, clip(r, 1 ± ε) A)) − c_H · H + c_KL · k3, with
+/// r = π/π_old and k3 = exp(log π_ref − log π) − (log π_ref − log π) − 1, over masked
+/// log-probabilities `logp_all` `[B, A]` (autodiff) and the reference's `ref_all`
+/// (no autodiff; the penalty is added only when given and `kl_coef > 0`). The weighted
+/// mean divides by the number of samples, so λ_aug scales augmentation samples.
+pub fn objective(
+    logp_all: Tensor<2>,
+    ref_all: Option<Tensor<2>>,
+    t: &Targets,
+    cfg: &PpoConfig,
+) -> Loss {
+    let b = t.old_logp.dims()[0];
+    let logp: Tensor<1> = logp_all.clone().gather(1, t.actions.clone()).reshape([b]);
+    let log_ratio = logp.clone() - t.old_logp.clone();
     let ratio = log_ratio.clone().exp();
-    let s1 = ratio.clone() * batch.advantages.clone();
-    let s2 = ratio.clone().clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * batch.advantages.clone();
-    let policy = (s1.min_pair(s2) * batch.weights.clone())
+    let s1 = ratio.clone() * t.advantages.clone();
+    let s2 = ratio.clone().clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * t.advantages.clone();
+    let policy = (s1.min_pair(s2) * t.weights.clone())
         .sum()
         .div_scalar(b as f64)
         .neg();
@@ -188,15 +230,9 @@ pub fn loss(
     }
     let mut kl_ref = 0.0;
     if cfg.kl_coef > 0.0
-        && let Some(reference) = reference
+        && let Some(ref_all) = ref_all
     {
-        let ref_all = masked_log_softmax(
-            reference.forward(batch.tokens.clone().inner()),
-            batch.invalid.clone().inner(),
-        );
-        let ref_logp: Tensor<1> = ref_all
-            .gather(1, batch.actions.clone().inner())
-            .reshape([b]);
+        let ref_logp: Tensor<1> = ref_all.gather(1, t.actions.clone().inner()).reshape([b]);
         let d = ref_logp - logp.clone();
         let k3 = (d.clone().exp() - d).sub_scalar(1.0).mean();
         kl_ref = k3.clone().inner().into_scalar::<f32>();

@@ -103,6 +103,22 @@ impl KvCache {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// The cache of a batch of one, repeated `n` times along the batch: `n`
+    /// continuations of one shared prefix.
+    pub fn repeat(&self, n: usize) -> KvCache {
+        KvCache {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| {
+                    l.as_ref()
+                        .map(|(k, v)| (k.clone().repeat_dim(0, n), v.clone().repeat_dim(0, n)))
+                })
+                .collect(),
+            len: self.len,
+        }
+    }
 }
 
 fn tensor<const D: usize>(t: HostTensor, dims: [usize; D], device: &Device) -> Tensor<D> {

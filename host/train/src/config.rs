@@ -345,6 +345,11 @@ impl RunConfig {
                 }
             }
         }
+        if let Some(m) = cfg.policy.model.as_mut()
+            && m.is_relative()
+        {
+            *m = base.join(&*m);
+        }
         let problems = cfg.problems();
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {

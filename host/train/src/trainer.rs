@@ -18,7 +18,7 @@ use steprl_core::{
     Environment, Learner, PlanRequest, Resampler, RewardChecker, SplitMix, State as PolicyState,
     StepSample,
 };
-use steprl_learner::{Context, NetLearner};
+use steprl_learner::{Context, LmChoiceLearner, NetLearner, PolicyKind};
 use steprl_rollout::{EpisodeResult, EpisodeSpec, Pool, RolloutConfig, RolloutStats, Sampling};
 
 use crate::checkpoint::{self, CheckpointError, State};
@@ -107,6 +107,78 @@ fn layout(env: &dyn Environment, cfg: &RunConfig) -> Result<Context, TrainError>
     })
 }
 
+/// The action labels a language-model policy chooses among, or why it cannot act here.
+fn lm_labels(env: &dyn Environment) -> Result<Vec<String>, TrainError> {
+    let info = env.info();
+    let unsupported = |reason: &str| TrainError::Unsupported {
+        env: env.name().to_owned(),
+        reason: reason.to_owned(),
+    };
+    if !info.observation.text {
+        return Err(unsupported(
+            "it declares no text observations (a language-model policy reads the text rendering)",
+        ));
+    }
+    if info.action.discrete == 0 {
+        return Err(unsupported(
+            "it has no discrete actions (policy.mode = \"choice\" chooses among labelled discrete actions)",
+        ));
+    }
+    if info.action.discrete_labels.len() != info.action.discrete as usize {
+        return Err(unsupported(
+            "it declares no action labels (policy.mode = \"choice\" scores each action's label)",
+        ));
+    }
+    Ok(info.action.discrete_labels.clone())
+}
+
+/// A fresh learner of the configured kind, or one restored from checkpoint `dir`.
+fn build_learner(
+    env: &dyn Environment,
+    cfg: &RunConfig,
+    device: &burn_device::Device,
+    restore: Option<&Path>,
+) -> Result<Box<dyn Learner>, TrainError> {
+    let p = &cfg.policy;
+    Ok(match p.kind {
+        PolicyKind::Lm => {
+            let labels = lm_labels(env)?;
+            let model = p
+                .model
+                .as_deref()
+                .expect("config validation requires a model");
+            let h = cfg.algo.history;
+            match restore {
+                None => Box::new(LmChoiceLearner::new(
+                    model,
+                    device,
+                    &labels,
+                    h,
+                    &p.lora(),
+                    cfg.learner,
+                    cfg.seed,
+                )?),
+                Some(dir) => Box::new(LmChoiceLearner::load(
+                    dir,
+                    model,
+                    device,
+                    &labels,
+                    h,
+                    &p.lora(),
+                    cfg.learner,
+                )?),
+            }
+        }
+        PolicyKind::Mlp | PolicyKind::Transformer => {
+            let context = layout(env, cfg)?;
+            match restore {
+                None => Box::new(NetLearner::new(device, context, p, cfg.learner, cfg.seed)?),
+                Some(dir) => Box::new(NetLearner::load(dir, device, context, p, cfg.learner)?),
+            }
+        }
+    })
+}
+
 /// Selected tasks the plugin can run (those whose metadata marks them unsupported are
 /// skipped with a warning).
 fn runnable<'a>(
@@ -182,15 +254,8 @@ impl Trainer {
                 message: "already exists and is not empty; continue it with `steprl resume` or choose another --out".into(),
             });
         }
-        let context = layout(plugins.env.as_ref(), &cfg)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
-        let learner = Box::new(NetLearner::new(
-            device,
-            context,
-            &cfg.policy,
-            cfg.learner,
-            cfg.seed,
-        )?);
+        let learner = build_learner(plugins.env.as_ref(), &cfg, device, None)?;
         fs::create_dir_all(out).map_err(|e| TrainError::RunDir {
             path: out.to_owned(),
             message: e.to_string(),
@@ -231,15 +296,8 @@ impl Trainer {
     ) -> Result<Self, TrainError> {
         let dir = checkpoint::latest(out)?;
         let state = checkpoint::load_state(&dir)?;
-        let context = layout(plugins.env.as_ref(), &cfg)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
-        let learner = Box::new(NetLearner::load(
-            &dir,
-            device,
-            context,
-            &cfg.policy,
-            cfg.learner,
-        )?);
+        let learner = build_learner(plugins.env.as_ref(), &cfg, device, Some(&dir))?;
         let heldout = heldout_tasks(plugins.env.as_ref(), &cfg);
         checkpoint::truncate_metrics(&out.join("metrics.jsonl"), state.metrics_lines)?;
         Ok(Trainer {
@@ -264,15 +322,8 @@ impl Trainer {
         device: &burn_device::Device,
     ) -> Result<Self, TrainError> {
         let state = checkpoint::load_state(dir)?;
-        let context = layout(plugins.env.as_ref(), &cfg)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
-        let learner = Box::new(NetLearner::load(
-            dir,
-            device,
-            context,
-            &cfg.policy,
-            cfg.learner,
-        )?);
+        let learner = build_learner(plugins.env.as_ref(), &cfg, device, Some(dir))?;
         let heldout = heldout_tasks(plugins.env.as_ref(), &cfg);
         let out = dir
             .parent()

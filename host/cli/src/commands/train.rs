@@ -66,18 +66,28 @@ fn hyperparameters(cfg: &RunConfig, trainer: &Trainer, backend: &Selected) -> St
         ),
     );
     row("history H", cfg.algo.history.to_string());
-    row(
-        "policy",
-        format!(
+    let p = &cfg.policy;
+    let policy = match p.kind {
+        steprl_learner::PolicyKind::Lm => format!(
+            "lm {} ({:?} mode), LoRA rank {} α {} on {} ({} trainable parameters)",
+            p.model.as_deref().unwrap_or(Path::new("?")).display(),
+            p.mode,
+            p.lora_rank,
+            p.lora_alpha,
+            p.lora_targets.join(", "),
+            trainer.learner_params()
+        ),
+        _ => format!(
             "{:?} embed {} hidden {} layers {} ({} parameters)",
-            cfg.policy.kind,
-            cfg.policy.embed_dim,
-            cfg.policy.hidden,
-            cfg.policy.layers,
+            p.kind,
+            p.embed_dim,
+            p.hidden,
+            p.layers,
             trainer.learner_params()
         )
         .to_lowercase(),
-    );
+    };
+    row("policy", policy);
     let l = &cfg.learner;
     row(
         "lr / epochs / minibatch",

@@ -1,0 +1,307 @@
+//! The language-model policy in choice mode, on the tiny random Llama fixture of
+//! `host/lm`: label scores from the shared prompt cache equal token-by-token scoring,
+//! the policy is a distribution over the valid actions, the PPO update through LoRA
+//! moves it the right way and trains only the adapters, checkpoints continue exactly
+//! and refuse another base model, and bad settings are named.
+
+use std::path::{Path, PathBuf};
+
+use steprl_core::{
+    Action, Learner, Observation, Policy, Sampling, SplitMix, State, StepSample, Transition, View,
+};
+use steprl_learner::lm_choice::label_scores;
+use steprl_learner::{LmChoiceLearner, LoraSettings, PpoConfig, burn_device::Device};
+use steprl_lm::LanguageModel;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../lm/tests/fixtures/tiny-llama")
+}
+
+fn labels() -> Vec<String> {
+    ["open settings", "go back", "tap wifi", "done"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn lora() -> LoraSettings {
+    LoraSettings {
+        rank: 4,
+        alpha: 8.0,
+        targets: vec!["q_proj".into(), "v_proj".into()],
+    }
+}
+
+fn ppo() -> PpoConfig {
+    PpoConfig {
+        lr: 0.01,
+        epochs: 3,
+        minibatch: 4,
+        ..PpoConfig::default()
+    }
+}
+
+fn learner(model: &Path) -> LmChoiceLearner {
+    LmChoiceLearner::new(model, &Device::flex(), &labels(), 1, &lora(), ppo(), 3).unwrap()
+}
+
+fn obs(text: &str, mask: Option<Vec<bool>>) -> Observation {
+    Observation {
+        text: Some(text.into()),
+        action_mask: mask,
+        ..Default::default()
+    }
+}
+
+fn probs(l: &mut LmChoiceLearner, o: &Observation) -> Vec<f32> {
+    let p = l.prompt_ids("turn wifi on", &[], o);
+    let mask = steprl_core::action_mask(o, 4);
+    l.log_probs_of(&[(&p, &mask)])[0].clone()
+}
+
+#[test]
+fn label_scores_from_the_shared_cache_equal_scoring_each_label_alone() {
+    let lm = LanguageModel::load(&fixture(), &Device::flex()).unwrap();
+    let prompt = lm.prompt_ids("Task: turn wifi on", false).unwrap();
+    let end = lm.stop_ids[0];
+    let label_ids: Vec<Vec<u32>> = labels()
+        .iter()
+        .map(|l| {
+            let mut ids = lm.tokenizer.encode(l, false).unwrap();
+            ids.push(end);
+            ids
+        })
+        .collect();
+    let scores: Vec<f32> = label_scores(&lm.net, &prompt, &label_ids, &Device::flex())
+        .into_data()
+        .try_into_vec()
+        .unwrap();
+    for (ids, got) in label_ids.iter().zip(&scores) {
+        let mut seq = prompt.clone();
+        let mut want = 0.0f32;
+        for &t in ids {
+            want += lm.next_logprobs(&seq).unwrap()[t as usize];
+            seq.push(t);
+        }
+        assert!((want - got).abs() < 1e-4, "{ids:?}: {want} vs {got}");
+    }
+}
+
+#[test]
+fn the_policy_is_a_distribution_over_valid_actions_and_starts_as_the_base_model() {
+    let mut l = learner(&fixture());
+    assert_eq!(
+        l.trainable_params(),
+        2 * ((64 * 4 + 4 * 64) + (64 * 4 + 4 * 32)),
+        "rank-4 adapters on q (64→64) and v (64→32) of 2 layers"
+    );
+    let o = obs("Settings\nwifi: off", Some(vec![true, false, true, true]));
+    let lp = probs(&mut l, &o);
+    assert_eq!(lp[1], f32::NEG_INFINITY);
+    let total: f32 = lp.iter().map(|x| x.exp()).sum();
+    assert!((total - 1.0).abs() < 1e-5, "{lp:?}");
+    // B = 0 at the start: the adapted model scores exactly like the base.
+    let lm = LanguageModel::load(&fixture(), &Device::flex()).unwrap();
+    let mut ids = Vec::new();
+    for label in labels() {
+        let mut v = lm.tokenizer.encode(&label, false).unwrap();
+        v.push(lm.stop_ids[0]);
+        ids.push(v);
+    }
+    let prompt = l.prompt_ids("turn wifi on", &[], &o);
+    let base: Vec<f32> = label_scores(&lm.net, &prompt, &ids, &Device::flex())
+        .into_data()
+        .try_into_vec()
+        .unwrap();
+    let valid = [0usize, 2, 3];
+    let z = valid
+        .iter()
+        .map(|&i| base[i])
+        .fold(f32::NEG_INFINITY, f32::max);
+    let norm = z + valid.iter().map(|&i| (base[i] - z).exp()).sum::<f32>().ln();
+    for i in valid {
+        assert!((lp[i] - (base[i] - norm)).abs() < 1e-4, "{i}");
+    }
+}
+
+#[test]
+fn acting_samples_valid_actions_and_records_their_log_probs() {
+    let mut l = learner(&fixture());
+    let o = obs("Settings\nwifi: off", Some(vec![false, true, true, false]));
+    let views = [View {
+        instruction: "turn wifi on",
+        history: &[],
+        observation: &o,
+    }];
+    let lp = probs(&mut l, &o);
+    let mut rng = SplitMix::new(5, 0);
+    for _ in 0..20 {
+        let d = l.act(&views, Sampling::Sample, &mut [&mut rng]);
+        let Action::Discrete(a) = d[0].action else {
+            panic!("text action")
+        };
+        assert!(a == 1 || a == 2, "took masked action {a}");
+        assert!((d[0].logp - lp[a as usize]).abs() < 1e-6);
+    }
+    assert_eq!(
+        l.check(&Observation::default()).unwrap_err(),
+        "the observation carries no text; a language-model policy reads the text rendering"
+    );
+}
+
+fn samples(l: &mut LmChoiceLearner) -> (Observation, Observation, Vec<StepSample>) {
+    let x = obs("Settings\nwifi: off", None);
+    let y = obs("Home screen", None);
+    let step = |o: &Observation, a: u32, lp: f32| Transition {
+        observation: o.clone(),
+        action: Action::Discrete(a),
+        logp: lp,
+    };
+    let (lx, ly) = (probs(l, &x), probs(l, &y));
+    let traj = [step(&x, 2, lx[2]), step(&y, 0, ly[0])];
+    // The first step is reinforced, the second discouraged.
+    let s = l.samples("turn wifi on", &traj, &[1.0, -1.0]);
+    assert_eq!(s.len(), 2);
+    assert_eq!((s[0].action, s[1].action), (2, 0));
+    assert_ne!(s[0].context, s[1].context);
+    (x, y, s)
+}
+
+#[test]
+fn the_update_raises_positive_and_lowers_negative_advantage_actions_through_lora_only() {
+    let mut l = learner(&fixture());
+    let (x, y, s) = samples(&mut l);
+    // The second sample's prompt carries its history ("Your last actions: tap wifi").
+    let (x2, y0) = (probs(&mut l, &x)[2], s[1].old_logp);
+    let stats = l.update_on(&s, 1);
+    assert_eq!(stats.gradient_steps, 3);
+    assert!(stats.grad_norm > 0.0 && stats.entropy > 0.0);
+    let x2b = probs(&mut l, &x)[2];
+    let y0b = l.log_probs_of(&[(&s[1].context, &[true; 4])])[0][0];
+    assert!(x2b > x2, "positive advantage should rise: {x2} -> {x2b}");
+    assert!(y0b < y0, "negative advantage should fall: {y0} -> {y0b}");
+    let _ = y;
+}
+
+#[test]
+fn augmentation_candidates_come_from_the_current_policy_with_their_log_probs() {
+    let mut l = learner(&fixture());
+    let (_, _, s) = samples(&mut l);
+    let o = obs("Settings\nwifi: off", None);
+    let traj = [Transition {
+        observation: o.clone(),
+        action: Action::Discrete(2),
+        logp: s[0].old_logp,
+    }];
+    let states = [State {
+        instruction: "turn wifi on",
+        steps: &traj,
+        t: 0,
+    }];
+    let c = l.candidates(&states, 6, &[11]);
+    assert_eq!(c[0].actions.len(), 6);
+    assert_eq!(c[0].recorded.context, s[0].context);
+    let lp = probs(&mut l, &o);
+    for (a, p) in c[0].actions.iter().zip(&c[0].logps) {
+        assert_eq!(*p, lp[*a as usize]);
+    }
+    assert_eq!(c, l.candidates(&states, 6, &[11]), "same seed, same draws");
+}
+
+#[test]
+fn a_saved_learner_continues_exactly_and_refuses_another_base_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = learner(&fixture());
+    let (x, _, s) = samples(&mut a);
+    a.update_on(&s, 1);
+    a.save_files(dir.path()).unwrap();
+    let mut b = LmChoiceLearner::load(
+        dir.path(),
+        &fixture(),
+        &Device::flex(),
+        &labels(),
+        1,
+        &lora(),
+        ppo(),
+    )
+    .unwrap();
+    assert_eq!(probs(&mut a, &x), probs(&mut b, &x));
+    let (sa, sb) = (a.update_on(&s, 2), b.update_on(&s, 2));
+    assert_eq!(sa, sb);
+    assert_eq!(probs(&mut a, &x), probs(&mut b, &x));
+
+    // The same files under another name load; changed weights do not.
+    let copy = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(fixture()).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, copy.path().join(f.file_name().unwrap())).unwrap();
+    }
+    LmChoiceLearner::load(
+        dir.path(),
+        copy.path(),
+        &Device::flex(),
+        &labels(),
+        1,
+        &lora(),
+        ppo(),
+    )
+    .unwrap();
+    let w = copy.path().join("generation_config.json");
+    let text = std::fs::read_to_string(&w).unwrap();
+    std::fs::write(&w, text.replace('}', ", \"note\": 1}")).unwrap();
+    let err = LmChoiceLearner::load(
+        dir.path(),
+        copy.path(),
+        &Device::flex(),
+        &labels(),
+        1,
+        &lora(),
+        ppo(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("base.json") && err.contains("SHA-256") && err.contains("same model"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_settings_and_models_are_named() {
+    let bad = LoraSettings {
+        rank: 0,
+        alpha: -1.0,
+        targets: vec!["qproj".into()],
+    };
+    let err = LmChoiceLearner::new(&fixture(), &Device::flex(), &labels(), 0, &bad, ppo(), 0)
+        .err()
+        .unwrap()
+        .to_string();
+    for want in [
+        "policy.lora_rank must be at least 1",
+        "policy.lora_alpha = -1",
+        "unknown projection `qproj` (valid: q_proj, k_proj",
+    ] {
+        assert!(err.contains(want), "{err}");
+    }
+    let err = LmChoiceLearner::new(&fixture(), &Device::flex(), &[], 0, &lora(), ppo(), 0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("declares no action labels"), "{err}");
+    let kl = PpoConfig {
+        kl_coef: 0.1,
+        ..ppo()
+    };
+    let err = LmChoiceLearner::new(&fixture(), &Device::flex(), &labels(), 0, &lora(), kl, 0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("learner.kl_coef"), "{err}");
+    let missing = fixture().join("nope.gguf");
+    let err = LmChoiceLearner::new(&missing, &Device::flex(), &labels(), 0, &lora(), ppo(), 0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("nope.gguf"), "{err}");
+}
