@@ -282,13 +282,22 @@ fn bad_language_model_policies_are_named() {
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
     let err = run("kind = \"lm\"");
-    assert!(err.contains("policy.model must name the pretrained model"), "{err}");
+    assert!(
+        err.contains("policy.model must name the pretrained model"),
+        "{err}"
+    );
     let err = run(&format!("{}\nmode = \"generate\"", lm_policy()));
-    assert!(err.contains("policy.mode = \"generate\" is not implemented yet"), "{err}");
+    assert!(
+        err.contains("policy.mode = \"generate\" is not implemented yet"),
+        "{err}"
+    );
     let err = run(&format!("{}\nlora_targets = [\"qkv\"]", lm_policy()));
     assert!(err.contains("unknown projection `qkv`"), "{err}");
     let err = run("kind = \"lm\"\nmodel = \"no/such/model.gguf\"");
     assert!(err.contains("no/such/model.gguf"), "{err}");
     let err = run(&format!("{MLP}\nmodel = \"m.gguf\""));
-    assert!(err.contains("policy.model is only read when policy.kind = \"lm\""), "{err}");
+    assert!(
+        err.contains("policy.model is only read when policy.kind = \"lm\""),
+        "{err}"
+    );
 }

@@ -52,6 +52,9 @@ pub const LORA_TARGETS: [&str; 7] = [
 /// A language model choosing among labelled actions, trained with LoRA.
 pub struct LmChoiceLearner {
     lm: LanguageModel,
+    /// The base model without adapters, for the KL penalty: the frozen weights are the
+    /// adapted model's own tensors (shared, not copied).
+    reference: CausalLm,
     inference: Option<CausalLm>,
     infer_device: Device,
     labels: Vec<String>,
@@ -102,12 +105,6 @@ impl LmChoiceLearner {
         seed: u64,
     ) -> Result<Self, LearnerError> {
         let mut problems = ppo.problems();
-        if ppo.kl_coef > 0.0 {
-            problems.push(
-                "learner.kl_coef > 0 is not supported with policy.kind = \"lm\" yet (set it to 0)"
-                    .into(),
-            );
-        }
         if lora.rank == 0 {
             problems.push("policy.lora_rank must be at least 1".into());
         }
@@ -172,6 +169,7 @@ impl LmChoiceLearner {
                 .map(|t| format!("{t}.weight"))
                 .collect::<Vec<_>>(),
         );
+        let reference = lm.net.valid();
         let net = lm
             .net
             .clone()
@@ -186,6 +184,7 @@ impl LmChoiceLearner {
         lm.net.visit(&mut count);
         Ok(LmChoiceLearner {
             lm,
+            reference,
             inference: None,
             infer_device: device.clone().without_autodiff(),
             labels: labels.to_vec(),
@@ -361,9 +360,25 @@ impl LmChoiceLearner {
                 let pick =
                     Tensor::<1, Int>::from_data(TensorData::new(row_of, [idx.len()]), &device);
                 let targets = Targets::new(samples, idx, &device);
-                let logp_all =
-                    ppo::masked_log_softmax(per_prompt.select(0, pick), targets.invalid.clone());
-                let l = ppo::objective(logp_all, None, &targets, &self.ppo);
+                let logp_all = ppo::masked_log_softmax(
+                    per_prompt.select(0, pick.clone()),
+                    targets.invalid.clone(),
+                );
+                let ref_all = (self.ppo.kl_coef > 0.0).then(|| {
+                    let infer = self.infer_device.clone();
+                    let scores: Vec<Tensor<2>> = prompts
+                        .iter()
+                        .map(|p| {
+                            label_scores(&self.reference, p, &self.label_ids, &infer)
+                                .unsqueeze_dim(0)
+                        })
+                        .collect();
+                    ppo::masked_log_softmax(
+                        Tensor::cat(scores, 0).select(0, pick.clone().inner()),
+                        targets.invalid.clone().inner(),
+                    )
+                });
+                let l = ppo::objective(logp_all, ref_all, &targets, &self.ppo);
                 let grads = l.total.backward();
                 let clip = (self.ppo.grad_clip > 0.0).then_some(self.ppo.grad_clip);
                 let net = self.lm.net.clone();
@@ -374,6 +389,7 @@ impl LmChoiceLearner {
                 stats.entropy += l.entropy;
                 stats.approx_kl += l.approx_kl;
                 stats.clip_frac += l.clip_frac;
+                stats.kl_ref += l.kl_ref;
                 stats.grad_norm += norm as f32;
             }
         }
@@ -382,8 +398,20 @@ impl LmChoiceLearner {
         stats.entropy /= n;
         stats.approx_kl /= n;
         stats.clip_frac /= n;
+        stats.kl_ref /= n;
         stats.grad_norm /= n;
         stats
+    }
+
+    /// Log-probabilities over actions of the base model without adapters, for one
+    /// (prompt, mask).
+    pub fn reference_log_probs(&self, prompt: &[u32], mask: &[bool]) -> Vec<f32> {
+        let scores = label_scores(&self.reference, prompt, &self.label_ids, &self.infer_device);
+        let lp = ppo::masked_log_softmax(
+            scores.unsqueeze_dim(0),
+            invalid(&[mask], &self.infer_device),
+        );
+        lp.into_data().try_into_vec().expect("f32 log-probs")
     }
 
     /// Write `lora.safetensors` (the adapter factors), `adam.bin` and `base.json` (the

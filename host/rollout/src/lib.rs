@@ -10,5 +10,5 @@
 
 mod pool;
 
-pub use pool::{EpisodeResult, EpisodeSpec, Outcome, Pool, RolloutConfig, RolloutStats};
+pub use pool::{EpisodeResult, EpisodeSpec, Outcome, Pool, Progress, RolloutConfig, RolloutStats};
 pub use steprl_core::Sampling;

@@ -104,10 +104,14 @@ struct Active {
     rng: SplitMix,
 }
 
+/// Called with (episodes finished, episodes planned) as a rollout progresses.
+pub type Progress = Box<dyn FnMut(usize, usize) + Send>;
+
 /// Lanes of environment instances, kept across rounds.
 pub struct Pool {
     env: Arc<dyn Environment>,
     lanes: Vec<Option<Box<dyn EnvInstance>>>,
+    progress: Option<Progress>,
 }
 
 impl Pool {
@@ -116,7 +120,14 @@ impl Pool {
         Pool {
             env,
             lanes: Vec::new(),
+            progress: None,
         }
+    }
+
+    /// Report progress to `f` whenever episodes finish (long rollouts, e.g. with a
+    /// language-model policy, take minutes).
+    pub fn on_progress(&mut self, f: Progress) {
+        self.progress = Some(f);
     }
 
     /// The environment.
@@ -143,6 +154,7 @@ impl Pool {
         let mut results: Vec<Option<EpisodeResult>> = vec![None; specs.len()];
         let mut active: Vec<Option<Active>> = (0..n_lanes).map(|_| None).collect();
         let mut next = 0;
+        let mut reported = 0;
         loop {
             // Fill idle lanes in plan order; start and reset them concurrently.
             let mut starting = Vec::new();
@@ -334,6 +346,13 @@ impl Pool {
                     }
                 };
                 results[a.index] = Some(result);
+            }
+            if let Some(f) = self.progress.as_mut() {
+                let done = results.iter().filter(|r| r.is_some()).count();
+                if done > reported {
+                    reported = done;
+                    f(done, specs.len());
+                }
             }
         }
         (

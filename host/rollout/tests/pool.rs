@@ -369,3 +369,27 @@ async fn an_observation_the_policy_cannot_read_ends_the_episode_with_its_reason(
         }
     }
 }
+
+#[tokio::test]
+async fn progress_counts_finished_episodes_up_to_the_plan() {
+    let plan = specs(&["goal-1", "broken", "goal-2", "goal-1", "goal-2"]);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut pool = Pool::new(Arc::new(Corridor));
+    let log = seen.clone();
+    pool.on_progress(Box::new(move |done, total| {
+        log.lock().unwrap().push((done, total))
+    }));
+    let cfg = RolloutConfig {
+        concurrency: 2,
+        sampling: Sampling::Sample,
+    };
+    pool.run(&plan, &mut Biased::default(), &mut GoalChecker, &cfg)
+        .await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.last(), Some(&(5, 5)), "{seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0),
+        "strictly increasing: {seen:?}"
+    );
+    assert!(seen.iter().all(|(_, t)| *t == 5));
+}

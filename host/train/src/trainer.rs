@@ -378,6 +378,12 @@ impl Trainer {
         self.learner.as_mut()
     }
 
+    /// Report rollout progress (episodes finished, planned) to `f`, in training rounds
+    /// and evaluations alike.
+    pub fn on_progress(&mut self, f: steprl_rollout::Progress) {
+        self.pool.on_progress(f);
+    }
+
     /// The success-rate record.
     pub fn record(&self) -> &SuccessRecord {
         &self.record

@@ -132,6 +132,22 @@ fn progress_line(m: &RoundMetrics, rounds: u32) -> String {
     )
 }
 
+/// On a terminal, a live count of finished episodes while a rollout runs (a round of a
+/// language-model policy takes minutes on a CPU); cleared when the rollout ends.
+fn show_progress(trainer: &mut Trainer) {
+    if !interactive() {
+        return;
+    }
+    trainer.on_progress(Box::new(|done, total| {
+        if done < total {
+            eprint!("\r\x1b[2K  episodes {done}/{total}");
+        } else {
+            eprint!("\r\x1b[2K");
+        }
+        let _ = std::io::stderr().flush();
+    }));
+}
+
 async fn run_rounds(trainer: &mut Trainer) -> anyhow::Result<()> {
     let rounds = trainer.config().rounds;
     let tty = interactive();
@@ -199,6 +215,7 @@ pub(super) async fn train(sandbox: &Sandbox, args: &TrainArgs) -> anyhow::Result
     let backend = device(args.backend)?;
     let plugins = plugins(sandbox, &cfg, None, None).await?;
     let mut trainer = Trainer::new(cfg.clone(), &out, plugins, &backend.device)?;
+    show_progress(&mut trainer);
     println!("run directory: {}", out.display());
     println!(
         "resolved config (saved as {}):",
@@ -260,6 +277,7 @@ pub(super) async fn resume(sandbox: &Sandbox, args: &ResumeArgs) -> anyhow::Resu
     let backend = device(args.backend)?;
     let plugins = plugins(sandbox, &cfg, None, None).await?;
     let mut trainer = Trainer::resume(out, cfg, plugins, &backend.device)?;
+    show_progress(&mut trainer);
     println!(
         "resuming {} at round {}",
         out.display(),
@@ -296,6 +314,7 @@ pub(super) async fn eval(sandbox: &Sandbox, args: &EvalArgs) -> anyhow::Result<b
     let backend = device(args.backend)?;
     let plugins = plugins(sandbox, &cfg, args.env.as_deref(), args.checker.as_deref()).await?;
     let mut trainer = Trainer::from_checkpoint(&checkpoint, cfg, plugins, &backend.device)?;
+    show_progress(&mut trainer);
     let r = trainer.evaluate(args.episodes, args.greedy).await;
     let mut t = Table::new(&["task", "#success", "#episodes", "#rate"]);
     for (task, (s, n)) in &r.tasks {
