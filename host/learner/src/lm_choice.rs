@@ -306,12 +306,23 @@ impl LmChoiceLearner {
         let device = self.infer_device.clone();
         let labels = self.label_ids.clone();
         let net = self.inference_net();
+        // Equal prompts (copies of a task at its first screen, states revisited) are
+        // scored once.
+        let mut scored: HashMap<&[u32], Vec<f32>> = HashMap::new();
         inputs
             .iter()
             .map(|(prompt, mask)| {
-                let scores = label_scores(net, prompt, &labels, &device);
-                let lp =
-                    ppo::masked_log_softmax(scores.unsqueeze_dim(0), invalid(&[mask], &device));
+                let scores = scored.entry(prompt).or_insert_with(|| {
+                    label_scores(net, prompt, &labels, &device)
+                        .into_data()
+                        .try_into_vec()
+                        .expect("f32 scores")
+                });
+                let scores = Tensor::<2>::from_data(
+                    TensorData::new(scores.clone(), [1, labels.len()]),
+                    &device,
+                );
+                let lp = ppo::masked_log_softmax(scores, invalid(&[mask], &device));
                 let v: Vec<f32> = lp.into_data().try_into_vec().expect("f32 log-probs");
                 v.iter()
                     .zip(mask.iter())
@@ -331,10 +342,21 @@ impl LmChoiceLearner {
         if samples.is_empty() {
             return stats;
         }
+        // A sample with advantage 0 adds nothing to the clipped surrogate; unless the
+        // entropy bonus or the KL penalty reads it, it is dropped before minibatching
+        // (a forward and backward pass through the model saved; the minibatch mean is
+        // then over the samples that carry signal).
+        let mut order: Vec<usize> = (0..samples.len())
+            .filter(|&i| {
+                samples[i].advantage != 0.0 || self.ppo.entropy_coef > 0.0 || self.ppo.kl_coef > 0.0
+            })
+            .collect();
+        if order.is_empty() {
+            return stats;
+        }
         self.inference = None;
         let device = self.lm.device.clone();
         let mut rng = SplitMix::new(seed, 0xba7c);
-        let mut order: Vec<usize> = (0..samples.len()).collect();
         for _ in 0..self.ppo.epochs {
             rng.shuffle(&mut order);
             for idx in order.chunks(self.ppo.minibatch) {

@@ -206,6 +206,23 @@ fn the_kl_penalty_measures_the_distance_to_the_base_model_with_adapters_off() {
 }
 
 #[test]
+fn samples_without_advantage_cost_no_pass_through_the_model() {
+    let mut l = learner(&fixture());
+    let (x, _, mut s) = samples(&mut l);
+    let before = probs(&mut l, &x);
+    for x in &mut s {
+        x.advantage = 0.0;
+    }
+    let stats = l.update_on(&s, 1);
+    assert_eq!(stats.gradient_steps, 0);
+    assert_eq!(probs(&mut l, &x), before, "nothing moved");
+    // One informative sample of two: 3 epochs of one minibatch.
+    s[0].advantage = 1.0;
+    assert_eq!(l.update_on(&s, 1).gradient_steps, 3);
+    assert!(probs(&mut l, &x)[2] > before[2]);
+}
+
+#[test]
 fn augmentation_candidates_come_from_the_current_policy_with_their_log_probs() {
     let mut l = learner(&fixture());
     let (_, _, s) = samples(&mut l);

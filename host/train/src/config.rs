@@ -557,4 +557,18 @@ config = { s0 = 0.4 }
         assert!(s.trains_on("open.clock") && !s.holds_out("open.clock"));
         assert!(!s.holds_out("open.notes") && !s.trains_on("open.notes"));
     }
+
+    #[test]
+    fn every_shipped_config_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                RunConfig::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                n += 1;
+            }
+        }
+        assert!(n >= 9, "{n} configs");
+    }
 }
