@@ -40,6 +40,11 @@ pub enum Command {
     Plugin(PluginCommand),
     /// List the tasks an environment plugin offers.
     Tasks(TasksArgs),
+    /// Run one scripted episode in the sandbox: print every observation's text and the
+    /// checker's verdict, and optionally append the episode to a demonstration file.
+    /// Validates a suite with an oracle before training; exits 1 when the checker says
+    /// the episode failed.
+    Play(PlayArgs),
     /// Train a policy with the run config: STEP, T-GRPO or GiGPO against the configured
     /// plugins; prints success before and after, writes metrics and checkpoints.
     Train(TrainArgs),
@@ -293,6 +298,40 @@ pub struct TasksArgs {
     /// Print JSON (one object per task) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `steprl play`.
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    /// The environment plugin (.wasm).
+    pub file: PathBuf,
+    /// Task id (see `steprl tasks FILE`).
+    #[arg(long)]
+    pub task: String,
+    /// Environment seed (picks the task's parameters).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The actions, one per line: a label the environment declares (e.g. `click 3`),
+    /// a discrete action index, or `text: ...` for a text action. Blank lines and lines
+    /// starting with `#` are skipped. `-` reads standard input.
+    #[arg(long, value_name = "FILE|-")]
+    pub actions: String,
+    /// A reward-checker plugin to judge the episode.
+    #[arg(long, value_name = "CHECKER.wasm")]
+    pub checker: Option<PathBuf>,
+    /// Configuration JSON passed to the environment's `init`.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub config: String,
+    /// Configuration JSON passed to the checker's `init`.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub checker_config: String,
+    /// Append the episode to this demonstration file (JSON lines: task, seed, actions),
+    /// unless the checker judged it a failure.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Grants for the environment (and the checker): network and read-only directories.
+    #[command(flatten)]
+    pub grants: GrantArgs,
 }
 
 /// Capabilities granted to a plugin run from the command line (a run config grants

@@ -2,6 +2,7 @@
 
 mod compare;
 mod model;
+mod play;
 mod plugin;
 mod tasks;
 mod train;
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Plugin(PluginCommand::Inspect(a)) => plugin::inspect(&sandbox, &a).await,
         Command::Plugin(PluginCommand::Check(a)) => plugin::check(&sandbox, &a, &cli.global).await,
         Command::Tasks(a) => tasks::tasks(&sandbox, &a).await,
+        Command::Play(a) => play::play(&sandbox, &a).await,
         Command::Train(a) => train::train(&sandbox, &a).await,
         Command::Resume(a) => train::resume(&sandbox, &a).await,
         Command::Eval(a) => train::eval(&sandbox, &a).await,

@@ -1,0 +1,288 @@
+//! `steprl play ENV.wasm --task ID --actions FILE`: one scripted episode in the sandbox,
+//! every observation's text printed, judged by a checker when one is given, and
+//! appended to a demonstration file on request. Demonstration lines are
+//! `{"task": ID, "seed": S, "actions": [...]}` with each action written as `play` reads
+//! it (a label, or `text: ...`): the observations are re-created by replaying the
+//! actions in the sandbox, so a demonstration file stays small and environment-checked.
+
+use std::io::{Read, Write};
+
+use anyhow::{Context, bail};
+use steprl_core::{
+    Action, ActionSpec, EnvInfo, Environment, ObservationParts, RewardChecker, TrajectorySummary,
+};
+use steprl_sandbox::{PluginKind, Sandbox, WasmEnvironment, WasmRewardChecker};
+
+use super::{load, options};
+use crate::args::PlayArgs;
+
+/// An action line as `play` reads it: a declared label, a discrete index, or
+/// `text: ...`.
+fn parse_action(line: &str, spec: &ActionSpec) -> Result<Action, String> {
+    if let Some(i) = spec.discrete_labels.iter().position(|l| l == line) {
+        return Ok(Action::Discrete(i as u32));
+    }
+    if let Ok(i) = line.parse::<u32>() {
+        if i < spec.discrete {
+            return Ok(Action::Discrete(i));
+        }
+        return Err(format!(
+            "action index {i} is out of range (the environment has {} discrete actions)",
+            spec.discrete
+        ));
+    }
+    if let Some(t) = line.strip_prefix("text:") {
+        if spec.text {
+            return Ok(Action::Text(t.trim_start().to_owned()));
+        }
+        return Err("this environment accepts no text actions".into());
+    }
+    let shown: Vec<&str> = spec
+        .discrete_labels
+        .iter()
+        .take(12)
+        .map(String::as_str)
+        .collect();
+    Err(format!(
+        "`{line}` is not an action: use a label ({}{}), an index below {}{}",
+        shown.join(", "),
+        if spec.discrete_labels.len() > shown.len() {
+            ", …"
+        } else {
+            ""
+        },
+        spec.discrete,
+        if spec.text { ", or `text: ...`" } else { "" }
+    ))
+}
+
+/// An action written the way `play` reads it.
+fn action_line(a: &Action, spec: &ActionSpec) -> String {
+    match a {
+        Action::Discrete(i) => spec
+            .discrete_labels
+            .get(*i as usize)
+            .cloned()
+            .unwrap_or_else(|| i.to_string()),
+        Action::Text(t) => format!("text: {t}"),
+    }
+}
+
+fn read_actions(source: &str, info: &EnvInfo) -> anyhow::Result<Vec<Action>> {
+    let text = if source == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading actions from standard input")?;
+        s
+    } else {
+        std::fs::read_to_string(source).with_context(|| format!("reading actions from {source}"))?
+    };
+    let mut actions = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let a = parse_action(line, &info.action)
+            .map_err(|e| anyhow::anyhow!("{source}, line {}: {e}", n + 1))?;
+        actions.push(a);
+    }
+    Ok(actions)
+}
+
+pub(super) async fn play(sandbox: &Sandbox, args: &PlayArgs) -> anyhow::Result<bool> {
+    let plugin = load(sandbox, &args.file)?;
+    plugin.expect_kind(PluginKind::Environment)?;
+    let env = WasmEnvironment::new(
+        sandbox,
+        &plugin,
+        options(&args.config, "--config", 0, &args.grants)?,
+    )
+    .await?;
+    let info = env.info().clone();
+    let Some(task) = info.task(&args.task).cloned() else {
+        let ids: Vec<&str> = info.tasks.iter().take(8).map(|t| t.id.as_str()).collect();
+        bail!(
+            "task `{}` is not offered by `{}` (it offers {}{}; see `steprl tasks {}`)",
+            args.task,
+            env.name(),
+            ids.join(", "),
+            if info.tasks.len() > ids.len() {
+                ", …"
+            } else {
+                ""
+            },
+            args.file.display()
+        );
+    };
+    let actions = read_actions(&args.actions, &info)?;
+    let mut checker = match &args.checker {
+        Some(path) => {
+            let p = load(sandbox, path)?;
+            p.expect_kind(PluginKind::RewardChecker)?;
+            Some(
+                WasmRewardChecker::new(
+                    sandbox,
+                    &p,
+                    options(&args.checker_config, "--checker-config", 0, &args.grants)?,
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
+
+    let mut inst = env.instantiate().await?;
+    let parts = ObservationParts {
+        text: true,
+        ..ObservationParts::default()
+    };
+    let episode = inst.start(&task.id, args.seed, parts).await?;
+    let obs = inst.reset(episode).await?;
+    println!(
+        "task {} (seed {}): {}",
+        task.id, args.seed, task.instruction
+    );
+    println!("--- observation 0");
+    println!("{}", obs.text.as_deref().unwrap_or("(no text)").trim_end());
+    let mut rewards = Vec::new();
+    let (mut done, mut truncated) = (false, false);
+    let mut played = 0;
+    for (k, a) in actions.iter().enumerate() {
+        if done || truncated {
+            eprintln!(
+                "warning: the episode ended after {k} actions; {} left unplayed",
+                actions.len() - k
+            );
+            break;
+        }
+        let r = inst.step(episode, a).await?;
+        played += 1;
+        rewards.push(r.reward);
+        done = r.done;
+        truncated = r.truncated;
+        let end = match (done, truncated) {
+            (true, _) => ", done",
+            (_, true) => ", truncated",
+            _ => "",
+        };
+        println!(
+            "--- action {}: {} (reward {}{end})",
+            k + 1,
+            action_line(a, &info.action),
+            r.reward
+        );
+        println!(
+            "{}",
+            r.observation
+                .text
+                .as_deref()
+                .unwrap_or("(no text)")
+                .trim_end()
+        );
+    }
+    if !done && !truncated {
+        eprintln!("warning: the actions ran out before the episode ended");
+    }
+    let final_state = inst.final_state(episode).await?;
+    inst.close(episode).await;
+    let actions = &actions[..played];
+    let success = match checker.as_mut() {
+        Some(c) => {
+            let summary = TrajectorySummary {
+                seed: args.seed,
+                actions: actions.to_vec(),
+                rewards,
+                done,
+                truncated,
+            };
+            let v = c.check(&task, &summary, &final_state).await?;
+            println!(
+                "verdict: {} (score {}){}",
+                if v.success { "success" } else { "failure" },
+                v.score,
+                if v.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", v.reason)
+                }
+            );
+            Some(v.success)
+        }
+        None => None,
+    };
+    if let Some(path) = &args.record {
+        if success == Some(false) {
+            eprintln!(
+                "not recorded in {}: the checker judged the episode a failure",
+                path.display()
+            );
+        } else {
+            let line = serde_json::json!({
+                "task": task.id,
+                "seed": args.seed,
+                "actions": actions.iter().map(|a| action_line(a, &info.action)).collect::<Vec<_>>(),
+            });
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening the demonstration file {}", path.display()))?;
+            writeln!(f, "{line}")
+                .with_context(|| format!("writing the demonstration file {}", path.display()))?;
+            println!(
+                "recorded in {}{}",
+                path.display(),
+                if success.is_none() {
+                    " (not judged: no --checker)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(success != Some(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ActionSpec {
+        ActionSpec {
+            discrete: 3,
+            discrete_labels: vec!["click 0".into(), "back".into(), "done".into()],
+            text: false,
+        }
+    }
+
+    #[test]
+    fn actions_are_labels_indices_or_text() {
+        assert_eq!(parse_action("back", &spec()), Ok(Action::Discrete(1)));
+        assert_eq!(parse_action("2", &spec()), Ok(Action::Discrete(2)));
+        let e = parse_action("7", &spec()).unwrap_err();
+        assert!(e.contains("out of range"), "{e}");
+        let e = parse_action("text: hi", &spec()).unwrap_err();
+        assert!(e.contains("no text actions"), "{e}");
+        let with_text = ActionSpec {
+            text: true,
+            ..spec()
+        };
+        assert_eq!(
+            parse_action("text: hello world", &with_text),
+            Ok(Action::Text("hello world".into()))
+        );
+        let e = parse_action("clik 0", &spec()).unwrap_err();
+        assert!(
+            e.contains("`clik 0` is not an action") && e.contains("click 0, back, done"),
+            "{e}"
+        );
+        for a in [Action::Discrete(1), Action::Text("x y".into())] {
+            assert_eq!(
+                parse_action(&action_line(&a, &with_text), &with_text),
+                Ok(a)
+            );
+        }
+    }
+}
