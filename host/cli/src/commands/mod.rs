@@ -63,6 +63,24 @@ fn load(sandbox: &Sandbox, file: &Path) -> anyhow::Result<LoadedPlugin> {
     Ok(sandbox.load(file)?)
 }
 
+/// An environment plugin from the command line: loaded, checked to be an environment,
+/// initialized with `--config` and the `--grant-*` flags.
+async fn environment(
+    sandbox: &Sandbox,
+    file: &Path,
+    config: &str,
+    grants: &GrantArgs,
+) -> anyhow::Result<steprl_sandbox::WasmEnvironment> {
+    let plugin = load(sandbox, file)?;
+    plugin.expect_kind(steprl_sandbox::PluginKind::Environment)?;
+    Ok(steprl_sandbox::WasmEnvironment::new(
+        sandbox,
+        &plugin,
+        options(config, "--config", 0, grants)?,
+    )
+    .await?)
+}
+
 /// Plugin options from a `--config` JSON string, validated as a JSON object, and the
 /// `--grant-*` flags.
 fn options(

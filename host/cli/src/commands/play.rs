@@ -11,9 +11,9 @@ use anyhow::{Context, bail};
 use steprl_core::{
     Action, ActionSpec, EnvInfo, Environment, ObservationParts, RewardChecker, TrajectorySummary,
 };
-use steprl_sandbox::{PluginKind, Sandbox, WasmEnvironment, WasmRewardChecker};
+use steprl_sandbox::{PluginKind, Sandbox, WasmRewardChecker};
 
-use super::{load, options};
+use super::{environment, load, options};
 use crate::args::PlayArgs;
 
 /// An action line as `play` reads it: a declared label, a discrete index, or
@@ -92,14 +92,7 @@ fn read_actions(source: &str, info: &EnvInfo) -> anyhow::Result<Vec<Action>> {
 }
 
 pub(super) async fn play(sandbox: &Sandbox, args: &PlayArgs) -> anyhow::Result<bool> {
-    let plugin = load(sandbox, &args.file)?;
-    plugin.expect_kind(PluginKind::Environment)?;
-    let env = WasmEnvironment::new(
-        sandbox,
-        &plugin,
-        options(&args.config, "--config", 0, &args.grants)?,
-    )
-    .await?;
+    let env = environment(sandbox, &args.file, &args.config, &args.grants).await?;
     let info = env.info().clone();
     let Some(task) = info.task(&args.task).cloned() else {
         let ids: Vec<&str> = info.tasks.iter().take(8).map(|t| t.id.as_str()).collect();

@@ -1,21 +1,14 @@
 //! `steprl tasks FILE.wasm`: the task table of an environment plugin.
 
 use steprl_core::Environment;
-use steprl_sandbox::{PluginKind, Sandbox, WasmEnvironment};
+use steprl_sandbox::Sandbox;
 
-use super::{load, options};
+use super::environment;
 use crate::args::TasksArgs;
 use crate::table::Table;
 
 pub(super) async fn tasks(sandbox: &Sandbox, args: &TasksArgs) -> anyhow::Result<bool> {
-    let plugin = load(sandbox, &args.file)?;
-    plugin.expect_kind(PluginKind::Environment)?;
-    let env = WasmEnvironment::new(
-        sandbox,
-        &plugin,
-        options(&args.config, "--config", 0, &args.grants)?,
-    )
-    .await?;
+    let env = environment(sandbox, &args.file, &args.config, &args.grants).await?;
     let info = env.info();
     if args.json {
         for t in &info.tasks {
