@@ -301,3 +301,83 @@ fn bad_language_model_policies_are_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_warm_start_clones_the_demonstrations_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let demos = dir.path().join("demos.jsonl");
+    let mut lines = String::new();
+    for (k, app) in ["settings", "contacts", "notes", "clock", "messages"]
+        .iter()
+        .enumerate()
+    {
+        for seed in 0..4 {
+            lines.push_str(&format!(
+                "{{\"task\": \"open.{app}\", \"seed\": {seed}, \"actions\": [\"click {k}\", \"done\"]}}\n"
+            ));
+        }
+    }
+    std::fs::write(&demos, lines).unwrap();
+    let cfg = config(dir.path(), 1, 1);
+    let warm = format!(
+        "{}\n[warmstart]\ndemos = \"demos.jsonl\"\nepochs = 200\nlr = 0.02\n",
+        std::fs::read_to_string(&cfg).unwrap()
+    );
+    std::fs::write(&cfg, &warm).unwrap();
+    let out = dir.path().join("run");
+    let o = train_into(&cfg, &out);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("warm start: 20 demonstrations, 40 steps cloned, 200 epochs"),
+        "{stdout}"
+    );
+    let rate = |name: &str| -> f64 {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join(name)).unwrap()).unwrap();
+        let tasks = v["tasks"].as_object().unwrap();
+        let open: Vec<f64> = tasks
+            .iter()
+            .filter(|(k, _)| k.starts_with("open."))
+            .map(|(_, r)| {
+                let r = r.as_array().unwrap();
+                r[0].as_f64().unwrap() / r[1].as_f64().unwrap()
+            })
+            .collect();
+        open.iter().sum::<f64>() / open.len() as f64
+    };
+    let (before, after) = (rate("eval-before.json"), rate("eval-warmstart.json"));
+    assert!(
+        before < 0.5 && after == 1.0,
+        "open.* success before {before}, after the warm start {after}\n{stdout}"
+    );
+
+    // A demonstration the environment rejects is named by file and line.
+    std::fs::write(
+        &demos,
+        "{\"task\": \"open.clock\", \"seed\": 0, \"actions\": [\"click 3\", \"fly\"]}\n",
+    )
+    .unwrap();
+    let o = train_into(&cfg, &dir.path().join("run2"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("demos.jsonl, line 1: action 2: `fly` is not an action"),
+        "{err}"
+    );
+}
+
+/// `steprl train CFG --backend cpu --out OUT`.
+fn train_into(cfg: &Path, out: &Path) -> std::process::Output {
+    steprl(&[
+        "train",
+        cfg.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}

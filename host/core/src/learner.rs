@@ -94,6 +94,12 @@ pub trait Learner: Policy {
     /// i-th state's draws from a stream seeded with `seeds[i]`.
     fn candidates(&mut self, states: &[State<'_>], group: u32, seeds: &[u64]) -> Vec<Candidates>;
 
+    /// Behaviour cloning: `epochs` passes of shuffled minibatches minimizing
+    /// −log π(action | input) over `samples` (their advantages and old log-probs are not
+    /// read), with an Adam of its own at learning rate `lr`; `seed` orders the
+    /// minibatches. Returns the mean loss of the first and of the last epoch.
+    fn imitate(&mut self, samples: &[StepSample], epochs: u32, lr: f64, seed: u64) -> (f32, f32);
+
     /// Update on a round's samples; `seed` orders the minibatches.
     fn update(&mut self, samples: &[StepSample], seed: u64) -> UpdateStats;
 

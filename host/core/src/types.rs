@@ -145,6 +145,60 @@ pub struct ActionSpec {
     pub text: bool,
 }
 
+impl ActionSpec {
+    /// An action written as a line: a declared label, a discrete index, or `text: ...`
+    /// (how `steprl play` and demonstration files write actions).
+    pub fn parse_action(&self, line: &str) -> Result<Action, String> {
+        if let Some(i) = self.discrete_labels.iter().position(|l| l == line) {
+            return Ok(Action::Discrete(i as u32));
+        }
+        if let Ok(i) = line.parse::<u32>() {
+            if i < self.discrete {
+                return Ok(Action::Discrete(i));
+            }
+            return Err(format!(
+                "action index {i} is out of range (the environment has {} discrete actions)",
+                self.discrete
+            ));
+        }
+        if let Some(t) = line.strip_prefix("text:") {
+            if self.text {
+                return Ok(Action::Text(t.trim_start().to_owned()));
+            }
+            return Err("this environment accepts no text actions".into());
+        }
+        let shown: Vec<&str> = self
+            .discrete_labels
+            .iter()
+            .take(12)
+            .map(String::as_str)
+            .collect();
+        Err(format!(
+            "`{line}` is not an action: use a label ({}{}), an index below {}{}",
+            shown.join(", "),
+            if self.discrete_labels.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            },
+            self.discrete,
+            if self.text { ", or `text: ...`" } else { "" }
+        ))
+    }
+
+    /// An action as a line [`ActionSpec::parse_action`] reads back.
+    pub fn action_line(&self, a: &Action) -> String {
+        match a {
+            Action::Discrete(i) => self
+                .discrete_labels
+                .get(*i as usize)
+                .cloned()
+                .unwrap_or_else(|| i.to_string()),
+            Action::Text(t) => format!("text: {t}"),
+        }
+    }
+}
+
 /// What an environment declares once, at load: its tasks and spaces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvInfo {
@@ -240,6 +294,40 @@ mod tests {
         );
         for m in ["{}", "", "not json", r#"{"unsupported": true}"#, "[]"] {
             assert_eq!(task(m).unsupported(), None, "{m}");
+        }
+    }
+
+    fn spec() -> ActionSpec {
+        ActionSpec {
+            discrete: 3,
+            discrete_labels: vec!["click 0".into(), "back".into(), "done".into()],
+            text: false,
+        }
+    }
+
+    #[test]
+    fn actions_are_labels_indices_or_text() {
+        assert_eq!(spec().parse_action("back"), Ok(Action::Discrete(1)));
+        assert_eq!(spec().parse_action("2"), Ok(Action::Discrete(2)));
+        let e = spec().parse_action("7").unwrap_err();
+        assert!(e.contains("out of range"), "{e}");
+        let e = spec().parse_action("text: hi").unwrap_err();
+        assert!(e.contains("no text actions"), "{e}");
+        let with_text = ActionSpec {
+            text: true,
+            ..spec()
+        };
+        assert_eq!(
+            with_text.parse_action("text: hello world"),
+            Ok(Action::Text("hello world".into()))
+        );
+        let e = spec().parse_action("clik 0").unwrap_err();
+        assert!(
+            e.contains("`clik 0` is not an action") && e.contains("click 0, back, done"),
+            "{e}"
+        );
+        for a in [Action::Discrete(1), Action::Text("x y".into())] {
+            assert_eq!(with_text.parse_action(&with_text.action_line(&a)), Ok(a));
         }
     }
 }

@@ -326,6 +326,39 @@ impl Learner for NetLearner {
         out
     }
 
+    fn imitate(&mut self, samples: &[StepSample], epochs: u32, lr: f64, seed: u64) -> (f32, f32) {
+        let mut adam = Adam::new(AdamConfig::default());
+        let mut rng = SplitMix::new(seed, 0xbc);
+        let mut order: Vec<usize> = (0..samples.len()).collect();
+        let mut model = self.model.clone();
+        let (mut first, mut last) = (0.0, 0.0);
+        for epoch in 0..epochs {
+            rng.shuffle(&mut order);
+            let (mut sum, mut n) = (0.0f32, 0);
+            for idx in order.chunks(self.ppo.minibatch) {
+                let batch = Batch::new(samples, idx, &self.device);
+                let logp_all = ppo::masked_log_softmax(
+                    model.forward(batch.tokens.clone()),
+                    batch.targets.invalid.clone(),
+                );
+                let loss = ppo::nll(logp_all, &batch.targets);
+                sum += loss.clone().inner().into_scalar::<f32>();
+                n += 1;
+                let grads = loss.backward();
+                let clip = (self.ppo.grad_clip > 0.0).then_some(self.ppo.grad_clip);
+                model = adam.step(model, &grads, lr, clip).0;
+            }
+            let mean = sum / n.max(1) as f32;
+            if epoch == 0 {
+                first = mean;
+            }
+            last = mean;
+        }
+        self.model = model;
+        self.inference = None;
+        (first, last)
+    }
+
     fn update(&mut self, samples: &[StepSample], seed: u64) -> UpdateStats {
         NetLearner::update(self, samples, seed)
     }

@@ -360,27 +360,8 @@ impl LmChoiceLearner {
         for _ in 0..self.ppo.epochs {
             rng.shuffle(&mut order);
             for idx in order.chunks(self.ppo.minibatch) {
-                let mut rows: HashMap<&[u32], usize> = HashMap::new();
-                let mut prompts: Vec<&[u32]> = Vec::new();
-                let row_of: Vec<i32> = idx
-                    .iter()
-                    .map(|&i| {
-                        let p = samples[i].context.as_slice();
-                        *rows.entry(p).or_insert_with(|| {
-                            prompts.push(p);
-                            prompts.len() - 1
-                        }) as i32
-                    })
-                    .collect();
-                let scores: Vec<Tensor<2>> = prompts
-                    .iter()
-                    .map(|p| {
-                        label_scores(&self.lm.net, p, &self.label_ids, &device).unsqueeze_dim(0)
-                    })
-                    .collect();
-                let per_prompt = Tensor::cat(scores, 0);
-                let pick =
-                    Tensor::<1, Int>::from_data(TensorData::new(row_of, [idx.len()]), &device);
+                let prompts = distinct_prompts(samples, idx);
+                let (per_prompt, pick) = self.scores_of(&prompts, samples, idx, &device);
                 let targets = Targets::new(samples, idx, &device);
                 let logp_all = ppo::masked_log_softmax(
                     per_prompt.select(0, pick.clone()),
@@ -423,6 +404,35 @@ impl LmChoiceLearner {
         stats.kl_ref /= n;
         stats.grad_norm /= n;
         stats
+    }
+
+    /// The label scores `[U, A]` of `prompts` (the distinct prompts among samples
+    /// `idx`, each scored once, with autodiff) and, per sample, its row.
+    fn scores_of(
+        &self,
+        prompts: &[&[u32]],
+        samples: &[StepSample],
+        idx: &[usize],
+        device: &Device,
+    ) -> (Tensor<2>, Tensor<1, Int>) {
+        let row_of: Vec<i32> = idx
+            .iter()
+            .map(|&i| {
+                let p = samples[i].context.as_slice();
+                prompts
+                    .iter()
+                    .position(|q| *q == p)
+                    .expect("a distinct prompt") as i32
+            })
+            .collect();
+        let scores: Vec<Tensor<2>> = prompts
+            .iter()
+            .map(|p| label_scores(&self.lm.net, p, &self.label_ids, device).unsqueeze_dim(0))
+            .collect();
+        (
+            Tensor::cat(scores, 0),
+            Tensor::from_data(TensorData::new(row_of, [idx.len()]), device),
+        )
     }
 
     /// Log-probabilities over actions of the base model without adapters, for one
@@ -474,6 +484,18 @@ impl LmChoiceLearner {
     pub fn model_path(&self) -> PathBuf {
         self.lm.path.clone()
     }
+}
+
+/// The distinct prompts among samples `idx`, in first-seen order.
+fn distinct_prompts<'a>(samples: &'a [StepSample], idx: &[usize]) -> Vec<&'a [u32]> {
+    let mut seen: Vec<&[u32]> = Vec::new();
+    for &i in idx {
+        let p = samples[i].context.as_slice();
+        if !seen.contains(&p) {
+            seen.push(p);
+        }
+    }
+    seen
 }
 
 /// `[1, A]` invalid-action mask of one input.
@@ -643,6 +665,39 @@ impl Learner for LmChoiceLearner {
                 }
             })
             .collect()
+    }
+
+    fn imitate(&mut self, samples: &[StepSample], epochs: u32, lr: f64, seed: u64) -> (f32, f32) {
+        let mut adam = Adam::new(AdamConfig::default());
+        let device = self.lm.device.clone();
+        let mut rng = SplitMix::new(seed, 0xbc);
+        let mut order: Vec<usize> = (0..samples.len()).collect();
+        let (mut first, mut last) = (0.0, 0.0);
+        self.inference = None;
+        for epoch in 0..epochs {
+            rng.shuffle(&mut order);
+            let (mut sum, mut n) = (0.0f32, 0);
+            for idx in order.chunks(self.ppo.minibatch) {
+                let prompts = distinct_prompts(samples, idx);
+                let (per_prompt, pick) = self.scores_of(&prompts, samples, idx, &device);
+                let targets = Targets::new(samples, idx, &device);
+                let logp_all =
+                    ppo::masked_log_softmax(per_prompt.select(0, pick), targets.invalid.clone());
+                let loss = ppo::nll(logp_all, &targets);
+                sum += loss.clone().inner().into_scalar::<f32>();
+                n += 1;
+                let grads = loss.backward();
+                let clip = (self.ppo.grad_clip > 0.0).then_some(self.ppo.grad_clip);
+                let net = self.lm.net.clone();
+                self.lm.net = adam.step(net, &grads, lr, clip).0;
+            }
+            let mean = sum / n.max(1) as f32;
+            if epoch == 0 {
+                first = mean;
+            }
+            last = mean;
+        }
+        (first, last)
     }
 
     fn update(&mut self, samples: &[StepSample], seed: u64) -> UpdateStats {

@@ -202,6 +202,17 @@ pub fn loss(
     objective(logp_all, ref_all, t, cfg)
 }
 
+/// The behaviour-cloning loss: −mean log π(action) over masked log-probabilities
+/// `logp_all` `[B, A]`.
+pub fn nll(logp_all: Tensor<2>, t: &Targets) -> Tensor<1> {
+    let b = t.old_logp.dims()[0];
+    logp_all
+        .gather(1, t.actions.clone())
+        .reshape([b])
+        .mean()
+        .neg()
+}
+
 /// L = −mean(w · min(r A, clip(r, 1 ± ε) A)) − c_H · H + c_KL · k3, with
 /// r = π/π_old and k3 = exp(log π_ref − log π) − (log π_ref − log π) − 1, over masked
 /// log-probabilities `logp_all` `[B, A]` (autodiff) and the reference's `ref_all`

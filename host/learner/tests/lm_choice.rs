@@ -336,3 +336,15 @@ fn bad_settings_and_models_are_named() {
         .to_string();
     assert!(err.contains("nope.gguf"), "{err}");
 }
+
+#[test]
+fn behaviour_cloning_raises_the_demonstrated_actions() {
+    let mut l = learner(&fixture());
+    let (x, y, s) = samples(&mut l);
+    let (x2, y0) = (probs(&mut l, &x)[2], s[1].old_logp);
+    let (first, last) = l.imitate(&s, 5, 0.01, 1);
+    assert!(last < first, "cloning loss {first} -> {last}");
+    assert!(probs(&mut l, &x)[2] > x2);
+    assert!(l.log_probs_of(&[(&s[1].context, &[true; 4])])[0][0] > y0);
+    let _ = y;
+}

@@ -46,6 +46,9 @@ pub struct RunConfig {
     /// Evaluation before and after training.
     #[serde(default)]
     pub eval: EvalSection,
+    /// Behaviour cloning on demonstrations before RL.
+    #[serde(default)]
+    pub warmstart: WarmStartSection,
     /// Checkpointing.
     #[serde(default)]
     pub checkpoint: CheckpointSection,
@@ -243,6 +246,31 @@ impl Default for EvalSection {
 }
 
 /// The `[checkpoint]` table.
+/// The `[warmstart]` table: behaviour cloning (cross-entropy on the recorded actions)
+/// on a demonstration file before the first round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WarmStartSection {
+    /// Demonstrations (`steprl play --record` writes them; relative paths are relative
+    /// to the config file). None = no warm start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demos: Option<PathBuf>,
+    /// Passes over the demonstrations' steps.
+    pub epochs: u32,
+    /// Learning rate of the cloning updates (an Adam of their own).
+    pub lr: f64,
+}
+
+impl Default for WarmStartSection {
+    fn default() -> Self {
+        WarmStartSection {
+            demos: None,
+            epochs: 5,
+            lr: 1e-3,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CheckpointSection {
@@ -345,10 +373,13 @@ impl RunConfig {
                 }
             }
         }
-        if let Some(m) = cfg.policy.model.as_mut()
-            && m.is_relative()
+        for p in [cfg.policy.model.as_mut(), cfg.warmstart.demos.as_mut()]
+            .into_iter()
+            .flatten()
         {
-            *m = base.join(&*m);
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
         }
         let problems = cfg.problems();
         if !problems.is_empty() {
@@ -373,6 +404,15 @@ impl RunConfig {
     pub fn problems(&self) -> Vec<String> {
         let mut p = self.learner.problems();
         p.extend(self.policy.problems());
+        let w = &self.warmstart;
+        if w.demos.is_some() {
+            if w.epochs == 0 {
+                p.push("warmstart.epochs must be at least 1".into());
+            }
+            if !(w.lr > 0.0 && w.lr.is_finite()) {
+                p.push(format!("warmstart.lr = {} must be a positive number", w.lr));
+            }
+        }
         let a = &self.algo;
         if !(a.beta > 0.0 && a.beta <= 1.0) {
             p.push(format!("algo.beta = {} must lie in (0, 1]", a.beta));

@@ -8,8 +8,9 @@ pub mod config;
 pub mod eval;
 pub mod metrics;
 pub mod trainer;
+pub mod warmstart;
 
 pub use config::{ConfigError, Method, RunConfig};
 pub use eval::EvalReport;
 pub use metrics::RoundMetrics;
-pub use trainer::{Plugins, TrainError, Trainer};
+pub use trainer::{Plugins, TrainError, Trainer, WarmStart};

@@ -81,6 +81,22 @@ pub enum TrainError {
     /// Checkpoint I/O.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The warm start's demonstrations.
+    #[error(transparent)]
+    WarmStart(#[from] crate::warmstart::WarmStartError),
+}
+
+/// What the warm start did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WarmStart {
+    /// Demonstrations replayed.
+    pub demos: usize,
+    /// Steps cloned (one sample each).
+    pub samples: usize,
+    /// Mean cloning loss of the first epoch.
+    pub loss_first: f32,
+    /// Mean cloning loss of the last epoch.
+    pub loss_last: f32,
 }
 
 /// A run in progress.
@@ -376,6 +392,44 @@ impl Trainer {
     /// The learner (for evaluation and inspection).
     pub fn learner(&mut self) -> &mut dyn Learner {
         self.learner.as_mut()
+    }
+
+    /// Behaviour cloning on the configured demonstrations (none configured: `None`),
+    /// then a checkpoint, so a resumed run starts from the cloned policy. Call once,
+    /// before the first round.
+    pub async fn warm_start(&mut self) -> Result<Option<WarmStart>, TrainError> {
+        let w = self.cfg.warmstart.clone();
+        let Some(path) = w.demos else {
+            return Ok(None);
+        };
+        let demos = crate::warmstart::read_demos(&path)?;
+        let episodes = crate::warmstart::replay(
+            self.plugins.env.as_ref(),
+            self.learner.as_ref(),
+            &demos,
+            &path,
+        )
+        .await?;
+        let mut samples = Vec::new();
+        for (instruction, steps) in &episodes {
+            samples.extend(
+                self.learner
+                    .samples(instruction, steps, &vec![1.0; steps.len()]),
+            );
+        }
+        let (loss_first, loss_last) = self.learner.imitate(
+            &samples,
+            w.epochs,
+            w.lr,
+            SplitMix::mix(&[self.cfg.seed, 0xbc]),
+        );
+        self.checkpoint()?;
+        Ok(Some(WarmStart {
+            demos: demos.len(),
+            samples: samples.len(),
+            loss_first,
+            loss_last,
+        }))
     }
 
     /// Report rollout progress (episodes finished, planned) to `f`, in training rounds

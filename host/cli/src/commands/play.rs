@@ -9,64 +9,12 @@ use std::io::{Read, Write};
 
 use anyhow::{Context, bail};
 use steprl_core::{
-    Action, ActionSpec, EnvInfo, Environment, ObservationParts, RewardChecker, TrajectorySummary,
+    Action, EnvInfo, Environment, ObservationParts, RewardChecker, TrajectorySummary,
 };
 use steprl_sandbox::{PluginKind, Sandbox, WasmRewardChecker};
 
 use super::{environment, load, options};
 use crate::args::PlayArgs;
-
-/// An action line as `play` reads it: a declared label, a discrete index, or
-/// `text: ...`.
-fn parse_action(line: &str, spec: &ActionSpec) -> Result<Action, String> {
-    if let Some(i) = spec.discrete_labels.iter().position(|l| l == line) {
-        return Ok(Action::Discrete(i as u32));
-    }
-    if let Ok(i) = line.parse::<u32>() {
-        if i < spec.discrete {
-            return Ok(Action::Discrete(i));
-        }
-        return Err(format!(
-            "action index {i} is out of range (the environment has {} discrete actions)",
-            spec.discrete
-        ));
-    }
-    if let Some(t) = line.strip_prefix("text:") {
-        if spec.text {
-            return Ok(Action::Text(t.trim_start().to_owned()));
-        }
-        return Err("this environment accepts no text actions".into());
-    }
-    let shown: Vec<&str> = spec
-        .discrete_labels
-        .iter()
-        .take(12)
-        .map(String::as_str)
-        .collect();
-    Err(format!(
-        "`{line}` is not an action: use a label ({}{}), an index below {}{}",
-        shown.join(", "),
-        if spec.discrete_labels.len() > shown.len() {
-            ", …"
-        } else {
-            ""
-        },
-        spec.discrete,
-        if spec.text { ", or `text: ...`" } else { "" }
-    ))
-}
-
-/// An action written the way `play` reads it.
-fn action_line(a: &Action, spec: &ActionSpec) -> String {
-    match a {
-        Action::Discrete(i) => spec
-            .discrete_labels
-            .get(*i as usize)
-            .cloned()
-            .unwrap_or_else(|| i.to_string()),
-        Action::Text(t) => format!("text: {t}"),
-    }
-}
 
 fn read_actions(source: &str, info: &EnvInfo) -> anyhow::Result<Vec<Action>> {
     let text = if source == "-" {
@@ -84,7 +32,9 @@ fn read_actions(source: &str, info: &EnvInfo) -> anyhow::Result<Vec<Action>> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let a = parse_action(line, &info.action)
+        let a = info
+            .action
+            .parse_action(line)
             .map_err(|e| anyhow::anyhow!("{source}, line {}: {e}", n + 1))?;
         actions.push(a);
     }
@@ -163,7 +113,7 @@ pub(super) async fn play(sandbox: &Sandbox, args: &PlayArgs) -> anyhow::Result<b
         println!(
             "--- action {}: {} (reward {}{end})",
             k + 1,
-            action_line(a, &info.action),
+            info.action.action_line(a),
             r.reward
         );
         println!(
@@ -215,7 +165,7 @@ pub(super) async fn play(sandbox: &Sandbox, args: &PlayArgs) -> anyhow::Result<b
             let line = serde_json::json!({
                 "task": task.id,
                 "seed": args.seed,
-                "actions": actions.iter().map(|a| action_line(a, &info.action)).collect::<Vec<_>>(),
+                "actions": actions.iter().map(|a| info.action.action_line(a)).collect::<Vec<_>>(),
             });
             let mut f = std::fs::OpenOptions::new()
                 .create(true)
@@ -236,46 +186,4 @@ pub(super) async fn play(sandbox: &Sandbox, args: &PlayArgs) -> anyhow::Result<b
         }
     }
     Ok(success != Some(false))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec() -> ActionSpec {
-        ActionSpec {
-            discrete: 3,
-            discrete_labels: vec!["click 0".into(), "back".into(), "done".into()],
-            text: false,
-        }
-    }
-
-    #[test]
-    fn actions_are_labels_indices_or_text() {
-        assert_eq!(parse_action("back", &spec()), Ok(Action::Discrete(1)));
-        assert_eq!(parse_action("2", &spec()), Ok(Action::Discrete(2)));
-        let e = parse_action("7", &spec()).unwrap_err();
-        assert!(e.contains("out of range"), "{e}");
-        let e = parse_action("text: hi", &spec()).unwrap_err();
-        assert!(e.contains("no text actions"), "{e}");
-        let with_text = ActionSpec {
-            text: true,
-            ..spec()
-        };
-        assert_eq!(
-            parse_action("text: hello world", &with_text),
-            Ok(Action::Text("hello world".into()))
-        );
-        let e = parse_action("clik 0", &spec()).unwrap_err();
-        assert!(
-            e.contains("`clik 0` is not an action") && e.contains("click 0, back, done"),
-            "{e}"
-        );
-        for a in [Action::Discrete(1), Action::Text("x y".into())] {
-            assert_eq!(
-                parse_action(&action_line(&a, &with_text), &with_text),
-                Ok(a)
-            );
-        }
-    }
 }

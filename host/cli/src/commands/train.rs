@@ -226,6 +226,15 @@ pub(super) async fn train(sandbox: &Sandbox, args: &TrainArgs) -> anyhow::Result
     }
     print!("{}", hyperparameters(&cfg, &trainer, &backend));
     let before = evaluate(&mut trainer, "before training").await;
+    if let Some(w) = trainer.warm_start().await? {
+        println!(
+            "warm start: {} demonstrations, {} steps cloned, {} epochs: loss {:.3} -> {:.3}",
+            w.demos, w.samples, cfg.warmstart.epochs, w.loss_first, w.loss_last
+        );
+        if let Some(r) = evaluate(&mut trainer, "after warm start").await {
+            write_eval(&out, "eval-warmstart.json", &r)?;
+        }
+    }
     run_rounds(&mut trainer).await?;
     finish(&mut trainer, &out, before).await
 }
