@@ -136,3 +136,76 @@ fn bad_actions_and_tasks_are_named() {
         "{err}"
     );
 }
+
+/// Every reference demonstration of `lines` replays to a success through `steprl play`
+/// with the suite's checker.
+fn replays(suite: &str, lines: &[String]) {
+    let dir = tempfile::tempdir().unwrap();
+    for line in lines {
+        let d: serde_json::Value = serde_json::from_str(line).unwrap();
+        let actions = dir.path().join("a.txt");
+        let steps: Vec<&str> = d["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        std::fs::write(&actions, steps.join("\n")).unwrap();
+        let o = steprl(&[
+            "play",
+            plugin(suite).to_str().unwrap(),
+            "--config",
+            r#"{"levels":[1,2]}"#,
+            "--task",
+            d["task"].as_str().unwrap(),
+            "--seed",
+            &d["seed"].to_string(),
+            "--actions",
+            actions.to_str().unwrap(),
+            "--checker",
+            plugin(&format!("{suite}-checker")).to_str().unwrap(),
+        ]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{line}\n{out}\n{err}");
+    }
+}
+
+/// The lines whose task is at level 1 or 2.
+fn easy(lines: Vec<String>, level: impl Fn(&str) -> Option<u8>) -> Vec<String> {
+    lines
+        .into_iter()
+        .filter(|l| {
+            let d: serde_json::Value = serde_json::from_str(l).unwrap();
+            level(d["task"].as_str().unwrap()).is_some_and(|v| v <= 2)
+        })
+        .collect()
+}
+
+#[test]
+fn the_suites_reference_demonstrations_replay_to_success_in_the_sandbox() {
+    let ui =
+        sim_kit::demos::demo_lines::<uisim_model::Uisim>(uisim_model::reference_solution, 0..1, "")
+            .unwrap();
+    let ui = easy(ui, |id| {
+        uisim_model::catalog()
+            .iter()
+            .find(|t| t.id == id)
+            .map(|t| t.level)
+    });
+    assert!(ui.len() >= 15, "{}", ui.len());
+    replays("uisim", &ui);
+    let sh = sim_kit::demos::demo_lines::<shellsim_model::Shellsim>(
+        shellsim_model::reference_solution,
+        0..1,
+        "",
+    )
+    .unwrap();
+    let sh = easy(sh, |id| {
+        shellsim_model::catalog()
+            .iter()
+            .find(|t| t.id == id)
+            .map(|t| t.level)
+    });
+    assert!(sh.len() >= 10, "{}", sh.len());
+    replays("shellsim", &sh);
+}

@@ -8,6 +8,7 @@
 //! own world feature.
 
 pub mod check;
+pub mod demos;
 pub mod env;
 pub mod judge;
 pub mod sim;
