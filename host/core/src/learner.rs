@@ -7,7 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{Policy, Transition};
+use crate::policy::{Policy, Transition, sample_action};
+use crate::rng::SplitMix;
 
 /// One training sample, in the network's own input encoding.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +47,23 @@ pub struct Candidates {
     pub actions: Vec<u32>,
     /// Their log-probabilities under the current policy.
     pub logps: Vec<f32>,
+}
+
+impl Candidates {
+    /// `group` actions drawn from `logp` (the current policy at the state of
+    /// `recorded`) with a stream seeded by `seed`, with their log-probabilities.
+    pub fn draw(recorded: StepSample, logp: &[f32], group: u32, seed: u64) -> Candidates {
+        let mut rng = SplitMix::new(seed, 0);
+        let actions: Vec<u32> = (0..group)
+            .map(|_| sample_action(logp, false, &mut rng))
+            .collect();
+        let logps = actions.iter().map(|a| logp[*a as usize]).collect();
+        Candidates {
+            recorded,
+            actions,
+            logps,
+        }
+    }
 }
 
 /// What one update did.

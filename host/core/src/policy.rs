@@ -95,6 +95,26 @@ pub fn sample_action(logp: &[f32], greedy: bool, rng: &mut SplitMix) -> u32 {
     rng.weighted(&w) as u32
 }
 
+/// Decisions from per-view log-probabilities over discrete actions: each sampled with
+/// its view's stream, or the most likely under [`Sampling::Greedy`].
+pub fn discrete_decisions(
+    logps: &[Vec<f32>],
+    sampling: Sampling,
+    rngs: &mut [&mut SplitMix],
+) -> Vec<Decision> {
+    logps
+        .iter()
+        .zip(rngs.iter_mut())
+        .map(|(lp, rng)| {
+            let a = sample_action(lp, sampling == Sampling::Greedy, rng);
+            Decision {
+                action: Action::Discrete(a),
+                logp: lp[a as usize],
+            }
+        })
+        .collect()
+}
+
 /// A key identifying an observation, so GiGPO can group steps at the same state: the
 /// FNV-1a hash of its tokens when it has tokens, else of its text, else of its
 /// features, else of its image bytes. Equal observations share a key.

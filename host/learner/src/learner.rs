@@ -8,8 +8,8 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use steprl_core::{
-    Action, Candidates, Decision, Learner, Observation, ObservationParts, Policy, Sampling,
-    SaveError, SplitMix, State, StepSample, UpdateStats, View, action_mask, sample_action,
+    Candidates, Decision, Learner, Observation, ObservationParts, Policy, Sampling, SaveError,
+    SplitMix, State, StepSample, UpdateStats, View, action_mask, discrete_decisions,
 };
 
 use crate::adam::{Adam, AdamConfig, AdamStateError};
@@ -263,18 +263,7 @@ impl Policy for NetLearner {
             .zip(&masks)
             .map(|(c, m)| (c.as_slice(), m.as_slice()))
             .collect();
-        let logps = self.log_probs_of(&inputs);
-        logps
-            .iter()
-            .zip(rngs.iter_mut())
-            .map(|(lp, rng)| {
-                let a = sample_action(lp, sampling == Sampling::Greedy, rng);
-                Decision {
-                    action: Action::Discrete(a),
-                    logp: lp[a as usize],
-                }
-            })
-            .collect()
+        discrete_decisions(&self.log_probs_of(&inputs), sampling, rngs)
     }
 }
 
@@ -311,16 +300,7 @@ impl Learner for NetLearner {
                 .collect();
             let logps = self.log_probs_of(&inputs);
             for ((recorded, lp), seed) in recorded.into_iter().zip(&logps).zip(seeds) {
-                let mut rng = SplitMix::new(*seed, 0);
-                let actions: Vec<u32> = (0..group)
-                    .map(|_| sample_action(lp, false, &mut rng))
-                    .collect();
-                let logps = actions.iter().map(|a| lp[*a as usize]).collect();
-                out.push(Candidates {
-                    recorded,
-                    actions,
-                    logps,
-                });
+                out.push(Candidates::draw(recorded, lp, group, *seed));
             }
         }
         out

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use steprl_core::{
     Action, Candidates, Decision, Learner, Observation, ObservationParts, Policy, Sampling,
     SaveError, SplitMix, State, StepSample, Transition, UpdateStats, View, action_mask,
-    sample_action,
+    discrete_decisions,
 };
 use steprl_lm::{CausalLm, KvCache, LanguageModel};
 
@@ -593,18 +593,7 @@ impl Policy for LmChoiceLearner {
             .zip(&masks)
             .map(|(p, m)| (p.as_slice(), m.as_slice()))
             .collect();
-        let logps = self.log_probs_of(&inputs);
-        logps
-            .iter()
-            .zip(rngs.iter_mut())
-            .map(|(lp, rng)| {
-                let a = sample_action(lp, sampling == Sampling::Greedy, rng);
-                Decision {
-                    action: Action::Discrete(a),
-                    logp: lp[a as usize],
-                }
-            })
-            .collect()
+        discrete_decisions(&self.log_probs_of(&inputs), sampling, rngs)
     }
 }
 
@@ -652,18 +641,7 @@ impl Learner for LmChoiceLearner {
             .into_iter()
             .zip(&logps)
             .zip(seeds)
-            .map(|((recorded, lp), seed)| {
-                let mut rng = SplitMix::new(*seed, 0);
-                let actions: Vec<u32> = (0..group)
-                    .map(|_| sample_action(lp, false, &mut rng))
-                    .collect();
-                let logps = actions.iter().map(|a| lp[*a as usize]).collect();
-                Candidates {
-                    recorded,
-                    actions,
-                    logps,
-                }
-            })
+            .map(|((recorded, lp), seed)| Candidates::draw(recorded, lp, group, *seed))
             .collect()
     }
 
