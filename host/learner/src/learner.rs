@@ -130,23 +130,11 @@ impl NetLearner {
                 let clip = (self.ppo.grad_clip > 0.0).then_some(self.ppo.grad_clip);
                 let (m, norm) = self.adam.step(model, &grads, self.ppo.lr, clip);
                 model = m;
-                stats.gradient_steps += 1;
-                stats.policy_loss += l.policy;
-                stats.entropy += l.entropy;
-                stats.approx_kl += l.approx_kl;
-                stats.clip_frac += l.clip_frac;
-                stats.kl_ref += l.kl_ref;
-                stats.grad_norm += norm as f32;
+                l.add_to(&mut stats, norm);
             }
         }
         self.model = model;
-        let n = stats.gradient_steps as f32;
-        stats.policy_loss /= n;
-        stats.entropy /= n;
-        stats.approx_kl /= n;
-        stats.clip_frac /= n;
-        stats.kl_ref /= n;
-        stats.grad_norm /= n;
+        ppo::average(&mut stats);
         stats
     }
 

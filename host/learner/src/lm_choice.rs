@@ -387,22 +387,10 @@ impl LmChoiceLearner {
                 let net = self.lm.net.clone();
                 let (net, norm) = self.adam.step(net, &grads, self.ppo.lr, clip);
                 self.lm.net = net;
-                stats.gradient_steps += 1;
-                stats.policy_loss += l.policy;
-                stats.entropy += l.entropy;
-                stats.approx_kl += l.approx_kl;
-                stats.clip_frac += l.clip_frac;
-                stats.kl_ref += l.kl_ref;
-                stats.grad_norm += norm as f32;
+                l.add_to(&mut stats, norm);
             }
         }
-        let n = stats.gradient_steps as f32;
-        stats.policy_loss /= n;
-        stats.entropy /= n;
-        stats.approx_kl /= n;
-        stats.clip_frac /= n;
-        stats.kl_ref /= n;
-        stats.grad_norm /= n;
+        ppo::average(&mut stats);
         stats
     }
 

@@ -5,7 +5,7 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
-use steprl_core::StepSample;
+use steprl_core::{StepSample, UpdateStats};
 
 use crate::net::PolicyNet;
 
@@ -180,6 +180,31 @@ pub struct Loss {
     pub clip_frac: f32,
     /// Mean k3 KL estimate to the reference (0 when the penalty is off).
     pub kl_ref: f32,
+}
+
+impl Loss {
+    /// Count one gradient step in `stats`: add this minibatch's diagnostics and the
+    /// gradient norm (the sums [`average`] turns into means).
+    pub fn add_to(&self, stats: &mut UpdateStats, grad_norm: f64) {
+        stats.gradient_steps += 1;
+        stats.policy_loss += self.policy;
+        stats.entropy += self.entropy;
+        stats.approx_kl += self.approx_kl;
+        stats.clip_frac += self.clip_frac;
+        stats.kl_ref += self.kl_ref;
+        stats.grad_norm += grad_norm as f32;
+    }
+}
+
+/// The per-step sums of [`Loss::add_to`] as means over the gradient steps.
+pub fn average(stats: &mut UpdateStats) {
+    let n = stats.gradient_steps as f32;
+    stats.policy_loss /= n;
+    stats.entropy /= n;
+    stats.approx_kl /= n;
+    stats.clip_frac /= n;
+    stats.kl_ref /= n;
+    stats.grad_norm /= n;
 }
 
 /// The loss of a token-network minibatch: the [`objective`] over the network's logits,
