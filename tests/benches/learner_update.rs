@@ -30,6 +30,7 @@ fn samples(seed: u64) -> Vec<StepSample> {
                 old_logp: -(ACTIONS as f32).ln(),
                 advantage: if rng.unit() < 0.5 { 1.0 } else { -1.0 },
                 weight: 1.0,
+                ..StepSample::default()
             }
         })
         .collect()

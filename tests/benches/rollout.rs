@@ -47,6 +47,7 @@ impl Policy for Uniform {
                 Decision {
                     action: Action::Discrete(a),
                     logp: lp[a as usize],
+                    completion: None,
                 }
             })
             .collect()

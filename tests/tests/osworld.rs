@@ -836,16 +836,19 @@ fn the_local_server_answers_like_the_flask_server() {
     assert_eq!(reqs[0].status, 404);
 }
 
-/// The learner trains on OSWorld tasks through the same host as on the simulated
-/// suites — only the run config differs (plugins, grants, limits): the unsupported
-/// task is skipped, every episode is judged (none lost to the plugins), and the run
-/// leaves metrics behind.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn steprl_trains_on_osworld_tasks_with_a_granted_server() {
-    let server = OsworldServer::start();
+/// A trainer for a two-round run on the OSWorld tasks through `server`: the shared
+/// plugins, grants and checkpointing, with `env_extra` added to `[env.config]` and
+/// `tables` (rollout, learner, policy) appended; it writes into `out`.
+async fn osworld_trainer(
+    server: &OsworldServer,
+    seed: u64,
+    env_extra: &str,
+    tables: &str,
+    out: &std::path::Path,
+) -> steprl_train::Trainer {
     let cfg_text = format!(
         r#"
-seed = 3
+seed = {seed}
 rounds = 2
 
 [env]
@@ -856,8 +859,8 @@ task_dir = "/tasks"
 cache_dir = "/cache"
 step_pause_ms = 0
 retry_interval_ms = 0
-max_steps = 4
 reset_steps = [{{ type = "execute", parameters = {{ command = ["revert-snapshot"] }} }}]
+{env_extra}
 [env.grants]
 http = ["{authority}"]
 read_dirs = {{ "/tasks" = "{tasks}", "/cache" = "{cache}" }}
@@ -871,21 +874,10 @@ plugin = "{resampler}"
 [algo]
 include_failures = true
 
-[rollout]
-tasks_per_round = 2
-copies_per_task = 2
-concurrency = 1
-
-[learner]
-minibatch = 16
-
-[policy]
-embed_dim = 8
-hidden = 32
-layers = 1
-
 [checkpoint]
 every = 100
+
+{tables}
 "#,
         env = steprl_tests::plugin_path("osworld").display(),
         checker = steprl_tests::plugin_path("osworld-checker").display(),
@@ -901,12 +893,41 @@ every = 100
     let plugins = steprl::plugins::plugins(&sb, &cfg, None, None)
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let out = tempfile::tempdir().unwrap();
     let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
         .unwrap()
         .device;
-    let mut t = steprl_train::Trainer::new(cfg, &out.path().join("run"), plugins, &device)
-        .unwrap_or_else(|e| panic!("{e}"));
+    steprl_train::Trainer::new(cfg, out, plugins, &device).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The learner trains on OSWorld tasks through the same host as on the simulated
+/// suites — only the run config differs (plugins, grants, limits): the unsupported
+/// task is skipped, every episode is judged (none lost to the plugins), and the run
+/// leaves metrics behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steprl_trains_on_osworld_tasks_with_a_granted_server() {
+    let server = OsworldServer::start();
+    let out = tempfile::tempdir().unwrap();
+    let mut t = osworld_trainer(
+        &server,
+        3,
+        "max_steps = 4",
+        r#"
+[rollout]
+tasks_per_round = 2
+copies_per_task = 2
+concurrency = 1
+
+[learner]
+minibatch = 16
+
+[policy]
+embed_dim = 8
+hidden = 32
+layers = 1
+"#,
+        &out.path().join("run"),
+    )
+    .await;
     assert!(
         !t.tasks().iter().any(|id| id == CHROME),
         "the unsupported task is skipped: {:?}",
@@ -927,4 +948,78 @@ every = 100
     let reqs = server.requests();
     assert!(calls(&reqs, "/setup/execute").len() >= 8);
     assert!(!calls(&reqs, "/execute").is_empty());
+}
+
+/// A language model writing its actions trains on OSWorld tasks (`policy.mode =
+/// "generate"`, the tiny random Llama of `host/lm`): with `pyautogui` every reply is code
+/// the adapter sends to the VM; with `computer_13` the replies that are not its JSON are
+/// rejected as invalid, end their episodes, which are judged as failures of the policy
+/// (never lost as plugin failures), and are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generating_language_model_trains_on_osworld_with_text_actions() {
+    let (invalid, reqs) = generate_run("pyautogui").await;
+    assert_eq!(invalid, 0, "any non-empty text is pyautogui code to run");
+    assert!(
+        !calls(&reqs, "/execute").is_empty(),
+        "the generated code went to the VM"
+    );
+    let (invalid, _) = generate_run("computer_13").await;
+    assert!(
+        invalid > 0,
+        "a random model's replies are not computer_13 JSON, and each rejected one was counted"
+    );
+}
+
+/// Two rounds of a generating LM policy on the OSWorld tasks with `action_space`: the
+/// invalid actions counted and the requests the VM server saw.
+async fn generate_run(action_space: &str) -> (u64, Vec<Recorded>) {
+    let server = OsworldServer::start();
+    let out = tempfile::tempdir().unwrap();
+    let model = repo_root().join("host/lm/tests/fixtures/tiny-llama");
+    let mut t = osworld_trainer(
+        &server,
+        5,
+        &format!("max_steps = 3\naction_space = \"{action_space}\""),
+        &format!(
+            r#"
+[rollout]
+tasks_per_round = 2
+copies_per_task = 2
+concurrency = 2
+
+[learner]
+minibatch = 4
+micro_batch = 2
+epochs = 1
+
+[policy]
+kind = "lm"
+mode = "generate"
+model = "{}"
+lora_rank = 2
+max_new_tokens = 6
+temperature = 1.0
+stop = ["\n"]
+action_hint = "Reply with one line of pyautogui code, or DONE."
+"#,
+            model.display()
+        ),
+        &out.path().join("run"),
+    )
+    .await;
+    let (mut invalid, mut judged) = (0, 0);
+    while !t.finished() {
+        let m = t.round().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.plugin_failures, 0, "round {}: {m:?}", m.round);
+        invalid += m.invalid_actions;
+        judged = m.trajectories_total;
+    }
+    assert_eq!(judged, 2 * 2 * 2, "every episode judged");
+    let metrics = std::fs::read_to_string(out.path().join("run/metrics.jsonl")).unwrap();
+    assert_eq!(
+        metrics.contains("\"invalid_actions\""),
+        invalid > 0,
+        "the metrics carry the count when there is one: {metrics}"
+    );
+    (invalid, server.requests())
 }

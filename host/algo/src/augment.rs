@@ -39,12 +39,10 @@ pub fn eligible(params: &AugmentParams, rate: Option<f64>, round_rate: f64) -> b
     params.enabled && rate.unwrap_or(round_rate) < params.s_aug
 }
 
-/// Advantages of the candidates at one state, or `None` if all rewards are equal.
-pub fn match_advantages(candidates: &[u32], recorded: u32) -> Option<Vec<f32>> {
-    let r: Vec<f64> = candidates
-        .iter()
-        .map(|&c| f64::from(u8::from(c == recorded)))
-        .collect();
+/// Advantages of the candidates at one state from whether each matched the recorded
+/// action, or `None` if all rewards are equal.
+pub fn match_advantages(matched: &[bool]) -> Option<Vec<f32>> {
+    let r: Vec<f64> = matched.iter().map(|&m| f64::from(u8::from(m))).collect();
     if r.iter().all(|x| *x == r[0]) {
         return None;
     }
@@ -65,7 +63,7 @@ mod tests {
     #[test]
     fn one_match_in_four() {
         // r = [1, 0, 0, 0]: mean 0.25, std sqrt(3)/4 ≈ 0.4330.
-        let a = match_advantages(&[7, 1, 2, 3], 7).unwrap();
+        let a = match_advantages(&[true, false, false, false]).unwrap();
         let std = 3f64.sqrt() / 4.0;
         assert!((f64::from(a[0]) - 0.75 / std).abs() < 1e-4);
         assert!((f64::from(a[1]) + 0.25 / std).abs() < 1e-4);
@@ -77,9 +75,9 @@ mod tests {
 
     #[test]
     fn all_equal_groups_are_skipped() {
-        assert_eq!(match_advantages(&[7, 7, 7], 7), None, "all match");
-        assert_eq!(match_advantages(&[1, 2, 3], 7), None, "none match");
-        assert_eq!(match_advantages(&[7], 7), None, "group of one");
+        assert_eq!(match_advantages(&[true; 3]), None, "all match");
+        assert_eq!(match_advantages(&[false; 3]), None, "none match");
+        assert_eq!(match_advantages(&[true]), None, "group of one");
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Evaluate a checkpoint: per-task success and the mean.
     Eval(EvalArgs),
+    /// Merge a language-model run's LoRA adapters into its base model and write a
+    /// Hugging Face directory (config.json, model.safetensors, tokenizer) that
+    /// transformers and `steprl model` load.
+    Export(ExportArgs),
     /// Run several methods (STEP, T-GRPO, GiGPO, STEP ablations) × seeds from one config
     /// at the same env-step budget, then write plots and a markdown report. Resumable:
     /// rerun the same command to continue.
@@ -227,6 +231,17 @@ pub struct EvalArgs {
     /// Compute backend (as for train).
     #[arg(long, default_value = "auto", value_name = "BACKEND")]
     pub backend: steprl_learner::BackendChoice,
+}
+
+/// Arguments of `steprl export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A checkpoint directory (runs/x/checkpoints/round-00010) or a run directory
+    /// (its latest checkpoint).
+    pub checkpoint: PathBuf,
+    /// The directory to write (created; its model files are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// `steprl plugin ...`

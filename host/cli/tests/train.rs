@@ -87,6 +87,18 @@ fn a_killed_and_resumed_run_matches_an_uninterrupted_one() {
     // Twenty short rounds: a wide window to interrupt the run in.
     let cfg = config(dir.path(), 20, 2);
     killed_and_resumed(dir.path(), &cfg, 20);
+    let o = steprl(&[
+        "export",
+        dir.path().join("whole").to_str().unwrap(),
+        "--out",
+        dir.path().join("merged").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("export writes a language-model policy"),
+        "an MLP run has nothing to export: {err}"
+    );
 }
 
 #[test]
@@ -105,6 +117,49 @@ fn a_killed_and_resumed_language_model_run_matches_an_uninterrupted_one() {
         files,
         ["adam.bin", "base.json", "lora.safetensors", "state.json"]
     );
+    // The trained adapters merged into the base model: a Hugging Face directory that
+    // loads (the logits are compared in host/learner/tests/lm_generate.rs).
+    let merged = dir.path().join("merged");
+    let o = steprl(&[
+        "export",
+        dir.path().join("cut").to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("(4 with merged adapters)"), "{out}");
+    let o = steprl(&["model", "inspect", merged.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Another base model than the one trained on is refused.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lm/tests/fixtures/tiny-llama");
+    let other = dir.path().join("other-model");
+    std::fs::create_dir(&other).unwrap();
+    for e in std::fs::read_dir(&fixture).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, other.join(p.file_name().unwrap())).unwrap();
+    }
+    let mut tc = std::fs::read_to_string(other.join("tokenizer_config.json")).unwrap();
+    tc.push('\n');
+    std::fs::write(other.join("tokenizer_config.json"), tc).unwrap();
+    let run_cfg = dir.path().join("cut/config.toml");
+    let text = std::fs::read_to_string(&run_cfg).unwrap();
+    let fixture_text = fixture.display().to_string();
+    assert!(text.contains(&fixture_text), "{text}");
+    std::fs::write(
+        &run_cfg,
+        text.replace(&fixture_text, &other.display().to_string()),
+    )
+    .unwrap();
+    let o = steprl(&[
+        "export",
+        dir.path().join("cut").to_str().unwrap(),
+        "--out",
+        dir.path().join("merged2").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("export needs the same base model"), "{err}");
 }
 
 fn killed_and_resumed(dir: &Path, cfg: &Path, rounds: usize) {
@@ -288,7 +343,17 @@ fn bad_language_model_policies_are_named() {
     );
     let err = run(&format!("{}\nmode = \"generate\"", lm_policy()));
     assert!(
-        err.contains("policy.mode = \"generate\" is not implemented yet"),
+        err.contains("it accepts no text actions")
+            && err.contains("use policy.mode = \"choice\" for labelled discrete actions"),
+        "uisim takes discrete actions only: {err}"
+    );
+    let err = run(&format!(
+        "{}\nmode = \"generate\"\ntemperature = 0.0\ntop_p = 2.0",
+        lm_policy()
+    ));
+    assert!(
+        err.contains("policy.temperature = 0 must be a positive number")
+            && err.contains("policy.top_p = 2 must lie in (0, 1]"),
         "{err}"
     );
     let err = run(&format!("{}\nlora_targets = [\"qkv\"]", lm_policy()));

@@ -11,20 +11,33 @@ use crate::policy::{Policy, Transition, sample_action};
 use crate::rng::SplitMix;
 
 /// One training sample, in the network's own input encoding.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StepSample {
     /// Policy input (token ids in the network's input space).
     pub context: Vec<u32>,
-    /// Valid-action mask.
+    /// Valid-action mask (empty for a generated text action).
     pub mask: Vec<bool>,
-    /// The action to reinforce or discourage.
+    /// The discrete action to reinforce or discourage (0 for a generated text action).
     pub action: u32,
-    /// Its log-probability under the policy that produced the data.
+    /// Its log-probability under the policy that produced the data (a text action's:
+    /// the sum over its tokens).
     pub old_logp: f32,
     /// Advantage.
     pub advantage: f32,
     /// Sample weight (1 for rollout samples, λ_aug for augmentation).
     pub weight: f32,
+    /// A generated text action's tokens, continuing `context` (empty for discrete).
+    pub completion: Vec<u32>,
+    /// log π_old of each token of `completion` (empty when the tokens were not sampled
+    /// by the policy, as for demonstrations, which only behaviour cloning reads).
+    pub token_logps: Vec<f32>,
+}
+
+impl StepSample {
+    /// Whether `other` took the same action (same discrete index and same tokens).
+    pub fn same_action(&self, other: &StepSample) -> bool {
+        self.action == other.action && self.completion == other.completion
+    }
 }
 
 /// A recorded state of a trajectory: the state before step `t` of `steps`.
@@ -43,26 +56,35 @@ pub struct State<'a> {
 pub struct Candidates {
     /// The state as a sample whose action is the recorded one (advantage 0, weight 1).
     pub recorded: StepSample,
-    /// The candidate actions, in draw order.
-    pub actions: Vec<u32>,
-    /// Their log-probabilities under the current policy.
-    pub logps: Vec<f32>,
+    /// The candidates in draw order, each the recorded sample with its own action and
+    /// log-probability under the current policy (advantage 0, weight 1).
+    pub draws: Vec<StepSample>,
 }
 
 impl Candidates {
-    /// `group` actions drawn from `logp` (the current policy at the state of
+    /// `group` discrete actions drawn from `logp` (the current policy at the state of
     /// `recorded`) with a stream seeded by `seed`, with their log-probabilities.
     pub fn draw(recorded: StepSample, logp: &[f32], group: u32, seed: u64) -> Candidates {
         let mut rng = SplitMix::new(seed, 0);
-        let actions: Vec<u32> = (0..group)
-            .map(|_| sample_action(logp, false, &mut rng))
+        let draws = (0..group)
+            .map(|_| {
+                let a = sample_action(logp, false, &mut rng);
+                StepSample {
+                    action: a,
+                    old_logp: logp[a as usize],
+                    ..recorded.clone()
+                }
+            })
             .collect();
-        let logps = actions.iter().map(|a| logp[*a as usize]).collect();
-        Candidates {
-            recorded,
-            actions,
-            logps,
-        }
+        Candidates { recorded, draws }
+    }
+
+    /// Whether each draw took the recorded action.
+    pub fn matches(&self) -> Vec<bool> {
+        self.draws
+            .iter()
+            .map(|d| d.same_action(&self.recorded))
+            .collect()
     }
 }
 

@@ -15,8 +15,8 @@ pub use error::{CallError, GuestError, TrapKind};
 pub use learner::{Candidates, Learner, SaveError, State, StepSample, UpdateStats};
 pub use plugin::{EnvInstance, Environment, EpisodeId, Resampler, RewardChecker};
 pub use policy::{
-    Decision, Policy, Sampling, Transition, View, action_mask, anchor, discrete_decisions,
-    sample_action,
+    Completion, Decision, Policy, Sampling, Transition, View, action_mask, anchor,
+    discrete_decisions, sample_action,
 };
 pub use rng::SplitMix;
 pub use types::{

@@ -17,6 +17,17 @@ pub enum Sampling {
     Greedy,
 }
 
+/// The tokens a generating policy emitted for a text action, each with its
+/// log-probability under the policy that emitted it (so the update can form per-token
+/// ratios without re-tokenizing the text).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Completion {
+    /// Token ids, in order (an end-of-turn token included when one ended the reply).
+    pub tokens: Vec<u32>,
+    /// log π_old of each token.
+    pub logps: Vec<f32>,
+}
+
 /// One decision of an episode, as recorded: the raw observation the policy saw, the
 /// action it took, and log π_old(action | view) at the time.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +38,9 @@ pub struct Transition {
     pub action: Action,
     /// Its log-probability under the policy that took it.
     pub logp: f32,
+    /// For a generated text action, the tokens behind it (`None` for discrete actions
+    /// and for actions the policy did not generate, such as demonstrations).
+    pub completion: Option<Completion>,
 }
 
 /// What a policy sees of one episode waiting for an action.
@@ -47,6 +61,8 @@ pub struct Decision {
     pub action: Action,
     /// log π(action | view); for a sequence, the sum over its tokens.
     pub logp: f32,
+    /// For a generated text action, its tokens and their log-probabilities.
+    pub completion: Option<Completion>,
 }
 
 /// A policy the rollout can drive.
@@ -110,6 +126,7 @@ pub fn discrete_decisions(
             Decision {
                 action: Action::Discrete(a),
                 logp: lp[a as usize],
+                completion: None,
             }
         })
         .collect()

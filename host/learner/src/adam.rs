@@ -65,6 +65,18 @@ impl Adam {
         lr: f64,
         max_norm: Option<f64>,
     ) -> (M, f64) {
+        self.step_sum(model, std::slice::from_ref(grads), lr, max_norm)
+    }
+
+    /// [`Adam::step`] on the sum of several backward passes' gradients (micro-batches
+    /// accumulated into one update).
+    pub fn step_sum<M: Module>(
+        &mut self,
+        model: M,
+        grads: &[Gradients],
+        lr: f64,
+        max_norm: Option<f64>,
+    ) -> (M, f64) {
         let mut norm = SquaredNorm { grads, sum: 0.0 };
         model.visit(&mut norm);
         let total = norm.sum.sqrt();
@@ -170,21 +182,29 @@ impl Reader<'_> {
     }
 }
 
+/// The gradient of `tensor` summed over `grads` (`None` when no pass reached it).
+fn summed_grad<const D: usize>(tensor: &Tensor<D>, grads: &[Gradients]) -> Option<Tensor<D>> {
+    grads
+        .iter()
+        .filter_map(|g| tensor.grad(g))
+        .reduce(|a, b| a + b)
+}
+
 struct SquaredNorm<'a> {
-    grads: &'a Gradients,
+    grads: &'a [Gradients],
     sum: f64,
 }
 
 impl ModuleVisitor for SquaredNorm<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if let Some(g) = param.val().grad(self.grads) {
+        if let Some(g) = summed_grad(&param.val(), self.grads) {
             self.sum += f64::from(g.square().sum().into_scalar::<f32>());
         }
     }
 }
 
 struct Update<'a> {
-    grads: &'a Gradients,
+    grads: &'a [Gradients],
     moments: &'a mut BTreeMap<u64, (Tensor<1>, Tensor<1>)>,
     scale: f64,
     lr: f64,
@@ -198,7 +218,7 @@ struct Update<'a> {
 impl ModuleMapper for Update<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
-        let Some(grad) = tensor.grad(self.grads) else {
+        let Some(grad) = summed_grad(&tensor, self.grads) else {
             return Param::from_mapped_value(id, tensor, mapper);
         };
         let dims = tensor.dims();

@@ -135,6 +135,7 @@ impl Context {
             old_logp: s.logp,
             advantage,
             weight: 1.0,
+            ..StepSample::default()
         }
     }
 }
@@ -161,6 +162,7 @@ mod tests {
             },
             action: Action::Discrete(action),
             logp: -0.5,
+            completion: None,
         }
     }
 

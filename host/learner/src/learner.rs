@@ -385,6 +385,7 @@ mod tests {
             old_logp: logp(l, ctx, action as usize),
             advantage,
             weight: 1.0,
+            ..StepSample::default()
         };
         vec![sample(l, &X, 0, 1.0), sample(l, &Y, 1, -1.0)]
     }

@@ -7,7 +7,9 @@ pub mod adam;
 pub mod backend;
 pub mod context;
 pub mod learner;
+pub mod lm_base;
 pub mod lm_choice;
+pub mod lm_generate;
 pub mod net;
 pub mod ppo;
 pub mod prompt;
@@ -20,7 +22,9 @@ pub mod burn_device {
 }
 pub use context::Context;
 pub use learner::{LearnerError, NetLearner};
-pub use lm_choice::{LmChoiceLearner, LoraSettings};
-pub use net::{PolicyConfig, PolicyKind, Spaces};
+pub use lm_base::LoraSettings;
+pub use lm_choice::LmChoiceLearner;
+pub use lm_generate::{GenerateSettings, LmGenerateLearner};
+pub use net::{LmMode, PolicyConfig, PolicyKind, Spaces};
 pub use ppo::PpoConfig;
 pub use steprl_core::UpdateStats;

@@ -56,6 +56,18 @@ pub struct PolicyConfig {
     pub lora_alpha: f64,
     /// `lm`: projections with adapters.
     pub lora_targets: Vec<String>,
+    /// `lm`, generate mode: sampling temperature (log-probabilities are the tempered
+    /// distribution's).
+    pub temperature: f32,
+    /// `lm`, generate mode: nucleus mass tokens are drawn from while training.
+    pub top_p: f32,
+    /// `lm`, generate mode: most tokens in one action.
+    pub max_new_tokens: usize,
+    /// `lm`, generate mode: strings that end an action's text.
+    pub stop: Vec<String>,
+    /// `lm`, generate mode: how to write an action, the prompt's last line (empty: a
+    /// plain request for the next action).
+    pub action_hint: String,
     /// Token embedding width.
     pub embed_dim: usize,
     /// MLP hidden width (transformer: feed-forward width).
@@ -75,6 +87,11 @@ impl Default for PolicyConfig {
             lora_rank: 8,
             lora_alpha: 16.0,
             lora_targets: vec!["q_proj".into(), "v_proj".into()],
+            temperature: 1.0,
+            top_p: 1.0,
+            max_new_tokens: 64,
+            stop: Vec::new(),
+            action_hint: String::new(),
             embed_dim: 16,
             hidden: 256,
             layers: 2,
@@ -132,9 +149,7 @@ impl PolicyConfig {
                 p.push("policy.model must name the pretrained model (a .gguf file or a Hugging Face directory) when policy.kind = \"lm\"".to_owned());
             }
             if self.mode == LmMode::Generate {
-                p.push(
-                    "policy.mode = \"generate\" is not implemented yet; use \"choice\"".to_owned(),
-                );
+                p.extend(self.generate().problems());
             }
             return p;
         }
@@ -162,11 +177,22 @@ impl PolicyConfig {
     }
 
     /// The LoRA settings of an `lm` policy.
-    pub fn lora(&self) -> crate::lm_choice::LoraSettings {
-        crate::lm_choice::LoraSettings {
+    pub fn lora(&self) -> crate::lm_base::LoraSettings {
+        crate::lm_base::LoraSettings {
             rank: self.lora_rank,
             alpha: self.lora_alpha,
             targets: self.lora_targets.clone(),
+        }
+    }
+
+    /// The generation settings of an `lm` policy in generate mode.
+    pub fn generate(&self) -> crate::lm_generate::GenerateSettings {
+        crate::lm_generate::GenerateSettings {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_new_tokens: self.max_new_tokens,
+            stop: self.stop.clone(),
+            action_hint: self.action_hint.clone(),
         }
     }
 

@@ -3,7 +3,7 @@
 //! reference and an optional entropy bonus, with the usual diagnostics.
 
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Gradients, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use steprl_core::{StepSample, UpdateStats};
 
@@ -27,6 +27,10 @@ pub struct PpoConfig {
     pub entropy_coef: f64,
     /// Global gradient-norm clip (0 = off).
     pub grad_clip: f64,
+    /// Language-model policies: samples per forward/backward pass, the minibatch's
+    /// gradients accumulated over its micro-batches before one optimizer step, so
+    /// memory is bounded by the micro-batch (0 = the whole minibatch in one pass).
+    pub micro_batch: usize,
 }
 
 impl Default for PpoConfig {
@@ -39,6 +43,7 @@ impl Default for PpoConfig {
             kl_coef: 0.0,
             entropy_coef: 0.0,
             grad_clip: 1.0,
+            micro_batch: 0,
         }
     }
 }
@@ -186,14 +191,69 @@ impl Loss {
     /// Count one gradient step in `stats`: add this minibatch's diagnostics and the
     /// gradient norm (the sums [`average`] turns into means).
     pub fn add_to(&self, stats: &mut UpdateStats, grad_norm: f64) {
-        stats.gradient_steps += 1;
-        stats.policy_loss += self.policy;
-        stats.entropy += self.entropy;
-        stats.approx_kl += self.approx_kl;
-        stats.clip_frac += self.clip_frac;
-        stats.kl_ref += self.kl_ref;
-        stats.grad_norm += grad_norm as f32;
+        count_step(
+            stats,
+            [
+                self.policy,
+                self.entropy,
+                self.approx_kl,
+                self.clip_frac,
+                self.kl_ref,
+            ],
+            grad_norm,
+        );
     }
+}
+
+/// One gradient step's diagnostics (policy loss, entropy, approximate KL, clip
+/// fraction, reference KL) and gradient norm added to `stats`.
+fn count_step(stats: &mut UpdateStats, d: [f32; 5], grad_norm: f64) {
+    stats.gradient_steps += 1;
+    stats.policy_loss += d[0];
+    stats.entropy += d[1];
+    stats.approx_kl += d[2];
+    stats.clip_frac += d[3];
+    stats.kl_ref += d[4];
+    stats.grad_norm += grad_norm as f32;
+}
+
+/// A minibatch processed as micro-batches: each one's loss is backpropagated at once
+/// (its graph freed), weighted by its share of the minibatch, and its diagnostics
+/// are summed with the same weights, so the summed gradients and diagnostics are
+/// those of the whole minibatch.
+#[derive(Default)]
+pub struct Accumulated {
+    /// One gradient set per micro-batch, summed by the optimizer.
+    pub grads: Vec<Gradients>,
+    /// The weighted diagnostics, in [`count_step`]'s order.
+    diagnostics: [f32; 5],
+}
+
+impl Accumulated {
+    /// Backpropagate micro-batch loss `l`, which is `share` of the minibatch.
+    pub fn add(&mut self, l: Loss, share: f64) {
+        let total = if share == 1.0 {
+            l.total
+        } else {
+            l.total.mul_scalar(share)
+        };
+        self.grads.push(total.backward());
+        let f = share as f32;
+        let d = [l.policy, l.entropy, l.approx_kl, l.clip_frac, l.kl_ref];
+        for (sum, x) in self.diagnostics.iter_mut().zip(d) {
+            *sum += x * f;
+        }
+    }
+
+    /// Count the minibatch's gradient step in `stats` (see [`Loss::add_to`]).
+    pub fn add_to(&self, stats: &mut UpdateStats, grad_norm: f64) {
+        count_step(stats, self.diagnostics, grad_norm);
+    }
+}
+
+/// `idx` (a minibatch) split into micro-batches of `micro` samples (0 = one).
+pub fn micro_batches(idx: &[usize], micro: usize) -> std::slice::Chunks<'_, usize> {
+    idx.chunks(if micro == 0 { idx.len().max(1) } else { micro })
 }
 
 /// The per-step sums of [`Loss::add_to`] as means over the gradient steps.

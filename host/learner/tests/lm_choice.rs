@@ -155,6 +155,7 @@ fn samples(l: &mut LmChoiceLearner) -> (Observation, Observation, Vec<StepSample
         observation: o.clone(),
         action: Action::Discrete(a),
         logp: lp,
+        completion: None,
     };
     let (lx, ly) = (probs(l, &x), probs(l, &y));
     let traj = [step(&x, 2, lx[2]), step(&y, 0, ly[0])];
@@ -231,6 +232,7 @@ fn augmentation_candidates_come_from_the_current_policy_with_their_log_probs() {
         observation: o.clone(),
         action: Action::Discrete(2),
         logp: s[0].old_logp,
+        completion: None,
     }];
     let states = [State {
         instruction: "turn wifi on",
@@ -238,12 +240,17 @@ fn augmentation_candidates_come_from_the_current_policy_with_their_log_probs() {
         t: 0,
     }];
     let c = l.candidates(&states, 6, &[11]);
-    assert_eq!(c[0].actions.len(), 6);
+    assert_eq!(c[0].draws.len(), 6);
     assert_eq!(c[0].recorded.context, s[0].context);
     let lp = probs(&mut l, &o);
-    for (a, p) in c[0].actions.iter().zip(&c[0].logps) {
-        assert_eq!(*p, lp[*a as usize]);
+    for d in &c[0].draws {
+        assert_eq!(d.old_logp, lp[d.action as usize]);
+        assert_eq!(d.context, s[0].context);
     }
+    assert_eq!(
+        c[0].matches(),
+        c[0].draws.iter().map(|d| d.action == 2).collect::<Vec<_>>()
+    );
     assert_eq!(c, l.candidates(&states, 6, &[11]), "same seed, same draws");
 }
 

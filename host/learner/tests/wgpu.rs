@@ -64,6 +64,7 @@ fn one_update_on_wgpu_learns_in_the_same_direction_as_on_cpu() {
                 old_logp: x0,
                 advantage: 1.0,
                 weight: 1.0,
+                ..StepSample::default()
             },
             StepSample {
                 context: y.to_vec(),
@@ -72,6 +73,7 @@ fn one_update_on_wgpu_learns_in_the_same_direction_as_on_cpu() {
                 old_logp: y3,
                 advantage: -1.0,
                 weight: 1.0,
+                ..StepSample::default()
             },
         ];
         l.update(&samples, 1);

@@ -53,6 +53,16 @@ impl ChatTemplate {
         &self.source
     }
 
+    /// The BOS token string the template may refer to.
+    pub fn bos_token(&self) -> &str {
+        &self.bos_token
+    }
+
+    /// The EOS token string the template may refer to.
+    pub fn eos_token(&self) -> &str {
+        &self.eos_token
+    }
+
     /// Render `messages`, ending with the assistant's turn header when `add_generation_prompt`.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
         let mut env = Environment::new();

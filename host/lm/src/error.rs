@@ -130,6 +130,14 @@ pub enum LmError {
         /// minijinja's message.
         detail: String,
     },
+    /// The model cannot be written as a Hugging Face directory.
+    #[error("{path}: cannot export: {detail}")]
+    Export {
+        /// The model or the file being written.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
     /// Generation was asked for something impossible.
     #[error("{0}")]
     BadRequest(String),

@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod generate;
 pub mod gguf;
 pub mod load;

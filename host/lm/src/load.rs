@@ -75,13 +75,13 @@ pub struct LanguageModel {
     pub device: Device,
 }
 
-struct Opened {
-    format: Format,
-    config: ModelConfig,
-    source: Box<dyn TensorSource>,
-    tokenizer: Tokenizer,
-    chat_template: Option<ChatTemplate>,
-    stop_ids: Vec<u32>,
+pub(crate) struct Opened {
+    pub(crate) format: Format,
+    pub(crate) config: ModelConfig,
+    pub(crate) source: Box<dyn TensorSource>,
+    pub(crate) tokenizer: Tokenizer,
+    pub(crate) chat_template: Option<ChatTemplate>,
+    pub(crate) stop_ids: Vec<u32>,
 }
 
 fn read_json(path: &Path) -> Result<Option<Value>> {
@@ -127,7 +127,7 @@ fn stop_ids(
     ids
 }
 
-fn open(path: &Path) -> Result<Opened> {
+pub(crate) fn open(path: &Path) -> Result<Opened> {
     if path.is_dir() {
         open_hf_dir(path)
     } else if path.is_file() {

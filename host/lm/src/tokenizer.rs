@@ -71,6 +71,14 @@ impl Tokenizer {
         })
     }
 
+    /// The tokenizer as Hugging Face `tokenizer.json` text.
+    pub fn to_json(&self) -> Result<String> {
+        self.inner.to_string(true).map_err(|e| LmError::Tokenizer {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        })
+    }
+
     /// The file this tokenizer was read from.
     pub fn path(&self) -> &Path {
         &self.path

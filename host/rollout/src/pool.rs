@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use steprl_core::{
-    Action, CallError, EnvInstance, Environment, EpisodeId, Observation, ObservationParts, Policy,
-    RewardChecker, Sampling, SplitMix, TrajectorySummary, Transition, View, anchor,
+    Action, CallError, Decision, EnvInstance, Environment, EpisodeId, GuestError, Observation,
+    ObservationParts, Policy, RewardChecker, Sampling, SplitMix, TrajectorySummary, Transition,
+    View, anchor,
 };
 
 /// Settings of a rollout.
@@ -83,6 +84,8 @@ pub struct RolloutStats {
     pub trajectories: u64,
     /// Episodes lost to plugin failures.
     pub plugin_failures: u64,
+    /// Text actions the environment rejected as invalid (each ended its episode).
+    pub invalid_actions: u64,
     /// Policy forward passes (batches).
     pub batches: u64,
     /// Time in policy inference.
@@ -244,10 +247,10 @@ impl Pool {
             };
             stats.inference += t0.elapsed();
             stats.batches += 1;
-            let mut chosen: Vec<Option<(Action, f32)>> = vec![None; n_lanes];
+            let mut chosen: Vec<Option<Decision>> = vec![None; n_lanes];
             for ((lane, d), rng) in waiting.iter().zip(decisions).zip(rngs) {
                 active[*lane].as_mut().expect("active").rng = rng;
-                chosen[*lane] = Some((d.action, d.logp));
+                chosen[*lane] = Some(d);
             }
 
             // Step every lane concurrently.
@@ -259,7 +262,7 @@ impl Pool {
                     .enumerate()
                     .filter_map(|(lane, (inst, a))| {
                         let a = a.as_ref()?;
-                        let (action, _) = chosen[lane].as_ref()?;
+                        let action = &chosen[lane].as_ref()?.action;
                         let inst = inst.as_mut()?;
                         let episode = a.episode;
                         Some(async move { (lane, inst.step(episode, action).await) })
@@ -271,15 +274,31 @@ impl Pool {
 
             let mut finishing = Vec::new();
             for (lane, r) in stepped {
-                let (action, logp) = chosen[lane].take().expect("chosen");
+                let d = chosen[lane].take().expect("chosen");
                 let a = active[lane].as_mut().expect("active");
                 let observation = std::mem::take(&mut a.observation);
                 a.anchors.push(anchor(&observation));
                 a.transitions.push(Transition {
                     observation,
-                    action,
-                    logp,
+                    action: d.action,
+                    logp: d.logp,
+                    completion: d.completion,
                 });
+                // A text action the environment rejects as invalid (a malformed
+                // generated reply) ends the episode there, judged like any other: the
+                // policy's failure, not the plugin's. It stays in the transitions (the
+                // learner sees it) but gets no reward, and the checker is shown only the
+                // actions the environment took.
+                if let Err(CallError::Guest {
+                    error: GuestError::InvalidAction(_),
+                    ..
+                }) = &r
+                    && last_action_is_text(&a.transitions)
+                {
+                    stats.invalid_actions += 1;
+                    finishing.push((lane, Ok((false, true))));
+                    continue;
+                }
                 match r.map_err(|e| e.to_string()).and_then(|r| {
                     check(&r.observation, n_actions, policy)?;
                     Ok(r)
@@ -400,6 +419,13 @@ fn check(obs: &Observation, n_actions: usize, policy: &dyn Policy) -> Result<(),
     }
 }
 
+/// Whether the last recorded action is a text action.
+fn last_action_is_text(transitions: &[Transition]) -> bool {
+    transitions
+        .last()
+        .is_some_and(|t| matches!(t.action, Action::Text(_)))
+}
+
 fn failed(
     spec: &EpisodeSpec,
     transitions: Vec<Transition>,
@@ -434,7 +460,12 @@ async fn judge(
     };
     let summary = TrajectorySummary {
         seed: spec.seed,
-        actions: steps.iter().map(|s| s.action.clone()).collect(),
+        // One reward per action the environment took: a rejected last action has none.
+        actions: steps
+            .iter()
+            .take(rewards.len())
+            .map(|s| s.action.clone())
+            .collect(),
         rewards: rewards.to_vec(),
         done,
         truncated,

@@ -202,6 +202,7 @@ impl Policy for Biased {
                 Decision {
                     action: Action::Discrete(a),
                     logp: lp[a as usize],
+                    completion: None,
                 }
             })
             .collect()

@@ -45,6 +45,10 @@ pub struct RoundMetrics {
     pub trajectories_total: u64,
     /// Episodes lost to plugin failures this round.
     pub plugin_failures: u64,
+    /// Generated text actions the environment rejected as invalid this round (each
+    /// ended its episode, which was judged).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub invalid_actions: u64,
     /// Share of judged trajectories that succeeded.
     pub success_rate: f64,
     /// Per task rolled out this round: its success share.
@@ -68,4 +72,8 @@ pub struct RoundMetrics {
     pub update: UpdateStats,
     /// Wall time.
     pub perf: Perf,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

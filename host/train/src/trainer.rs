@@ -18,7 +18,7 @@ use steprl_core::{
     Environment, Learner, PlanRequest, Resampler, RewardChecker, SplitMix, State as PolicyState,
     StepSample,
 };
-use steprl_learner::{Context, LmChoiceLearner, NetLearner, PolicyKind};
+use steprl_learner::{Context, LmChoiceLearner, LmGenerateLearner, LmMode, NetLearner, PolicyKind};
 use steprl_rollout::{EpisodeResult, EpisodeSpec, Pool, RolloutConfig, RolloutStats, Sampling};
 
 use crate::checkpoint::{self, CheckpointError, State};
@@ -124,17 +124,37 @@ fn layout(env: &dyn Environment, cfg: &RunConfig) -> Result<Context, TrainError>
 }
 
 /// The action labels a language-model policy chooses among, or why it cannot act here.
+/// Why a language-model policy cannot act in `env`, if it cannot: it reads the text
+/// rendering.
+fn lm_reads_text(env: &dyn Environment) -> Result<(), TrainError> {
+    if !env.info().observation.text {
+        return Err(TrainError::Unsupported {
+            env: env.name().to_owned(),
+            reason: "it declares no text observations (a language-model policy reads the text rendering)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Why a generating language-model policy cannot act in `env`, if it cannot.
+fn lm_writes_text(env: &dyn Environment) -> Result<(), TrainError> {
+    lm_reads_text(env)?;
+    if !env.info().action.text {
+        return Err(TrainError::Unsupported {
+            env: env.name().to_owned(),
+            reason: "it accepts no text actions (policy.mode = \"generate\" writes text actions; use policy.mode = \"choice\" for labelled discrete actions)".into(),
+        });
+    }
+    Ok(())
+}
+
 fn lm_labels(env: &dyn Environment) -> Result<Vec<String>, TrainError> {
     let info = env.info();
     let unsupported = |reason: &str| TrainError::Unsupported {
         env: env.name().to_owned(),
         reason: reason.to_owned(),
     };
-    if !info.observation.text {
-        return Err(unsupported(
-            "it declares no text observations (a language-model policy reads the text rendering)",
-        ));
-    }
+    lm_reads_text(env)?;
     if info.action.discrete == 0 {
         return Err(unsupported(
             "it has no discrete actions (policy.mode = \"choice\" chooses among labelled discrete actions)",
@@ -158,29 +178,52 @@ fn build_learner(
     let p = &cfg.policy;
     Ok(match p.kind {
         PolicyKind::Lm => {
-            let labels = lm_labels(env)?;
             let model = p
                 .model
                 .as_deref()
                 .expect("config validation requires a model");
-            let h = cfg.algo.history;
-            match restore {
-                None => Box::new(LmChoiceLearner::new(
+            let (h, lora) = (cfg.algo.history, p.lora());
+            match (p.mode, restore) {
+                (LmMode::Generate, restore) => {
+                    lm_writes_text(env)?;
+                    let g = p.generate();
+                    match restore {
+                        None => Box::new(LmGenerateLearner::new(
+                            model,
+                            device,
+                            g,
+                            h,
+                            &lora,
+                            cfg.learner,
+                            cfg.seed,
+                        )?),
+                        Some(dir) => Box::new(LmGenerateLearner::load(
+                            dir,
+                            model,
+                            device,
+                            g,
+                            h,
+                            &lora,
+                            cfg.learner,
+                        )?),
+                    }
+                }
+                (LmMode::Choice, None) => Box::new(LmChoiceLearner::new(
                     model,
                     device,
-                    &labels,
+                    &lm_labels(env)?,
                     h,
-                    &p.lora(),
+                    &lora,
                     cfg.learner,
                     cfg.seed,
                 )?),
-                Some(dir) => Box::new(LmChoiceLearner::load(
+                (LmMode::Choice, Some(dir)) => Box::new(LmChoiceLearner::load(
                     dir,
                     model,
                     device,
-                    &labels,
+                    &lm_labels(env)?,
                     h,
-                    &p.lora(),
+                    &lora,
                     cfg.learner,
                 )?),
             }
@@ -596,6 +639,7 @@ impl Trainer {
             trajectories: rstats.trajectories,
             trajectories_total: self.state.trajectories_total,
             plugin_failures: rstats.plugin_failures,
+            invalid_actions: rstats.invalid_actions,
             success_rate: if judged.is_empty() {
                 0.0
             } else {
@@ -679,14 +723,12 @@ impl Trainer {
             .collect();
         let mut out = Vec::new();
         for c in self.learner.candidates(&states, params.group_size, &seeds) {
-            if let Some(adv) = match_advantages(&c.actions, c.recorded.action) {
-                for ((action, logp), a) in c.actions.iter().zip(&c.logps).zip(adv) {
+            if let Some(adv) = match_advantages(&c.matches()) {
+                for (draw, a) in c.draws.into_iter().zip(adv) {
                     out.push(StepSample {
-                        action: *action,
-                        old_logp: *logp,
                         advantage: a,
                         weight: params.weight,
-                        ..c.recorded.clone()
+                        ..draw
                     });
                 }
             }

@@ -133,6 +133,7 @@ pub async fn replay(
                 observation: std::mem::replace(&mut obs, r.observation),
                 action,
                 logp: 0.0,
+                completion: None,
             });
             if (r.done || r.truncated) && k + 1 < d.actions.len() {
                 inst.close(episode).await;

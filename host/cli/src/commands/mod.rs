@@ -1,6 +1,7 @@
 //! The commands: each turns parsed arguments into work and terminal output.
 
 mod compare;
+mod export;
 mod model;
 mod play;
 mod plugin;
@@ -29,6 +30,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             ModelCommand::Generate(a) => model::generate(a),
         };
     }
+    if let Command::Export(a) = &cli.command {
+        return export::export(a);
+    }
     let sandbox = sandbox(&cli.global)?;
     match cli.command {
         Command::Plugin(PluginCommand::Inspect(a)) => plugin::inspect(&sandbox, &a).await,
@@ -40,7 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Eval(a) => train::eval(&sandbox, &a).await,
         Command::Compare(a) => compare::compare(&sandbox, &a).await,
         Command::Report(a) => compare::report(&a),
-        Command::Model(_) => unreachable!("handled above"),
+        Command::Model(_) | Command::Export(_) => unreachable!("handled above"),
     }
 }
 

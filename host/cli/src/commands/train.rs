@@ -299,24 +299,29 @@ pub(super) async fn resume(sandbox: &Sandbox, args: &ResumeArgs) -> anyhow::Resu
     finish(&mut trainer, out, before).await
 }
 
-pub(super) async fn eval(sandbox: &Sandbox, args: &EvalArgs) -> anyhow::Result<bool> {
-    let (run_dir, checkpoint) = if args.checkpoint.join("state.json").exists() {
-        let run = args
-            .checkpoint
+/// The run directory and checkpoint of `path`: a checkpoint directory, or a run
+/// directory (its latest checkpoint).
+pub(super) fn run_and_checkpoint(path: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    if path.join("state.json").exists() {
+        let run = path
             .parent()
             .and_then(Path::parent)
             .context("a checkpoint directory lives in <run>/checkpoints/")?
             .to_owned();
-        (run, args.checkpoint.clone())
+        Ok((run, path.to_owned()))
     } else {
-        let latest = steprl_train::checkpoint::latest(&args.checkpoint).with_context(|| {
+        let latest = steprl_train::checkpoint::latest(path).with_context(|| {
             format!(
                 "{} is neither a checkpoint nor a run directory",
-                args.checkpoint.display()
+                path.display()
             )
         })?;
-        (args.checkpoint.clone(), latest)
-    };
+        Ok((path.to_owned(), latest))
+    }
+}
+
+pub(super) async fn eval(sandbox: &Sandbox, args: &EvalArgs) -> anyhow::Result<bool> {
+    let (run_dir, checkpoint) = run_and_checkpoint(&args.checkpoint)?;
     let mut cfg = RunConfig::load(&run_dir.join("config.toml"))?;
     cfg.eval.episodes = args.episodes;
     cfg.eval.greedy = args.greedy;

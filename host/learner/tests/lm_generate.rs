@@ -1,0 +1,471 @@
+//! The language-model policy in generate mode, on the tiny random Llama fixture of
+//! `host/lm`: replies follow the token budget and stop strings and record each token's
+//! log-probability exactly as the update recomputes it (ratio 1 before an update, at
+//! any temperature); the per-token PPO update moves a reply's probability with the sign
+//! of its advantage; micro-batches accumulate to the same update as one pass;
+//! checkpoints continue exactly; augmentation candidates are seeded replies; behaviour
+//! cloning raises a demonstrated text; bad settings are named.
+
+use std::path::{Path, PathBuf};
+
+use steprl_core::{
+    Action, Learner, Observation, Policy, Sampling, SplitMix, State, StepSample, Transition, View,
+};
+use steprl_learner::{
+    GenerateSettings, LmGenerateLearner, LoraSettings, PpoConfig, burn_device::Device,
+};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../lm/tests/fixtures/tiny-llama")
+}
+
+fn lora() -> LoraSettings {
+    LoraSettings {
+        rank: 4,
+        alpha: 8.0,
+        targets: vec!["q_proj".into(), "v_proj".into()],
+    }
+}
+
+fn ppo() -> PpoConfig {
+    PpoConfig {
+        lr: 0.01,
+        epochs: 3,
+        minibatch: 4,
+        ..PpoConfig::default()
+    }
+}
+
+fn settings() -> GenerateSettings {
+    GenerateSettings {
+        temperature: 1.0,
+        top_p: 1.0,
+        max_new_tokens: 8,
+        stop: Vec::new(),
+        action_hint: "Reply with one shell command.".into(),
+    }
+}
+
+fn learner_with(s: GenerateSettings, p: PpoConfig) -> LmGenerateLearner {
+    LmGenerateLearner::new(&fixture(), &Device::flex(), s, 1, &lora(), p, 3).unwrap()
+}
+
+fn learner() -> LmGenerateLearner {
+    learner_with(settings(), ppo())
+}
+
+fn obs(text: &str) -> Observation {
+    Observation {
+        text: Some(text.into()),
+        ..Default::default()
+    }
+}
+
+fn act(l: &mut LmGenerateLearner, o: &Observation, sampling: Sampling, seed: u64) -> Transition {
+    let views = [View {
+        instruction: "list the files",
+        history: &[],
+        observation: o,
+    }];
+    let mut rng = SplitMix::new(seed, 0);
+    let d = l.act(&views, sampling, &mut [&mut rng]).remove(0);
+    Transition {
+        observation: o.clone(),
+        action: d.action,
+        logp: d.logp,
+        completion: d.completion,
+    }
+}
+
+#[test]
+fn replies_keep_each_tokens_log_prob_as_the_update_recomputes_it() {
+    for temperature in [1.0, 0.7] {
+        let mut l = learner_with(
+            GenerateSettings {
+                temperature,
+                ..settings()
+            },
+            ppo(),
+        );
+        let o = obs("$ ls\nnotes.txt");
+        for seed in [1, 2, 3] {
+            let t = act(&mut l, &o, Sampling::Sample, seed);
+            let c = t
+                .completion
+                .clone()
+                .expect("a generated action has its tokens");
+            assert!(!c.tokens.is_empty() && c.tokens.len() <= 8, "{c:?}");
+            assert_eq!(c.tokens.len(), c.logps.len());
+            assert!((t.logp - c.logps.iter().sum::<f32>()).abs() < 1e-5);
+            assert!(matches!(t.action, Action::Text(_)));
+            let s = l.samples("list the files", std::slice::from_ref(&t), &[1.0]);
+            assert_eq!(s[0].completion, c.tokens);
+            assert_eq!(s[0].token_logps, c.logps);
+            let again = l.sequence_log_probs(&s)[0];
+            assert!(
+                (again - t.logp).abs() < 1e-3,
+                "T = {temperature}: acting said {}, the update's forward pass says {again}",
+                t.logp
+            );
+        }
+    }
+}
+
+#[test]
+fn greedy_replies_repeat_and_sampled_ones_follow_the_seed() {
+    let mut l = learner();
+    let o = obs("$ ls\nnotes.txt");
+    let g1 = act(&mut l, &o, Sampling::Greedy, 1);
+    let g2 = act(&mut l, &o, Sampling::Greedy, 2);
+    assert_eq!(g1, g2, "greedy ignores the stream");
+    let s1 = act(&mut l, &o, Sampling::Sample, 7);
+    assert_eq!(s1, act(&mut l, &o, Sampling::Sample, 7));
+    let distinct: std::collections::BTreeSet<Vec<u32>> = (0..6)
+        .map(|seed| {
+            act(&mut l, &o, Sampling::Sample, seed)
+                .completion
+                .unwrap()
+                .tokens
+        })
+        .collect();
+    assert!(distinct.len() > 1, "sampling draws different replies");
+}
+
+#[test]
+fn stop_strings_cut_the_text_and_end_the_reply() {
+    let mut l = learner_with(
+        GenerateSettings {
+            max_new_tokens: 24,
+            ..settings()
+        },
+        ppo(),
+    );
+    let o = obs("$ ls\nnotes.txt");
+    // A sampled reply with a few characters, then the same draw stopping on its second.
+    let (seed, t, full) = (100..200)
+        .find_map(|seed| {
+            let t = act(&mut l, &o, Sampling::Sample, seed);
+            match &t.action {
+                Action::Text(text) if text.chars().count() >= 3 => {
+                    let text = text.clone();
+                    Some((seed, t, text))
+                }
+                _ => None,
+            }
+        })
+        .expect("some reply of the fixture has 3 characters");
+    let stop: String = full.chars().nth(1).unwrap().to_string();
+    let mut cut = learner_with(
+        GenerateSettings {
+            max_new_tokens: 24,
+            stop: vec![stop.clone()],
+            ..settings()
+        },
+        ppo(),
+    );
+    let c = act(&mut cut, &o, Sampling::Sample, seed);
+    let Action::Text(short) = &c.action else {
+        unreachable!()
+    };
+    assert!(
+        !short.contains(&stop),
+        "{short:?} still holds the stop {stop:?}"
+    );
+    assert!(full.starts_with(short.as_str()), "{full:?} / {short:?}");
+    assert!(short.len() < full.len());
+    let (n, m) = (
+        c.completion.as_ref().unwrap().tokens.len(),
+        t.completion.as_ref().unwrap().tokens.len(),
+    );
+    assert!(
+        n <= m,
+        "the reply ended at the stop string: {n} vs {m} tokens"
+    );
+    assert_eq!(
+        c.completion.as_ref().unwrap().tokens[..],
+        t.completion.as_ref().unwrap().tokens[..n],
+        "the same draw up to the stop"
+    );
+}
+
+fn rewarded(l: &mut LmGenerateLearner) -> Vec<StepSample> {
+    let o = obs("$ ls\nnotes.txt");
+    let good = act(l, &o, Sampling::Sample, 11);
+    let bad = act(l, &o, Sampling::Sample, 12);
+    assert_ne!(good.completion, bad.completion);
+    let mut s = l.samples("list the files", std::slice::from_ref(&good), &[1.0]);
+    s.extend(l.samples("list the files", std::slice::from_ref(&bad), &[-1.0]));
+    s
+}
+
+#[test]
+fn the_token_update_raises_a_rewarded_reply_and_lowers_a_punished_one() {
+    let mut l = learner();
+    let s = rewarded(&mut l);
+    let before = l.sequence_log_probs(&s);
+    let stats = l.update(&s, 1);
+    assert_eq!(stats.gradient_steps, 3);
+    assert!(
+        stats.approx_kl.is_finite() && stats.entropy > 0.0,
+        "{stats:?}"
+    );
+    let after = l.sequence_log_probs(&s);
+    assert!(
+        after[0] > before[0],
+        "rewarded: {} -> {}",
+        before[0],
+        after[0]
+    );
+    assert!(
+        after[1] < before[1],
+        "punished: {} -> {}",
+        before[1],
+        after[1]
+    );
+    // Zero advantages and no penalties: nothing to learn, no step taken.
+    let zero: Vec<StepSample> = s
+        .iter()
+        .map(|x| StepSample {
+            advantage: 0.0,
+            ..x.clone()
+        })
+        .collect();
+    assert_eq!(l.update(&zero, 1).gradient_steps, 0);
+}
+
+#[test]
+fn micro_batches_accumulate_to_the_same_update_as_one_pass() {
+    let run = |micro: usize| {
+        let mut l = learner_with(
+            settings(),
+            PpoConfig {
+                epochs: 1,
+                micro_batch: micro,
+                ..ppo()
+            },
+        );
+        let s = rewarded(&mut l);
+        let stats = l.update(&s, 1);
+        (l.sequence_log_probs(&s), stats)
+    };
+    let (whole, a) = run(0);
+    let (micro, b) = run(1);
+    assert_eq!(a.gradient_steps, 1);
+    assert_eq!(b.gradient_steps, 1, "one optimizer step per minibatch");
+    for (x, y) in whole.iter().zip(&micro) {
+        assert!((x - y).abs() < 1e-4, "{whole:?} vs {micro:?}");
+    }
+    assert!((a.policy_loss - b.policy_loss).abs() < 1e-5);
+    assert!((a.grad_norm - b.grad_norm).abs() < 1e-4 * a.grad_norm.max(1.0));
+}
+
+#[test]
+fn the_kl_penalty_reads_the_base_model_and_is_zero_before_training() {
+    let mut l = learner_with(
+        settings(),
+        PpoConfig {
+            kl_coef: 0.1,
+            epochs: 1,
+            ..ppo()
+        },
+    );
+    let s = rewarded(&mut l);
+    let first = l.update(&s, 1);
+    assert!(
+        first.kl_ref.abs() < 1e-6,
+        "adapters start at B = 0: {first:?}"
+    );
+    for _ in 0..3 {
+        l.update(&s, 2);
+    }
+    let later = l.update(&s, 3);
+    assert!(later.kl_ref > 0.0, "{later:?}");
+}
+
+#[test]
+fn a_checkpoint_continues_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = learner();
+    let s = rewarded(&mut l);
+    l.update(&s, 1);
+    l.save(dir.path()).unwrap();
+    let mut back = LmGenerateLearner::load(
+        dir.path(),
+        &fixture(),
+        &Device::flex(),
+        settings(),
+        1,
+        &lora(),
+        ppo(),
+    )
+    .unwrap();
+    assert_eq!(l.sequence_log_probs(&s), back.sequence_log_probs(&s));
+    let a = l.update(&s, 2);
+    let b = back.update(&s, 2);
+    assert_eq!(a, b, "optimizer state restored");
+    assert_eq!(l.sequence_log_probs(&s), back.sequence_log_probs(&s));
+}
+
+#[test]
+fn augmentation_candidates_are_seeded_replies_at_the_recorded_state() {
+    let mut l = learner();
+    let o = obs("$ ls\nnotes.txt");
+    let t = act(&mut l, &o, Sampling::Sample, 4);
+    let traj = [t.clone()];
+    let states = [State {
+        instruction: "list the files",
+        steps: &traj,
+        t: 0,
+    }];
+    let c = l.candidates(&states, 5, &[9]);
+    assert_eq!(c[0].draws.len(), 5);
+    assert_eq!(c[0].recorded.completion, t.completion.unwrap().tokens);
+    for d in &c[0].draws {
+        assert_eq!(d.context, c[0].recorded.context);
+        assert_eq!(d.completion.len(), d.token_logps.len());
+        assert!((d.old_logp - d.token_logps.iter().sum::<f32>()).abs() < 1e-5);
+    }
+    assert_eq!(c, l.candidates(&states, 5, &[9]), "same seed, same draws");
+    let m = c[0].matches();
+    assert_eq!(
+        m,
+        c[0].draws
+            .iter()
+            .map(|d| d.completion == c[0].recorded.completion)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn cloning_a_demonstrated_command_raises_its_probability() {
+    let mut l = learner();
+    let o = obs("$ ls\nnotes.txt");
+    let demo = [Transition {
+        observation: o,
+        action: Action::Text("cat notes.txt".into()),
+        logp: 0.0,
+        completion: None,
+    }];
+    let s = l.samples("list the files", &demo, &[0.0]);
+    assert!(
+        s[0].token_logps.is_empty(),
+        "a demonstration has no behaviour log-probs"
+    );
+    assert_eq!(s[0].completion, l.text_tokens("cat notes.txt"));
+    let before = l.sequence_log_probs(&s)[0];
+    let (first, last) = l.imitate(&s, 5, 0.01, 1);
+    assert!(last < first, "{first} -> {last}");
+    assert!(l.sequence_log_probs(&s)[0] > before);
+    // A demonstration cannot form PPO ratios: the update skips it.
+    let s = vec![StepSample {
+        advantage: 1.0,
+        ..s[0].clone()
+    }];
+    assert_eq!(l.update(&s, 1).gradient_steps, 0);
+}
+
+#[test]
+fn long_observations_are_cut_to_leave_room_for_the_reply() {
+    let l = learner();
+    let o = obs(&"file.txt ".repeat(400));
+    let p = l.prompt_ids("list the files", &[], &o);
+    assert!(p.len() + 8 < 256, "prompt of {} tokens", p.len());
+    let short = obs("file.txt");
+    assert!(l.prompt_ids("list the files", &[], &short).len() < p.len());
+}
+
+#[test]
+fn bad_generation_settings_are_named() {
+    let bad = GenerateSettings {
+        temperature: 0.0,
+        top_p: 1.5,
+        max_new_tokens: 0,
+        stop: vec![String::new()],
+        action_hint: String::new(),
+    };
+    let e = LmGenerateLearner::new(&fixture(), &Device::flex(), bad, 1, &lora(), ppo(), 1)
+        .err()
+        .unwrap()
+        .to_string();
+    for key in [
+        "policy.temperature = 0",
+        "policy.top_p = 1.5",
+        "policy.max_new_tokens",
+        "policy.stop",
+    ] {
+        assert!(e.contains(key), "{key} missing from: {e}");
+    }
+}
+
+/// log π of each sample's completion under a plain (adapter-free) model, token by token.
+fn plain_log_probs(lm: &steprl_lm::LanguageModel, samples: &[StepSample]) -> Vec<f32> {
+    samples
+        .iter()
+        .map(|s| {
+            let mut seq = s.context.clone();
+            let mut total = 0.0;
+            for &t in &s.completion {
+                total += lm.next_logprobs(&seq).unwrap()[t as usize];
+                seq.push(t);
+            }
+            total
+        })
+        .collect()
+}
+
+#[test]
+fn exported_merged_weights_score_like_the_adapters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = learner_with(settings(), PpoConfig { lr: 0.05, ..ppo() });
+    let s = rewarded(&mut l);
+    for seed in 0..3 {
+        l.update(&s, seed);
+    }
+    l.save(dir.path()).unwrap();
+    let adapted = l.sequence_log_probs(&s);
+    let deltas = steprl_learner::lm_base::lora_deltas(dir.path(), &lora()).unwrap();
+    assert_eq!(deltas.len(), 4, "q and v of 2 layers");
+    let out = dir.path().join("merged");
+    let e = steprl_lm::export::export_hf(&fixture(), &out, &deltas).unwrap();
+    assert_eq!(e.merged, 4);
+    let merged = steprl_lm::LanguageModel::load(&out, &Device::flex()).unwrap();
+    let base = steprl_lm::LanguageModel::load(&fixture(), &Device::flex()).unwrap();
+    assert_eq!(merged.stop_ids, base.stop_ids);
+    assert_eq!(
+        merged.config, base.config,
+        "the written config.json reads back the same"
+    );
+    let from_merged = plain_log_probs(&merged, &s);
+    let from_base = plain_log_probs(&base, &s);
+    for i in 0..s.len() {
+        assert!(
+            (from_merged[i] - adapted[i]).abs() < 1e-3,
+            "sample {i}: merged {} vs adapters {}",
+            from_merged[i],
+            adapted[i]
+        );
+        assert!(
+            (from_base[i] - adapted[i]).abs() > 1e-2,
+            "training moved sample {i} away from the base ({} vs {})",
+            from_base[i],
+            adapted[i]
+        );
+    }
+    assert_eq!(
+        merged.prompt_ids("hi", false).unwrap(),
+        base.prompt_ids("hi", false).unwrap(),
+        "tokenizer and chat template carried over"
+    );
+    // A delta for a tensor the model lacks is refused before anything is written.
+    let mut bad = deltas.clone();
+    let d = bad.values().next().unwrap().clone();
+    bad.insert("model.layers.9.self_attn.q_proj.weight".into(), d);
+    let err = steprl_lm::export::export_hf(&fixture(), &dir.path().join("bad"), &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.layers.9.self_attn.q_proj.weight"),
+        "{err}"
+    );
+    assert!(!dir.path().join("bad").exists());
+}
