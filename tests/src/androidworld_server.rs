@@ -12,6 +12,11 @@
 //! which Starlette answers with a plain-text 500 `Internal Server Error`; a bad task
 //! family is 400 `{"detail": "Invalid task family: ..."}`; `status` actions do nothing
 //! and `answer` actions fill the interaction cache.
+//!
+//! With [`ServerOptions::ui_elements`] it also serves `GET /ui_elements`, the route
+//! `plugins/androidworld/server-patch/ui_elements.patch` adds to the real server: the
+//! screen's elements as `dataclasses.asdict(UIElement)` dictionaries, in the order
+//! index-based actions use. Without it that path is a 404, as on an unpatched server.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -29,6 +34,8 @@ pub struct ServerOptions {
     /// Screen height in pixels; rows of `height / 8` pixels hold the status bar and
     /// one UI element each.
     pub height: u32,
+    /// Serve `GET /ui_elements` (the patched server).
+    pub ui_elements: bool,
 }
 
 impl Default for ServerOptions {
@@ -36,6 +43,7 @@ impl Default for ServerOptions {
         ServerOptions {
             width: 144,
             height: 320,
+            ui_elements: false,
         }
     }
 }
@@ -481,6 +489,122 @@ impl Device {
         }
     }
 
+    /// The screen's elements as the patched server's `/ui_elements` lists them:
+    /// every field of android_world's `UIElement`, as `dataclasses.asdict` writes it.
+    fn ui_elements(&self) -> Vec<Value> {
+        let rh = self.row_height();
+        self.elements()
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let (text, desc, class, checkable, checked, editable) = match e {
+                    Element::AppIcon(a) => (
+                        Some(APPS[*a].to_owned()),
+                        Some(APPS[*a].to_owned()),
+                        "android.widget.TextView",
+                        false,
+                        false,
+                        false,
+                    ),
+                    Element::WifiToggle => (
+                        Some("Wi-Fi".to_owned()),
+                        None,
+                        "android.widget.Switch",
+                        true,
+                        self.wifi,
+                        false,
+                    ),
+                    Element::BluetoothToggle => (
+                        Some("Bluetooth".to_owned()),
+                        None,
+                        "android.widget.Switch",
+                        true,
+                        self.bluetooth,
+                        false,
+                    ),
+                    Element::CreateContact => (
+                        None,
+                        Some("Create contact".to_owned()),
+                        "android.widget.ImageButton",
+                        false,
+                        false,
+                        false,
+                    ),
+                    Element::ContactRow(c) => (
+                        Some(self.contacts[*c].0.clone()),
+                        None,
+                        "android.widget.TextView",
+                        false,
+                        false,
+                        false,
+                    ),
+                    Element::NameField => (
+                        Some(self.name_field.clone()).filter(|t| !t.is_empty()),
+                        None,
+                        "android.widget.EditText",
+                        false,
+                        false,
+                        true,
+                    ),
+                    Element::PhoneField => (
+                        Some(self.phone_field.clone()).filter(|t| !t.is_empty()),
+                        None,
+                        "android.widget.EditText",
+                        false,
+                        false,
+                        true,
+                    ),
+                    Element::Save => (
+                        Some("Save".to_owned()),
+                        None,
+                        "android.widget.Button",
+                        false,
+                        false,
+                        false,
+                    ),
+                };
+                let hint = match e {
+                    Element::NameField => Some("Name"),
+                    Element::PhoneField => Some("Phone"),
+                    _ => None,
+                };
+                let top = rh * (i as u32 + 1);
+                let bbox = json!({
+                    "x_min": 0, "x_max": self.width, "y_min": top, "y_max": top + rh
+                });
+                let box01 = json!({
+                    "x_min": 0.0, "x_max": 1.0,
+                    "y_min": f64::from(top) / f64::from(self.height),
+                    "y_max": f64::from(top + rh) / f64::from(self.height)
+                });
+                json!({
+                    "text": text,
+                    "content_description": desc,
+                    "class_name": class,
+                    "bbox": box01,
+                    "bbox_pixels": bbox,
+                    "hint_text": hint,
+                    "is_checked": checked,
+                    "is_checkable": checkable,
+                    "is_clickable": true,
+                    "is_editable": editable,
+                    "is_enabled": true,
+                    "is_focused": self.focus == Some(*e),
+                    "is_focusable": editable,
+                    "is_long_clickable": false,
+                    "is_scrollable": false,
+                    "is_selected": false,
+                    "is_visible": true,
+                    "package_name": "com.example.sim",
+                    "resource_name": null,
+                    "tooltip": null,
+                    "resource_id": null,
+                    "metadata": null,
+                })
+            })
+            .collect()
+    }
+
     fn element_at(&self, x: i64, y: i64) -> Option<Element> {
         if x < 0 || y < 0 || x >= i64::from(self.width) || y >= i64::from(self.height) {
             return None;
@@ -732,6 +856,7 @@ impl Query {
 
 struct State {
     device: Device,
+    ui_elements: bool,
     suite: Vec<(String, Vec<Task>)>,
     healthy: bool,
     closed: bool,
@@ -760,6 +885,7 @@ impl State {
     fn new(o: ServerOptions) -> State {
         State {
             device: Device::new(o.width.max(16), o.height.max(64)),
+            ui_elements: o.ui_elements,
             suite: create_suite(2, 42),
             healthy: true,
             closed: false,
@@ -780,7 +906,10 @@ impl State {
                 body: body.into_bytes(),
             };
         }
+        let patched = self.ui_elements && path == "/ui_elements";
         match ROUTES.iter().find(|(p, _)| *p == path) {
+            None if patched && method == "GET" => {}
+            None if patched => return detail(405, json!("Method Not Allowed")),
             None => return detail(404, json!("Not Found")),
             Some((_, m)) if *m != method => return detail(405, json!("Method Not Allowed")),
             Some(_) => {}
@@ -837,6 +966,11 @@ impl State {
                 let _ = q.bool("wait_to_stabilize");
                 q.check()?;
                 Ok(self.screenshot())
+            }
+            "/ui_elements" => {
+                let _ = q.bool("wait_to_stabilize");
+                q.check()?;
+                Ok(ok(json!({ "ui_elements": self.device.ui_elements() })))
             }
             "/execute_action" => self.execute(body),
             "/suite/task_list" => {

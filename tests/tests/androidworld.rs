@@ -9,7 +9,7 @@ use steprl_core::{
     TrajectorySummary, Verdict,
 };
 use steprl_sandbox::{Grants, LoadError, PluginOptions, WasmEnvironment, WasmRewardChecker};
-use steprl_tests::androidworld_server::AndroidWorldServer;
+use steprl_tests::androidworld_server::{AndroidWorldServer, ServerOptions};
 use steprl_tests::{load, sandbox};
 
 /// Observation size the tests ask for (the device is 144×320).
@@ -632,4 +632,67 @@ async fn the_adapter_passes_the_conformance_check_with_its_checker() {
     .await;
     assert!(report.violations.is_empty(), "{:?}", report.violations);
     assert_eq!(report.tasks.len(), 14);
+}
+
+/// With the `/ui_elements` route of `server-patch/` (here the local server's), the text
+/// observation lists the screen's elements by index, and index-based `JSONAction`s act
+/// on them; an unpatched server (404) leaves the goal line alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patched_server_lists_ui_elements_that_index_actions_use() {
+    let server = AndroidWorldServer::start_with(ServerOptions {
+        ui_elements: true,
+        ..ServerOptions::default()
+    });
+    let env = env(&server).await;
+    let mut c = checker("{}").await;
+    let mut inst = env.instantiate().await.unwrap();
+    let t = task(&env, "SystemWifiTurnOn#0");
+    let p = play(
+        inst.as_mut(),
+        &mut c,
+        t,
+        &[
+            text(r#"{"action_type":"open_app","app_name":"Settings"}"#),
+            text(r#"{"action_type":"click","index":0}"#),
+            text(r#"{"action_type":"status","goal_status":"complete"}"#),
+        ],
+    )
+    .await;
+    let first = p.first.text.clone().unwrap();
+    assert!(
+        first.contains("UI elements (click or type into one by its index):\n[0] TextView \"Settings\" (clickable) at (72, 60)\n[1] TextView \"Contacts\""),
+        "{first}"
+    );
+    let settings = p.steps[0].observation.text.clone().unwrap();
+    assert!(
+        settings.contains("[0] Switch \"Wi-Fi\" (unchecked, clickable)"),
+        "{settings}"
+    );
+    let after = p.steps[1].observation.text.clone().unwrap();
+    assert!(
+        after.contains("[0] Switch \"Wi-Fi\" (checked, clickable)"),
+        "{after}"
+    );
+    assert!(p.verdict.success, "{}", p.verdict.reason);
+
+    let plain = AndroidWorldServer::start();
+    let env = self::env(&plain).await;
+    let mut inst = env.instantiate().await.unwrap();
+    let ep = inst
+        .start(
+            "SystemWifiTurnOn#0",
+            0,
+            ObservationParts {
+                text: true,
+                ..ObservationParts::default()
+            },
+        )
+        .await
+        .unwrap();
+    let o = inst.reset(ep).await.unwrap();
+    assert!(
+        !o.text.unwrap().contains("UI elements"),
+        "an unpatched server has no element list"
+    );
+    inst.close(ep).await;
 }

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use crate::error::AwError;
+use crate::ui_elements::UiElementsMode;
 
 /// Where the `input_text` actions' strings come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -83,6 +84,10 @@ pub struct Config {
     pub tear_down: bool,
     /// What a failed `/execute_action` does: `continue` or `fail`.
     pub action_errors: ActionErrors,
+    /// Whether the text observation lists the screen's UI elements (`GET /ui_elements`,
+    /// a route of the patched server): `auto` (when the server has the route), `on` or
+    /// `off`.
+    pub ui_elements: UiElementsMode,
 }
 
 impl Default for Config {
@@ -110,6 +115,7 @@ impl Default for Config {
             texts: Vec::new(),
             tear_down: true,
             action_errors: ActionErrors::Continue,
+            ui_elements: UiElementsMode::Auto,
         }
     }
 }
@@ -227,7 +233,7 @@ impl Config {
 }
 
 /// Every config key, for messages.
-pub const KEYS: [&str; 22] = [
+pub const KEYS: [&str; 23] = [
     "server_url",
     "timeout_ms",
     "task_family",
@@ -250,6 +256,7 @@ pub const KEYS: [&str; 22] = [
     "texts",
     "tear_down",
     "action_errors",
+    "ui_elements",
 ];
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! AndroidWorld adapter logic in plain Rust, shared by the `androidworld` environment
 //! plugin and the `androidworld-checker` reward checker, and unit-tested natively:
 //! configuration, the discrete action table and its `JSONAction`s, raw `JSONAction`
-//! validation, screenshots, task ids and step budgets, the server protocol over a
-//! [`Transport`], episodes, and the suite's done-gating.
+//! validation, screenshots, the UI element list as text, task ids and step budgets, the
+//! server protocol over a [`Transport`], episodes, and the suite's done-gating.
 //!
 //! The server is google-research/android_world's FastAPI server
 //! (`server/android_server.py`): scalar arguments are query parameters, actions are
@@ -18,6 +18,7 @@ pub mod screenshot;
 pub mod session;
 pub mod slots;
 pub mod tasks;
+pub mod ui_elements;
 
 pub use actions::{ActionTable, Choice};
 pub use config::Config;
@@ -28,6 +29,7 @@ pub use protocol::{Call, Client, Method, Reply, Transport};
 pub use screenshot::Frame;
 pub use session::{AgentAction, Episode, Obs, Parts, StepOut, Suite, TaskEntry};
 pub use tasks::TaskId;
+pub use ui_elements::{UiElement, UiElementsMode};
 
 /// The suite name reported in task infos.
 pub const SUITE: &str = "androidworld";

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::AwError;
 use crate::screenshot::{Frame, parse_screenshot};
+use crate::ui_elements::{UiElement, UiElementsReply};
 
 /// GET or POST (the only methods the server uses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +172,42 @@ impl<T: Transport> Client<T> {
         let reply = self.raw(&call)?;
         parse_screenshot(&reply.body)
             .map_err(|e| AwError::External(format!("AndroidWorld server {}: {e}", self.base)))
+    }
+
+    /// `GET /ui_elements?wait_to_stabilize=` (the route of `server-patch/`), or `None`
+    /// when the server has no such route (HTTP 404: an unpatched server).
+    pub fn ui_elements(&self, wait_to_stabilize: bool) -> Result<Option<Vec<UiElement>>, AwError> {
+        let call = Call::new(Method::Get, "/ui_elements").q("wait_to_stabilize", wait_to_stabilize);
+        let reply = self.transport.send(&call).map_err(|e| {
+            AwError::External(format!(
+                "AndroidWorld server {}: {} failed: {e}",
+                self.base,
+                call.describe()
+            ))
+        })?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
+        let reply = if (200..300).contains(&reply.status) {
+            reply
+        } else {
+            return Err(AwError::External(format!(
+                "AndroidWorld server {}: {} answered HTTP {}: {}",
+                self.base,
+                call.describe(),
+                reply.status,
+                error_detail(&reply.body)
+            )));
+        };
+        let r: UiElementsReply = serde_json::from_slice(&reply.body).map_err(|e| {
+            AwError::External(format!(
+                "AndroidWorld server {}: {} answered an unexpected body ({e}): {}",
+                self.base,
+                call.describe(),
+                snippet(&reply.body)
+            ))
+        })?;
+        Ok(Some(r.ui_elements))
     }
 
     /// `POST /execute_action` with `action_json` as the body.

@@ -16,6 +16,11 @@ use crate::protocol::{Call, Client, Method, Transport, error_detail};
 use crate::screenshot::Frame;
 use crate::slots::goal_slots;
 use crate::tasks::{TaskId, known_task, step_budget};
+use crate::ui_elements::{UiElement, UiElementsMode, render};
+
+/// Most UI elements listed in a text observation (a real screen's tree can hold
+/// hundreds; the rest are counted).
+const MAX_LISTED_ELEMENTS: usize = 60;
 
 /// One task the adapter offers.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +83,8 @@ struct Shared<T> {
     client: Client<T>,
     config: Config,
     table: ActionTable,
+    /// Whether the server has the `/ui_elements` route (unknown until first asked).
+    ui_route: Cell<Option<bool>>,
 }
 
 /// A connected adapter: the server, the configuration and the task list.
@@ -155,6 +162,7 @@ impl<T: Transport + 'static> Suite<T> {
                 client,
                 config,
                 table,
+                ui_route: Cell::new(None),
             }),
             tasks,
         })
@@ -204,6 +212,7 @@ impl<T: Transport + 'static> Suite<T> {
             steps: 0,
             screen: None,
             frame: None,
+            elements: None,
             last: "none".into(),
             goal_status: None,
             answer: None,
@@ -232,6 +241,8 @@ pub struct Episode<T: Transport> {
     steps: u32,
     screen: Option<Screen>,
     frame: Option<Frame>,
+    /// The screen's UI elements, when the text observation lists them.
+    elements: Option<Vec<UiElement>>,
     last: String,
     goal_status: Option<String>,
     answer: Option<String>,
@@ -285,8 +296,10 @@ impl<T: Transport> Episode<T> {
         self.final_state.replace(None);
         self.screen = None;
         self.frame = None;
+        self.elements = None;
         // The first screenshot is always taken: grid clicks need the screen size.
         self.capture(true)?;
+        self.read_elements()?;
         self.phase.set(Phase::Running);
         Ok(self.observation())
     }
@@ -309,13 +322,45 @@ impl<T: Transport> Episode<T> {
         Ok(())
     }
 
+    /// Read the screen's UI elements when the text observation lists them: with
+    /// `ui_elements = auto`, only from a server that has the route (asked once).
+    fn read_elements(&mut self) -> Result<(), AwError> {
+        let mode = self.shared.config.ui_elements;
+        if !self.parts.text
+            || mode == UiElementsMode::Off
+            || self.shared.ui_route.get() == Some(false)
+        {
+            return Ok(());
+        }
+        let wait = self.shared.config.wait_to_stabilize;
+        match self.client().ui_elements(wait)? {
+            Some(list) => {
+                self.shared.ui_route.set(Some(true));
+                self.elements = Some(list);
+            }
+            None if mode == UiElementsMode::On => {
+                return Err(AwError::External(format!(
+                    "AndroidWorld server {}: GET /ui_elements answered HTTP 404; apply plugins/androidworld/server-patch/ui_elements.patch to the server, or set ui_elements = \"auto\" or \"off\"",
+                    self.client().base()
+                )));
+            }
+            None => self.shared.ui_route.set(Some(false)),
+        }
+        Ok(())
+    }
+
     fn observation(&self) -> Obs {
         Obs {
             text: self.parts.text.then(|| {
-                format!(
+                let mut t = format!(
                     "{}\nstep {}/{}; last action: {}",
                     self.task.goal, self.steps, self.task.max_steps, self.last
-                )
+                );
+                if let Some(e) = &self.elements {
+                    t.push('\n');
+                    t.push_str(&render(e, MAX_LISTED_ELEMENTS));
+                }
+                t
             }),
             image: self.frame.clone(),
             mask: self.shared.table.mask(&self.slots),
@@ -402,6 +447,7 @@ impl<T: Transport> Episode<T> {
                 )));
             }
             self.capture(false)?;
+            self.read_elements()?;
         }
         let truncated = !done && self.steps >= self.task.max_steps;
         self.truncated = truncated;
@@ -471,6 +517,8 @@ mod tests {
         log: Rc<RefCell<Vec<String>>>,
         wifi: Rc<Cell<bool>>,
         fail: Rc<RefCell<BTreeMap<&'static str, (u16, String)>>>,
+        /// Serve `/ui_elements` (a patched server); 404 otherwise.
+        ui_route: Rc<Cell<bool>>,
     }
 
     impl Transport for Fake {
@@ -534,6 +582,15 @@ mod tests {
                     ok(json!({"status": "success", "message": "done"}))
                 }
                 "/task/score" => ok(json!({"score": if self.wifi.get() { 1.0 } else { 0.0 }})),
+                "/ui_elements" if self.ui_route.get() => ok(json!({"ui_elements": [
+                    {"text": "Wi-Fi", "class_name": "android.widget.Switch",
+                     "is_checkable": true, "is_checked": self.wifi.get(), "is_clickable": true,
+                     "bbox_pixels": {"x_min": 0, "x_max": 4, "y_min": 0, "y_max": 1}}
+                ]})),
+                "/ui_elements" => Ok(Reply {
+                    status: 404,
+                    body: br#"{"detail":"Not Found"}"#.to_vec(),
+                }),
                 other => panic!("unexpected {other}"),
             }
         }
@@ -631,6 +688,8 @@ mod tests {
                 "POST /task/initialize?task_type=SystemWifiTurnOn&task_idx=0",
                 "POST /reset?go_home=true",
                 "GET /screenshot?wait_to_stabilize=false",
+                // ui_elements = auto asks once; an unpatched server answers 404.
+                "GET /ui_elements?wait_to_stabilize=false",
                 "POST /execute_action",
                 "GET /screenshot?wait_to_stabilize=false",
                 "GET /task/score?task_type=SystemWifiTurnOn&task_idx=0",
@@ -638,6 +697,60 @@ mod tests {
             ],
             "the status action sends nothing; scoring once, tearing down once"
         );
+    }
+
+    #[test]
+    fn a_patched_server_lists_the_ui_elements_in_the_text_observation() {
+        let text_only = Parts {
+            text: true,
+            image: false,
+        };
+        let (s, fake) = suite(SMALL);
+        fake.ui_route.set(true);
+        let mut ep = s.start("SystemWifiTurnOn#0", text_only).unwrap();
+        let first = ep.reset().unwrap().text.unwrap();
+        assert!(
+            first.ends_with(
+                "UI elements (click or type into one by its index):\n\
+                 [0] Switch \"Wi-Fi\" (unchecked, clickable) at (2, 0)"
+            ),
+            "{first}"
+        );
+        let r = ep.step(&AgentAction::Discrete(TOP)).unwrap();
+        let text = r.obs.text.unwrap();
+        assert!(
+            text.contains("(checked, clickable)"),
+            "re-read after the step: {text}"
+        );
+        // `on` without the route: the error names the patch; `off` never asks.
+        let (s, _) = suite(&SMALL.replace('}', r#","ui_elements":"on"}"#));
+        let e = s
+            .start("SystemWifiTurnOn#0", text_only)
+            .unwrap()
+            .reset()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server-patch/ui_elements.patch"), "{e}");
+        let (s, fake) = suite(&SMALL.replace('}', r#","ui_elements":"off"}"#));
+        fake.ui_route.set(true);
+        let mut ep = s.start("SystemWifiTurnOn#0", text_only).unwrap();
+        assert!(!ep.reset().unwrap().text.unwrap().contains("UI elements"));
+        assert!(!fake.log.borrow().iter().any(|c| c.contains("ui_elements")));
+        // `auto` on an unpatched server asks once per adapter, not per episode.
+        let (s, fake) = suite(SMALL);
+        for _ in 0..3 {
+            s.start("SystemWifiTurnOn#0", text_only)
+                .unwrap()
+                .reset()
+                .unwrap();
+        }
+        let asked = fake
+            .log
+            .borrow()
+            .iter()
+            .filter(|c| c.contains("ui_elements"))
+            .count();
+        assert_eq!(asked, 1);
     }
 
     #[test]
