@@ -125,13 +125,23 @@ impl<T: Transport> Client<T> {
     /// Send `call`; a non-2xx status becomes an external error naming the request, the
     /// status and FastAPI's `detail`.
     pub fn raw(&self, call: &Call) -> Result<Reply, AwError> {
-        let reply = self.transport.send(call).map_err(|e| {
+        self.checked(call, self.send(call)?)
+    }
+
+    /// Send `call`; only a transport failure is an error.
+    fn send(&self, call: &Call) -> Result<Reply, AwError> {
+        self.transport.send(call).map_err(|e| {
             AwError::External(format!(
                 "AndroidWorld server {}: {} failed: {e}",
                 self.base,
                 call.describe()
             ))
-        })?;
+        })
+    }
+
+    /// `reply` if its status is 2xx, else an external error naming `call`, the status
+    /// and FastAPI's `detail`.
+    fn checked(&self, call: &Call, reply: Reply) -> Result<Reply, AwError> {
         if !(200..300).contains(&reply.status) {
             return Err(AwError::External(format!(
                 "AndroidWorld server {}: {} answered HTTP {}: {}",
@@ -178,27 +188,11 @@ impl<T: Transport> Client<T> {
     /// when the server has no such route (HTTP 404: an unpatched server).
     pub fn ui_elements(&self, wait_to_stabilize: bool) -> Result<Option<Vec<UiElement>>, AwError> {
         let call = Call::new(Method::Get, "/ui_elements").q("wait_to_stabilize", wait_to_stabilize);
-        let reply = self.transport.send(&call).map_err(|e| {
-            AwError::External(format!(
-                "AndroidWorld server {}: {} failed: {e}",
-                self.base,
-                call.describe()
-            ))
-        })?;
+        let reply = self.send(&call)?;
         if reply.status == 404 {
             return Ok(None);
         }
-        let reply = if (200..300).contains(&reply.status) {
-            reply
-        } else {
-            return Err(AwError::External(format!(
-                "AndroidWorld server {}: {} answered HTTP {}: {}",
-                self.base,
-                call.describe(),
-                reply.status,
-                error_detail(&reply.body)
-            )));
-        };
+        let reply = self.checked(&call, reply)?;
         let r: UiElementsReply = serde_json::from_slice(&reply.body).map_err(|e| {
             AwError::External(format!(
                 "AndroidWorld server {}: {} answered an unexpected body ({e}): {}",
