@@ -102,6 +102,11 @@ impl LmChoiceLearner {
         &self.labels
     }
 
+    /// Each label's token ids as scored: its tokens and the end-of-turn token.
+    pub fn label_ids(&self) -> &[Vec<u32>] {
+        &self.label_ids
+    }
+
     /// Prompt token ids for a decision: `history` before, `observation` now.
     pub fn prompt_ids(
         &self,

@@ -358,13 +358,24 @@ impl LmGenerateLearner {
     /// log π of each sample's whole completion (the sum over its tokens) under the
     /// current adapters, for tests and diagnostics.
     pub fn sequence_log_probs(&self, samples: &[StepSample]) -> Vec<f32> {
+        self.completion_log_probs(samples)
+            .iter()
+            .map(|v| v.iter().sum())
+            .collect()
+    }
+
+    /// log π of each completion token of each sample under the current adapters.
+    pub fn completion_log_probs(&self, samples: &[StepSample]) -> Vec<Vec<f32>> {
         let idx: Vec<usize> = (0..samples.len()).collect();
         let net = self.base.lm.net.valid();
         let (logp, _, _) = self.token_log_probs(&net, samples, &idx, &self.base.infer_device);
-        logp.sum_dim(1)
-            .into_data()
-            .try_into_vec()
-            .expect("f32 log-probs")
+        let t = logp.dims()[1];
+        let flat: Vec<f32> = logp.into_data().try_into_vec().expect("f32 log-probs");
+        samples
+            .iter()
+            .enumerate()
+            .map(|(r, s)| flat[r * t..r * t + s.completion.len()].to_vec())
+            .collect()
     }
 
     fn sample(&self, instruction: &str, steps: &[Transition], t: usize, adv: f32) -> StepSample {

@@ -116,7 +116,8 @@ pub fn hf_config(cfg: &ModelConfig, model: &Path) -> Result<Value> {
                 "factor": factor,
                 "low_freq_factor": low_freq_factor,
                 "high_freq_factor": high_freq_factor,
-                "original_max_position_embeddings": original_max_position_embeddings,
+                // transformers wants an integer here.
+                "original_max_position_embeddings": whole(*original_max_position_embeddings),
             });
         }
         Some(other) => {
@@ -134,6 +135,15 @@ pub fn hf_config(cfg: &ModelConfig, model: &Path) -> Result<Value> {
         many => v["eos_token_id"] = json!(many),
     }
     Ok(v)
+}
+
+/// `x` as a JSON integer when it is one, else as a number.
+fn whole(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
 }
 
 /// Write the model at `model` (a Hugging Face directory or a GGUF file) into `out` as

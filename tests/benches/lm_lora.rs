@@ -1,0 +1,193 @@
+//! Benchmark (not a test): the LM policy's two hot paths on SmolLM2-135M-Instruct (Q4_1
+//! GGUF, `models/fetch.sh smollm2`) with LoRA rank 8 (α 16) on q and v —
+//! 1. choice-mode scoring of a uisim screen (`open.settings`, seed 0): one prompt pass
+//!    filling the KV cache, then all 19 action labels continuing it in one batch
+//!    (median of 5 after a warm-up);
+//! 2. one LoRA training step of generate mode: 4 (uisim prompt, 16-token reply)
+//!    sequences, forward, per-token PPO loss, backward, Adam (median of 3 after a
+//!    warm-up step), and the same forward pass alone without autodiff;
+//!
+//! and peak RSS. It writes the token ids it used to `$STEPRL_BENCH_BATCH` (default
+//! `target/lm-lora-batch.json`) so `bench/lm_lora_torch.py` runs the same tokens in
+//! PyTorch + peft.
+//!
+//! `cargo bench -p steprl-tests --bench lm_lora`; `RAYON_NUM_THREADS=N` for N threads.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use steprl_core::{Action, Completion, Learner, Observation, StepSample, Transition};
+use steprl_learner::{
+    GenerateSettings, LmChoiceLearner, LmGenerateLearner, LoraSettings, PpoConfig,
+    burn_device::Device,
+};
+use uisim_model::SimAction;
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// A uisim screen as the LM policy reads it, and the task's instruction.
+fn screen(task: &str, seed: u64) -> (Observation, String) {
+    let ep = uisim_model::Episode::new(task, seed).expect("a uisim task");
+    let o = ep.observe(true, false);
+    (
+        Observation {
+            text: o.text,
+            action_mask: Some(o.mask),
+            ..Default::default()
+        },
+        ep.instance().instruction.clone(),
+    )
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let model = root.join("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if !model.exists() {
+        eprintln!("{} is absent: run models/fetch.sh smollm2", model.display());
+        return;
+    }
+    let device = Device::flex();
+    let lora = LoraSettings {
+        rank: 8,
+        alpha: 16.0,
+        targets: vec!["q_proj".into(), "v_proj".into()],
+    };
+    println!(
+        "CPU (burn flex), rayon threads {}",
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all cores".into())
+    );
+
+    // 1. Choice scoring.
+    let labels = <uisim_model::Act as SimAction>::labels();
+    let (observation, instruction) = screen("open.settings", 0);
+    let mut choice =
+        LmChoiceLearner::new(&model, &device, &labels, 0, &lora, PpoConfig::default(), 1)
+            .expect("model loads");
+    let prompt = choice.prompt_ids(&instruction, &[], &observation);
+    let all = vec![true; labels.len()];
+    choice.log_probs_of(&[(&prompt, &all)]); // warm-up (builds the inference copy)
+    let score: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            choice.log_probs_of(&[(&prompt, &all)]);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let label_ids = choice.label_ids().to_vec();
+    drop(choice);
+
+    // 2. One LoRA training step.
+    let mut learner = LmGenerateLearner::new(
+        &model,
+        &device,
+        GenerateSettings::default(),
+        0,
+        &lora,
+        PpoConfig {
+            lr: 1e-4,
+            epochs: 1,
+            minibatch: 4,
+            ..PpoConfig::default()
+        },
+        1,
+    )
+    .expect("model loads");
+    let mut samples: Vec<StepSample> = Vec::new();
+    for (k, (task, reply)) in [
+        ("open.settings", "click 3"),
+        ("open.clock", "open the clock app, then wait"),
+        ("open.notes", "done"),
+        ("open.contacts", "scroll down"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (observation, instruction) = screen(task, k as u64);
+        let mut tokens = learner.text_tokens(reply);
+        let pad = tokens[0];
+        tokens.resize(16, pad);
+        let t = Transition {
+            observation,
+            action: Action::Text((*reply).to_owned()),
+            logp: 0.0,
+            completion: Some(Completion {
+                tokens,
+                logps: vec![0.0; 16],
+            }),
+        };
+        let adv = if k % 2 == 0 { 1.0 } else { -1.0 };
+        samples.extend(learner.samples(&instruction, std::slice::from_ref(&t), &[adv]));
+    }
+    // Behaviour log-probs are the current policy's: the ratios start at 1.
+    let current = learner.completion_log_probs(&samples);
+    for (s, lp) in samples.iter_mut().zip(current) {
+        s.token_logps = lp;
+    }
+    // Where a step's time goes: the same forward pass without autodiff.
+    learner.completion_log_probs(&samples); // warm-up
+    let forward: Vec<f64> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            learner.completion_log_probs(&samples);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    learner.update(&samples, 0); // warm-up
+    let step: Vec<f64> = (1..=3)
+        .map(|seed| {
+            let t = Instant::now();
+            let st = learner.update(&samples, seed);
+            assert_eq!(st.gradient_steps, 1);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let tokens: usize = samples
+        .iter()
+        .map(|s| s.context.len() + s.completion.len())
+        .sum();
+
+    let batch = serde_json::json!({
+        "choice": {"prompt": prompt, "labels": label_ids},
+        "step": samples.iter().map(|s| serde_json::json!({
+            "prompt": s.context, "completion": s.completion, "advantage": s.advantage
+        })).collect::<Vec<_>>(),
+    });
+    let out = std::env::var("STEPRL_BENCH_BATCH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target/lm-lora-batch.json"));
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).ok();
+    }
+    std::fs::write(&out, batch.to_string()).expect("batch file");
+    println!(
+        "choice scoring  {:.3} s (a {}-token prompt, {} labels; median of 5)",
+        median(score),
+        prompt.len(),
+        labels.len()
+    );
+    println!(
+        "LoRA step       {:.3} s (4 sequences, {tokens} tokens, 16 reply tokens each; median of 3)",
+        median(step)
+    );
+    println!(
+        "  of which the forward pass alone (no autodiff) {:.3} s",
+        median(forward)
+    );
+    println!("peak RSS        {:.0} MiB", peak_rss_mib());
+    println!("tokens written to {}", out.display());
+}
