@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use steprl_core::validate::{observation_problems, spec_problems};
+use steprl_core::validate::{observation_problems, plan_problems, spec_problems, verdict_problems};
 use steprl_core::{
     Action, CallError, EnvInfo, EnvInstance, Environment, ObservationParts, PlanRequest, Resampler,
     RewardChecker, StepResult, TaskInfo, TaskStat, TrajectorySummary,
@@ -372,17 +372,18 @@ async fn judge_twice(
         .check(task, &trace.summary, &trace.final_state)
         .await
         .map_err(|e| e.to_string())?;
+    let problems = verdict_problems(&a);
+    if !problems.is_empty() {
+        return Err(format!(
+            "checker `{}`: {}",
+            checker.name(),
+            problems.join("; ")
+        ));
+    }
     if a != b {
         return Err(format!(
             "checker `{}` is not deterministic: {a:?} then {b:?}",
             checker.name()
-        ));
-    }
-    if !(0.0..=1.0).contains(&a.score) {
-        return Err(format!(
-            "checker `{}` gave score {}, outside [0, 1]",
-            checker.name(),
-            a.score
         ));
     }
     Ok(a.success)
@@ -438,10 +439,10 @@ pub async fn check_checker(checker: &mut dyn RewardChecker, seed: u64) -> Checke
             match &r {
                 Ok(v) => {
                     report.verdicts += 1;
-                    if !(0.0..=1.0).contains(&v.score) {
+                    for problem in verdict_problems(v) {
                         report.violations.push(Violation {
                             task: None,
-                            message: format!("score {} outside [0, 1] for input {i}", v.score),
+                            message: format!("input {i}: {problem}"),
                         });
                     }
                 }
@@ -451,13 +452,14 @@ pub async fn check_checker(checker: &mut dyn RewardChecker, seed: u64) -> Checke
                     message: format!("input {i}: {e}"),
                 }),
             }
-            answers.push(r.map_err(|e| e.to_string()));
+            // Compared as printed, so NaN scores (reported above) compare equal.
+            answers.push(format!("{:?}", r.map_err(|e| e.to_string())));
         }
         if answers[0] != answers[1] {
             report.violations.push(Violation {
                 task: None,
                 message: format!(
-                    "input {i}: not deterministic ({:?} then {:?})",
+                    "input {i}: not deterministic ({} then {})",
                     answers[0], answers[1]
                 ),
             });
@@ -549,10 +551,10 @@ pub async fn check_resampler(
                 continue;
             }
         };
-        if plan.is_empty() {
+        for problem in plan_problems(&plan, &request) {
             report.violations.push(Violation {
                 task: None,
-                message: format!("round {round}: the plan is empty"),
+                message: format!("round {round}: {problem}"),
             });
         }
         report.plan_sizes.push(plan.len());

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::types::{EnvInfo, Observation};
+use crate::types::{EnvInfo, Observation, PlanRequest, Verdict};
 
 /// Problems with an environment's declarations (empty = fine).
 pub fn spec_problems(info: &EnvInfo) -> Vec<String> {
@@ -137,10 +137,86 @@ pub fn observation_problems(info: &EnvInfo, obs: &Observation) -> Vec<String> {
     p
 }
 
+/// Problems with a reward checker's verdict (empty = fine): the score is a finite
+/// number in [0, 1] and step rewards are finite — a NaN score is a broken checker, never
+/// a training signal.
+pub fn verdict_problems(v: &Verdict) -> Vec<String> {
+    let mut p = Vec::new();
+    if !(v.score.is_finite() && (0.0..=1.0).contains(&v.score)) {
+        p.push(format!("score {} is not a number in [0, 1]", v.score));
+    }
+    if let Some(rewards) = &v.step_rewards
+        && let Some((i, r)) = rewards.iter().enumerate().find(|(_, r)| !r.is_finite())
+    {
+        p.push(format!("step reward {i} is {r}, not a finite number"));
+    }
+    p
+}
+
+/// Problems with a resampler's plan for `request` (empty = fine): it names at least one
+/// rollout and at most the B × N requested.
+pub fn plan_problems(plan: &[String], request: &PlanRequest) -> Vec<String> {
+    let mut p = Vec::new();
+    let cap = request.tasks_per_round as usize * request.copies_per_task as usize;
+    if plan.is_empty() {
+        p.push("the plan is empty".to_owned());
+    }
+    if plan.len() > cap {
+        p.push(format!(
+            "the plan names {} rollouts, more than the {cap} requested (tasks-per-round {} × copies-per-task {})",
+            plan.len(),
+            request.tasks_per_round,
+            request.copies_per_task
+        ));
+    }
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::types::{ActionSpec, Image, ImageShape, ObservationSpec, TaskInfo};
+
+    #[test]
+    fn verdicts_need_a_finite_score_in_the_unit_interval() {
+        let v = |score: f32, rewards: Option<Vec<f32>>| Verdict {
+            success: false,
+            score,
+            reason: String::new(),
+            step_rewards: rewards,
+        };
+        assert!(verdict_problems(&v(0.0, None)).is_empty());
+        assert!(verdict_problems(&v(1.0, Some(vec![0.5]))).is_empty());
+        for bad in [f32::NAN, f32::INFINITY, -0.1, 2.0] {
+            assert_eq!(
+                verdict_problems(&v(bad, None)),
+                [format!("score {bad} is not a number in [0, 1]")]
+            );
+        }
+        assert_eq!(
+            verdict_problems(&v(0.5, Some(vec![0.0, f32::NAN]))),
+            ["step reward 1 is NaN, not a finite number"]
+        );
+    }
+
+    #[test]
+    fn plans_are_non_empty_and_no_bigger_than_requested() {
+        let r = PlanRequest {
+            tasks_per_round: 2,
+            copies_per_task: 3,
+            seed: 0,
+        };
+        let plan = |n: usize| vec!["t".to_owned(); n];
+        assert!(plan_problems(&plan(6), &r).is_empty());
+        assert!(plan_problems(&plan(1), &r).is_empty());
+        assert_eq!(plan_problems(&plan(0), &r), ["the plan is empty"]);
+        assert_eq!(
+            plan_problems(&plan(7), &r),
+            [
+                "the plan names 7 rollouts, more than the 6 requested (tasks-per-round 2 × copies-per-task 3)"
+            ]
+        );
+    }
 
     fn info() -> EnvInfo {
         EnvInfo {

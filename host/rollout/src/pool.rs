@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
+use steprl_core::validate::{observation_problems, verdict_problems};
 use steprl_core::{
     Action, CallError, Decision, EnvInstance, Environment, EpisodeId, GuestError, Observation,
     ObservationParts, Policy, RewardChecker, Sampling, SplitMix, TrajectorySummary, Transition,
@@ -86,6 +87,9 @@ pub struct RolloutStats {
     pub plugin_failures: u64,
     /// Text actions the environment rejected as invalid (each ended its episode).
     pub invalid_actions: u64,
+    /// Episodes the host truncated at their task's max-steps (the environment had not
+    /// ended them).
+    pub host_truncated: u64,
     /// Policy forward passes (batches).
     pub batches: u64,
     /// Time in policy inference.
@@ -151,7 +155,6 @@ impl Pool {
         while self.lanes.len() < n_lanes {
             self.lanes.push(None);
         }
-        let n_actions = self.env.info().action.discrete as usize;
         let parts = policy.parts();
         let mut stats = RolloutStats::default();
         let mut results: Vec<Option<EpisodeResult>> = vec![None; specs.len()];
@@ -186,7 +189,7 @@ impl Pool {
             stats.env += t0.elapsed();
             for (lane, index, r) in started {
                 match r {
-                    Ok((episode, obs)) => match check(&obs, n_actions, policy) {
+                    Ok((episode, obs)) => match check(&obs, self.env.as_ref(), policy) {
                         Ok(()) => {
                             active[lane] = Some(Active {
                                 index,
@@ -300,14 +303,24 @@ impl Pool {
                     continue;
                 }
                 match r.map_err(|e| e.to_string()).and_then(|r| {
-                    check(&r.observation, n_actions, policy)?;
+                    check(&r.observation, self.env.as_ref(), policy)?;
                     Ok(r)
                 }) {
                     Ok(r) => {
                         a.rewards.push(r.reward);
                         a.observation = r.observation;
+                        // The host holds every episode to its task's max-steps: one the
+                        // environment does not end by then is truncated.
+                        let budget = self
+                            .env
+                            .info()
+                            .task(&specs[a.index].task)
+                            .map_or(u32::MAX, |t| t.max_steps);
                         if r.done || r.truncated {
                             finishing.push((lane, Ok((r.done, r.truncated))));
+                        } else if a.transitions.len() >= budget as usize {
+                            stats.host_truncated += 1;
+                            finishing.push((lane, Ok((false, true))));
                         }
                     }
                     Err(e) => finishing.push((lane, Err(e))),
@@ -405,18 +418,20 @@ async fn begin(
     }
 }
 
-/// Whether the policy can act on an observation whose action mask fits the
-/// environment's actions and allows at least one.
-fn check(obs: &Observation, n_actions: usize, policy: &dyn Policy) -> Result<(), String> {
-    policy.check(obs)?;
-    match &obs.action_mask {
-        Some(m) if m.len() != n_actions => Err(format!(
-            "the action mask has {} entries for {n_actions} actions",
-            m.len()
-        )),
-        Some(m) if !m.iter().any(|&v| v) => Err("the action mask allows no action".into()),
-        _ => Ok(()),
+/// Whether an observation of environment `env` keeps to its declared spaces (tokens
+/// inside the vocabulary and within max-tokens, finite features of the declared
+/// length, the declared image size, an action mask that fits and allows an action)
+/// and the policy can act on it.
+fn check(obs: &Observation, env: &dyn Environment, policy: &dyn Policy) -> Result<(), String> {
+    let problems = observation_problems(env.info(), obs);
+    if !problems.is_empty() {
+        return Err(format!(
+            "environment `{}` returned an observation outside its declared spaces: {}",
+            env.name(),
+            problems.join("; ")
+        ));
     }
+    policy.check(obs)
 }
 
 /// Whether the last recorded action is a text action.
@@ -471,6 +486,13 @@ async fn judge(
         truncated,
     };
     match checker.check(task, &summary, final_state).await {
+        Ok(v) if !verdict_problems(&v).is_empty() => Outcome::PluginFailure {
+            error: format!(
+                "reward checker `{}` returned a verdict outside its contract: {}",
+                checker.name(),
+                verdict_problems(&v).join("; ")
+            ),
+        },
         Ok(v) => Outcome::Judged {
             success: v.success,
             score: v.score,

@@ -15,7 +15,8 @@ use steprl_rollout::{
 
 /// A corridor: start at 0, actions 0 = left, 1 = right, 2 = done; the task `goal-k`
 /// succeeds when the agent says done at position k. Task `broken` fails on its first
-/// step (a plugin error).
+/// step (a plugin error); `endless` never ends on its own; `bad-token` sends a token
+/// outside the vocabulary after its first step; `nan-score` is judged with a NaN score.
 struct Corridor;
 
 struct CorridorInstance {
@@ -49,7 +50,14 @@ impl Environment for Corridor {
     fn info(&self) -> &EnvInfo {
         static INFO: std::sync::OnceLock<EnvInfo> = std::sync::OnceLock::new();
         INFO.get_or_init(|| EnvInfo {
-            tasks: vec![task("goal-1"), task("goal-2"), task("broken")],
+            tasks: vec![
+                task("goal-1"),
+                task("goal-2"),
+                task("broken"),
+                task("endless"),
+                task("bad-token"),
+                task("nan-score"),
+            ],
             observation: ObservationSpec {
                 vocab_size: Some(32),
                 max_tokens: Some(1),
@@ -105,11 +113,15 @@ impl EnvInstance for CorridorInstance {
             }
             _ => true,
         };
+        let mut observation = obs(e.1);
+        if e.0 == "bad-token" {
+            observation.tokens = Some(vec![99]);
+        }
         Ok(StepResult {
-            observation: obs(e.1),
+            observation,
             reward: 0.0,
-            done,
-            truncated: !done && e.2 >= 6,
+            done: done && e.0 != "endless",
+            truncated: !done && e.2 >= 6 && e.0 != "endless",
             info_json: String::new(),
         })
     }
@@ -139,7 +151,11 @@ impl RewardChecker for GoalChecker {
         let success = t.done && fs.parse::<i64>() == Ok(goal);
         Ok(Verdict {
             success,
-            score: f32::from(u8::from(success)),
+            score: if task.id == "nan-score" {
+                f32::NAN
+            } else {
+                f32::from(u8::from(success))
+            },
             reason: String::new(),
             step_rewards: None,
         })
@@ -393,4 +409,38 @@ async fn progress_counts_finished_episodes_up_to_the_plan() {
         "strictly increasing: {seen:?}"
     );
     assert!(seen.iter().all(|(_, t)| *t == 5));
+}
+
+#[tokio::test]
+async fn the_host_truncates_an_episode_the_environment_never_ends_at_max_steps() {
+    let plan = specs(&["endless", "goal-1"]);
+    let (res, stats) = run(&plan, &mut Biased::default(), 2, Sampling::Sample).await;
+    assert_eq!(res[0].transitions.len(), 6, "max-steps of the task");
+    assert!(res[0].truncated && !res[0].done);
+    assert!(
+        matches!(res[0].outcome, Outcome::Judged { .. }),
+        "{:?}",
+        res[0].outcome
+    );
+    assert_eq!(stats.host_truncated, 1, "the corridor ends goal-1 itself");
+}
+
+#[tokio::test]
+async fn observations_and_verdicts_outside_the_contract_are_plugin_failures() {
+    let plan = specs(&["bad-token", "nan-score", "goal-1"]);
+    let (res, stats) = run(&plan, &mut Biased::default(), 3, Sampling::Greedy).await;
+    let error = |r: &EpisodeResult| match &r.outcome {
+        Outcome::PluginFailure { error } => error.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        error(&res[0]),
+        "environment `corridor` returned an observation outside its declared spaces: token 0 is id 99, outside the vocabulary of 32"
+    );
+    assert_eq!(
+        error(&res[1]),
+        "reward checker `goal` returned a verdict outside its contract: score NaN is not a number in [0, 1]"
+    );
+    assert!(matches!(res[2].outcome, Outcome::Judged { .. }));
+    assert_eq!(stats.plugin_failures, 2);
 }

@@ -49,6 +49,10 @@ pub struct RoundMetrics {
     /// ended its episode, which was judged).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub invalid_actions: u64,
+    /// Episodes the host truncated at their task's max-steps this round (the
+    /// environment had not ended them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub host_truncated: u64,
     /// Share of judged trajectories that succeeded.
     pub success_rate: f64,
     /// Per task rolled out this round: its success share.

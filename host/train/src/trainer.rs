@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use steprl_algo::augment::{eligible, match_advantages};
 use steprl_algo::{Estimator, Outcome, Rollout, SuccessRecord, advantages};
+use steprl_core::validate::{plan_problems, spec_problems};
 use steprl_core::{
     Environment, Learner, PlanRequest, Resampler, RewardChecker, SplitMix, State as PolicyState,
     StepSample,
@@ -257,6 +258,16 @@ fn runnable<'a>(
 }
 
 fn training_tasks(env: &dyn Environment, cfg: &RunConfig) -> Result<Vec<String>, TrainError> {
+    let problems = spec_problems(env.info());
+    if !problems.is_empty() {
+        return Err(TrainError::Unsupported {
+            env: env.name().to_owned(),
+            reason: format!(
+                "its declarations break the plugin contract: {}",
+                problems.join("; ")
+            ),
+        });
+    }
     let all: Vec<&str> = env.info().tasks.iter().map(|t| t.id.as_str()).collect();
     let mut tasks: Vec<String> = runnable(env, |id| cfg.tasks.trains_on(id)).collect();
     tasks.sort();
@@ -532,7 +543,7 @@ impl Trainer {
             round,
             message,
         };
-        let plan = self
+        let mut plan = self
             .plugins
             .resampler
             .plan(round, &self.record.stats(), &request)
@@ -540,6 +551,15 @@ impl Trainer {
             .map_err(|e| plan_err(e.to_string()))?;
         if plan.is_empty() {
             return Err(plan_err("the plan is empty".into()));
+        }
+        // A plan larger than requested is cut to the request, never run whole.
+        let cap = request.tasks_per_round as usize * request.copies_per_task as usize;
+        if plan.len() > cap {
+            tracing::warn!(
+                "resampler `{resampler_name}`, round {round}: {}; running the first {cap}",
+                plan_problems(&plan, &request).join("; ")
+            );
+            plan.truncate(cap);
         }
         if let Some(bad) = plan.iter().find(|t| self.tasks.binary_search(t).is_err()) {
             return Err(plan_err(format!(
@@ -640,6 +660,7 @@ impl Trainer {
             trajectories_total: self.state.trajectories_total,
             plugin_failures: rstats.plugin_failures,
             invalid_actions: rstats.invalid_actions,
+            host_truncated: rstats.host_truncated,
             success_rate: if judged.is_empty() {
                 0.0
             } else {

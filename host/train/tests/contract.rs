@@ -1,0 +1,199 @@
+//! The trainer holds plugins to their contract, with native stand-ins for them: an
+//! environment whose declarations break it (duplicate task ids) does not load, and a
+//! resampler's plan larger than the B × N requested is cut to the request.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use steprl_core::{
+    Action, ActionSpec, CallError, EnvInfo, EnvInstance, Environment, EpisodeId, Observation,
+    ObservationParts, ObservationSpec, PlanRequest, Resampler, RewardChecker, StepResult, TaskInfo,
+    TaskStat, TrajectorySummary, Verdict,
+};
+use steprl_train::{Plugins, RunConfig, Trainer};
+
+/// One-step episodes over tasks `ids`.
+struct OneStep {
+    info: EnvInfo,
+}
+
+impl OneStep {
+    fn new(ids: &[&str]) -> Self {
+        OneStep {
+            info: EnvInfo {
+                tasks: ids
+                    .iter()
+                    .map(|id| TaskInfo {
+                        id: (*id).into(),
+                        suite: "t".into(),
+                        instruction: "i".into(),
+                        max_steps: 3,
+                        difficulty: None,
+                        metadata_json: "{}".into(),
+                    })
+                    .collect(),
+                observation: ObservationSpec {
+                    vocab_size: Some(4),
+                    max_tokens: Some(1),
+                    ..Default::default()
+                },
+                action: ActionSpec {
+                    discrete: 2,
+                    discrete_labels: vec![],
+                    text: false,
+                },
+            },
+        }
+    }
+}
+
+fn obs() -> Observation {
+    Observation {
+        tokens: Some(vec![1]),
+        ..Default::default()
+    }
+}
+
+struct Instance;
+
+#[async_trait]
+impl EnvInstance for Instance {
+    async fn start(
+        &mut self,
+        _: &str,
+        _: u64,
+        _: ObservationParts,
+    ) -> Result<EpisodeId, CallError> {
+        Ok(EpisodeId(0))
+    }
+    async fn reset(&mut self, _: EpisodeId) -> Result<Observation, CallError> {
+        Ok(obs())
+    }
+    async fn step(&mut self, _: EpisodeId, _: &Action) -> Result<StepResult, CallError> {
+        Ok(StepResult {
+            observation: obs(),
+            reward: 0.0,
+            done: true,
+            truncated: false,
+            info_json: String::new(),
+        })
+    }
+    async fn final_state(&mut self, _: EpisodeId) -> Result<String, CallError> {
+        Ok("{}".into())
+    }
+    async fn close(&mut self, _: EpisodeId) {}
+}
+
+#[async_trait]
+impl Environment for OneStep {
+    fn name(&self) -> &str {
+        "one-step"
+    }
+    fn info(&self) -> &EnvInfo {
+        &self.info
+    }
+    async fn instantiate(&self) -> Result<Box<dyn EnvInstance>, CallError> {
+        Ok(Box::new(Instance))
+    }
+}
+
+struct Fails;
+
+#[async_trait]
+impl RewardChecker for Fails {
+    fn name(&self) -> &str {
+        "fails"
+    }
+    async fn check(
+        &mut self,
+        _: &TaskInfo,
+        _: &TrajectorySummary,
+        _: &str,
+    ) -> Result<Verdict, CallError> {
+        Ok(Verdict {
+            success: false,
+            score: 0.0,
+            reason: String::new(),
+            step_rewards: None,
+        })
+    }
+}
+
+/// Plans `n` rollouts of task `a`, whatever was asked.
+struct Greedy(usize);
+
+#[async_trait]
+impl Resampler for Greedy {
+    fn name(&self) -> &str {
+        "greedy"
+    }
+    async fn plan(
+        &mut self,
+        _: u32,
+        _: &[TaskStat],
+        _: &PlanRequest,
+    ) -> Result<Vec<String>, CallError> {
+        Ok(vec!["a".into(); self.0])
+    }
+}
+
+fn config() -> RunConfig {
+    RunConfig::parse(
+        r#"
+seed = 1
+rounds = 1
+[env]
+plugin = "env.wasm"
+[checker]
+plugin = "checker.wasm"
+[resampler]
+plugin = "resampler.wasm"
+[rollout]
+tasks_per_round = 2
+copies_per_task = 3
+concurrency = 2
+[policy]
+embed_dim = 4
+hidden = 8
+layers = 1
+"#,
+        Path::new("run.toml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn trainer(ids: &[&str], plan: usize, out: &Path) -> Result<Trainer, steprl_train::TrainError> {
+    let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
+        .unwrap()
+        .device;
+    Trainer::new(
+        config(),
+        out,
+        Plugins {
+            env: Arc::new(OneStep::new(ids)),
+            checker: Box::new(Fails),
+            resampler: Box::new(Greedy(plan)),
+        },
+        &device,
+    )
+}
+
+#[test]
+fn an_environment_with_duplicate_task_ids_does_not_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = trainer(&["a", "b", "a"], 6, &dir.path().join("run"))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("task id `a` appears more than once"), "{e}");
+    assert!(e.contains("one-step"), "names the plugin: {e}");
+}
+
+#[tokio::test]
+async fn a_plan_larger_than_requested_is_cut_to_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = trainer(&["a", "b"], 3_000_000, &dir.path().join("run")).unwrap();
+    let m = t.round().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.trajectories, 2 * 3, "B × N = 6 rollouts, not 3,000,000");
+}
