@@ -67,14 +67,7 @@ def score_labels(prompt, labels):
         return scores
 
 
-choice = batch["choice"]
-score_labels(choice["prompt"], choice["labels"])  # warm-up
-times = []
-for _ in range(5):
-    t = time.perf_counter()
-    score_labels(choice["prompt"], choice["labels"])
-    times.append(time.perf_counter() - t)
-score = statistics.median(times)
+
 
 steps = batch["step"]
 b = len(steps)
@@ -120,21 +113,21 @@ def forward_only():
         return lp_all.gather(2, target.unsqueeze(-1)).squeeze(-1) * keep
 
 
-forward_only()  # warm-up
-times = []
-for _ in range(3):
-    t = time.perf_counter()
-    forward_only()
-    times.append(time.perf_counter() - t)
-forward = statistics.median(times)
+def median_time(fn, n):
+    """Median seconds of `n` calls of `fn` after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
 
-train_step()  # warm-up
-times = []
-for _ in range(3):
-    t = time.perf_counter()
-    train_step()
-    times.append(time.perf_counter() - t)
-step = statistics.median(times)
+
+choice = batch["choice"]
+score = median_time(lambda: score_labels(choice["prompt"], choice["labels"]), 5)
+forward = median_time(forward_only, 3)
+step = median_time(train_step, 3)
 tokens = sum(len(s["prompt"]) + len(s["completion"]) for s in steps)
 
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -12,18 +12,6 @@ use std::time::Instant;
 use steprl_learner::BackendChoice;
 use steprl_lm::{GenerateOptions, LanguageModel, Sampling};
 
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 fn main() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -82,5 +70,5 @@ fn main() {
     println!("load     {load:.2} s");
     println!("prefill  {prefill:.1} tokens/s (128-token prompt, median of 5)");
     println!("decode   {decode:.1} tokens/s (64 greedy tokens with the KV cache)");
-    println!("peak RSS {:.0} MiB", peak_rss_mib());
+    println!("peak RSS {:.0} MiB", steprl_tests::peak_rss_mib());
 }

@@ -23,18 +23,6 @@ use steprl_learner::{
 };
 use uisim_model::SimAction;
 
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -188,6 +176,6 @@ fn main() {
         "  of which the forward pass alone (no autodiff) {:.3} s",
         median(forward)
     );
-    println!("peak RSS        {:.0} MiB", peak_rss_mib());
+    println!("peak RSS        {:.0} MiB", steprl_tests::peak_rss_mib());
     println!("tokens written to {}", out.display());
 }

@@ -81,3 +81,17 @@ pub async fn play_and_judge(
         .expect("check");
     (first.tokens, ended, verdict)
 }
+
+/// The process's peak resident memory in MiB (`VmHWM`; NaN where /proc is absent), for
+/// the benchmarks' reports.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
