@@ -5,9 +5,47 @@ use std::collections::HashSet;
 
 use crate::types::{EnvInfo, Observation, PlanRequest, Verdict};
 
-/// Problems with an environment's declarations (empty = fine).
+/// Largest vocabulary an environment may declare.
+pub const MAX_VOCAB: u32 = 1 << 20;
+/// Largest `max-tokens`.
+pub const MAX_TOKENS: u32 = 1 << 16;
+/// Largest `feature-dim`.
+pub const MAX_FEATURES: u32 = 1 << 20;
+/// Largest image side, in pixels.
+pub const MAX_IMAGE_SIDE: u32 = 8192;
+/// Most discrete actions.
+pub const MAX_ACTIONS: u32 = 1 << 16;
+
+/// Problems with an environment's declarations (empty = fine): besides consistency,
+/// every declared size has an upper bound (so nothing sized from it can overflow or
+/// exhaust memory).
 pub fn spec_problems(info: &EnvInfo) -> Vec<String> {
     let mut p = Vec::new();
+    let o = &info.observation;
+    for (key, value, max) in [
+        ("vocab-size", o.vocab_size, MAX_VOCAB),
+        ("max-tokens", o.max_tokens, MAX_TOKENS),
+        ("feature-dim", o.feature_dim, MAX_FEATURES),
+        ("discrete", Some(info.action.discrete), MAX_ACTIONS),
+    ] {
+        if let Some(v) = value
+            && v > max
+        {
+            p.push(format!("{key} = {v} is above the limit of {max}"));
+        }
+    }
+    if let Some(img) = o.image
+        && (img.width == 0
+            || img.height == 0
+            || img.width > MAX_IMAGE_SIDE
+            || img.height > MAX_IMAGE_SIDE
+            || !(1..=4).contains(&img.channels))
+    {
+        p.push(format!(
+            "image {}x{}x{}: sides must lie in 1..={MAX_IMAGE_SIDE} and channels in 1..=4",
+            img.width, img.height, img.channels
+        ));
+    }
     if info.tasks.is_empty() {
         p.push("the environment offers no tasks".to_owned());
     }
@@ -29,7 +67,6 @@ pub fn spec_problems(info: &EnvInfo) -> Vec<String> {
             ));
         }
     }
-    let o = &info.observation;
     if let Some(v) = o.vocab_size {
         if !o.vocab.is_empty() && o.vocab.len() != v as usize {
             p.push(format!(
@@ -102,8 +139,8 @@ pub fn observation_problems(info: &EnvInfo, obs: &Observation) -> Vec<String> {
         }
     }
     if let Some(img) = &obs.image {
-        let expected = img.width as usize * img.height as usize * img.channels as usize;
-        if img.data.len() != expected {
+        let expected = u128::from(img.width) * u128::from(img.height) * u128::from(img.channels);
+        if img.data.len() as u128 != expected {
             p.push(format!(
                 "image of {}x{}x{} carries {} bytes, expected {expected}",
                 img.width,
@@ -176,6 +213,40 @@ pub fn plan_problems(plan: &[String], request: &PlanRequest) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::types::{ActionSpec, Image, ImageShape, ObservationSpec, TaskInfo};
+
+    #[test]
+    fn declared_sizes_have_upper_bounds() {
+        let mut i = info();
+        assert!(spec_problems(&i).is_empty(), "{:?}", spec_problems(&i));
+        i.observation.vocab_size = Some(u32::MAX);
+        i.observation.max_tokens = Some(u32::MAX);
+        i.action.discrete = u32::MAX;
+        i.observation.image = Some(ImageShape {
+            width: u32::MAX,
+            height: u32::MAX,
+            channels: 3,
+        });
+        let p = spec_problems(&i).join("\n");
+        for want in [
+            "vocab-size = 4294967295 is above the limit of 1048576",
+            "max-tokens = 4294967295 is above the limit of 65536",
+            "discrete = 4294967295 is above the limit of 65536",
+            "image 4294967295x4294967295x3: sides must lie in 1..=8192",
+        ] {
+            assert!(p.contains(want), "{want} missing from:\n{p}");
+        }
+        // An observation's image size is computed without overflow.
+        let obs = Observation {
+            image: Some(Image {
+                width: u32::MAX,
+                height: u32::MAX,
+                channels: 3,
+                data: vec![],
+            }),
+            ..Default::default()
+        };
+        assert!(observation_problems(&i, &obs)[0].contains("carries 0 bytes"));
+    }
 
     #[test]
     fn verdicts_need_a_finite_score_in_the_unit_interval() {

@@ -284,6 +284,13 @@ impl Default for CheckpointSection {
     }
 }
 
+/// Longest deadline a `[limits]` key may set (a day).
+pub const MAX_DEADLINE_MS: u64 = 86_400_000;
+/// Smallest memory cap per plugin instance, in MiB (a guest needs a few pages).
+pub const MIN_MEMORY_MIB: u64 = 1;
+/// Largest memory cap per plugin instance, in MiB (1 TiB).
+pub const MAX_MEMORY_MIB: u64 = 1 << 20;
+
 /// The `[limits]` table (milliseconds and MiB).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -446,6 +453,26 @@ impl RunConfig {
         if self.checkpoint.every == 0 {
             p.push("checkpoint.every must be at least 1".into());
         }
+        let l = &self.limits;
+        for (key, v) in [
+            ("limits.init_ms", l.init_ms),
+            ("limits.env_reset_ms", l.env_reset_ms),
+            ("limits.env_step_ms", l.env_step_ms),
+            ("limits.check_ms", l.check_ms),
+            ("limits.plan_ms", l.plan_ms),
+        ] {
+            if !(1..=MAX_DEADLINE_MS).contains(&v) {
+                p.push(format!(
+                    "{key} = {v} is outside 1..={MAX_DEADLINE_MS} (milliseconds)"
+                ));
+            }
+        }
+        if !(MIN_MEMORY_MIB..=MAX_MEMORY_MIB).contains(&l.memory_mib) {
+            p.push(format!(
+                "limits.memory_mib = {} is outside {MIN_MEMORY_MIB}..={MAX_MEMORY_MIB}",
+                l.memory_mib
+            ));
+        }
         p
     }
 
@@ -527,6 +554,21 @@ config = { s0 = 0.4 }
         // The resolved form parses back to the same config.
         let again = RunConfig::parse(&c.to_toml(), Path::new("/elsewhere/y.toml")).unwrap();
         assert_eq!(again, c);
+    }
+
+    #[test]
+    fn limits_outside_their_range_are_refused_with_it() {
+        let bad = format!("{MINIMAL}\n[limits]\nenv_step_ms = 0\nmemory_mib = 0\n");
+        let e = RunConfig::parse(&bad, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("limits.env_step_ms = 0 is outside 1..=86400000 (milliseconds)")
+                && e.contains("limits.memory_mib = 0 is outside 1..=1048576"),
+            "{e}"
+        );
+        let ok = format!("{MINIMAL}\n[limits]\nenv_step_ms = 1\n");
+        assert!(RunConfig::parse(&ok, Path::new("c.toml")).is_ok());
     }
 
     #[test]
