@@ -696,3 +696,97 @@ async fn a_patched_server_lists_ui_elements_that_index_actions_use() {
     );
     inst.close(ep).await;
 }
+
+/// A language model writing `JSONAction`s trains on AndroidWorld tasks (`policy.mode =
+/// "generate"`, the tiny random Llama of `host/lm`) against a patched server: the text
+/// observation carries the UI element list, every reply goes to the adapter as a text
+/// action, the replies that are not a valid `JSONAction` end their episodes, which are
+/// judged (never lost) and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generating_language_model_trains_on_androidworld_with_json_actions() {
+    let server = AndroidWorldServer::start_with(ServerOptions {
+        ui_elements: true,
+        ..ServerOptions::default()
+    });
+    let root = steprl_tests::repo_root();
+    let cfg_text = format!(
+        r#"
+seed = 2
+rounds = 2
+
+[env]
+plugin = "{env}"
+config = {{ server_url = "{url}", task_types = ["SystemWifiTurnOn", "SystemBluetoothTurnOff"], max_steps = 3 }}
+[env.grants]
+http = ["127.0.0.1:{port}"]
+
+[checker]
+plugin = "{checker}"
+
+[resampler]
+plugin = "{resampler}"
+
+[algo]
+include_failures = true
+
+[rollout]
+tasks_per_round = 2
+copies_per_task = 2
+concurrency = 1
+
+[learner]
+minibatch = 4
+epochs = 1
+
+[policy]
+kind = "lm"
+mode = "generate"
+model = "{model}"
+lora_rank = 2
+max_new_tokens = 8
+action_hint = "Reply with one JSONAction object."
+
+[checkpoint]
+every = 100
+"#,
+        env = steprl_tests::plugin_path("androidworld").display(),
+        checker = steprl_tests::plugin_path("androidworld-checker").display(),
+        resampler = steprl_tests::plugin_path("resample-step").display(),
+        url = server.url(),
+        port = server.port(),
+        model = root.join("host/lm/tests/fixtures/tiny-llama").display(),
+    );
+    let cfg = steprl_train::RunConfig::parse(&cfg_text, &root.join("configs/t.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sb = sandbox();
+    let plugins = steprl::plugins::plugins(&sb, &cfg, None, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let out = tempfile::tempdir().unwrap();
+    let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
+        .unwrap()
+        .device;
+    let mut t = steprl_train::Trainer::new(cfg, &out.path().join("run"), plugins, &device)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (mut invalid, mut judged) = (0, 0);
+    while !t.finished() {
+        let m = t.round().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.plugin_failures, 0, "round {}: {m:?}", m.round);
+        invalid += m.invalid_actions;
+        judged = m.trajectories_total;
+    }
+    assert_eq!(judged, 2 * 2 * 2, "every episode judged");
+    assert!(
+        invalid > 0,
+        "a random model's replies are not JSONActions, and each rejected one was counted"
+    );
+    let asked = server
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /ui_elements"))
+        .count();
+    assert!(
+        asked >= 8,
+        "every reset read the element list ({asked} reads)"
+    );
+}
