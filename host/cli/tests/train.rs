@@ -321,6 +321,37 @@ fn bad_run_configs_name_the_key_and_the_file() {
 }
 
 #[test]
+fn a_non_finite_update_stops_the_run_before_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 6, 1);
+    // An absurd learning rate drives the weights to infinity within a few rounds.
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[learner]\n", "[learner]\nlr = 1e30\ngrad_clip = 0.0\n");
+    std::fs::write(&cfg, text).unwrap();
+    let out = dir.path().join("run");
+    let o = train_into(&cfg, &out);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the update produced a non-finite loss or gradient"),
+        "{err}"
+    );
+    // Every recorded round is finite, and each has its checkpoint (every = 1).
+    let lines = metrics(&out);
+    assert!(
+        !lines.is_empty() && lines.len() < 6,
+        "{} rounds recorded",
+        lines.len()
+    );
+    for l in &lines {
+        assert!(l["policy_loss"].is_number(), "{l}");
+    }
+    let last = out.join(format!("checkpoints/round-{:05}", lines.len()));
+    assert!(last.join("state.json").exists(), "{}", last.display());
+}
+
+#[test]
 fn bad_language_model_policies_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let run = |policy: &str| -> String {

@@ -68,6 +68,18 @@ pub enum TrainError {
         /// What went wrong.
         message: String,
     },
+    /// The update produced a non-finite loss or gradient.
+    #[error(
+        "round {round}: the update produced a non-finite loss or gradient (policy loss {policy_loss}, gradient norm {grad_norm}); the run stops before recording or checkpointing the round (resume continues from the last good checkpoint) — lower learner.lr or set learner.grad_clip"
+    )]
+    NonFinite {
+        /// The round.
+        round: u32,
+        /// Its mean policy loss.
+        policy_loss: f32,
+        /// Its mean gradient norm.
+        grad_norm: f32,
+    },
     /// The run directory is not usable.
     #[error("run directory {path}: {message}")]
     RunDir {
@@ -626,6 +638,22 @@ impl Trainer {
             .learner
             .update(&samples, SplitMix::mix(&[seed, u64::from(round), 4]));
         perf.update_s = t0.elapsed().as_secs_f64();
+        // A loss or gradient that turned non-finite has poisoned the weights: stop here,
+        // before the round is recorded or checkpointed (the last checkpoint stays good).
+        let diagnostics = [
+            update.policy_loss,
+            update.entropy,
+            update.approx_kl,
+            update.kl_ref,
+            update.grad_norm,
+        ];
+        if diagnostics.iter().any(|x| !x.is_finite()) {
+            return Err(TrainError::NonFinite {
+                round,
+                policy_loss: update.policy_loss,
+                grad_norm: update.grad_norm,
+            });
+        }
 
         // Fold the round into the record.
         let outcomes: Vec<(&str, Outcome)> = results
