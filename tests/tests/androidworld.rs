@@ -697,22 +697,20 @@ async fn a_patched_server_lists_ui_elements_that_index_actions_use() {
     inst.close(ep).await;
 }
 
-/// A language model writing `JSONAction`s trains on AndroidWorld tasks (`policy.mode =
-/// "generate"`, the tiny random Llama of `host/lm`) against a patched server: the text
-/// observation carries the UI element list, every reply goes to the adapter as a text
-/// action, the replies that are not a valid `JSONAction` end their episodes, which are
-/// judged (never lost) and counted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_generating_language_model_trains_on_androidworld_with_json_actions() {
-    let server = AndroidWorldServer::start_with(ServerOptions {
-        ui_elements: true,
-        ..ServerOptions::default()
-    });
+/// A trainer over the AndroidWorld tasks `SystemWifiTurnOn` and
+/// `SystemBluetoothTurnOff` of `server` (2 × 2 rollouts a round, one at a time), with
+/// the tiny random Llama of `host/lm` as the policy; `tables` adds `[policy]` and other
+/// settings (`rounds` first).
+async fn aw_trainer(
+    server: &AndroidWorldServer,
+    tables: &str,
+    out: &std::path::Path,
+) -> steprl_train::Trainer {
     let root = steprl_tests::repo_root();
     let cfg_text = format!(
         r#"
 seed = 2
-rounds = 2
+{tables}
 
 [env]
 plugin = "{env}"
@@ -738,14 +736,6 @@ concurrency = 1
 minibatch = 4
 epochs = 1
 
-[policy]
-kind = "lm"
-mode = "generate"
-model = "{model}"
-lora_rank = 2
-max_new_tokens = 8
-action_hint = "Reply with one JSONAction object."
-
 [checkpoint]
 every = 100
 "#,
@@ -754,20 +744,46 @@ every = 100
         resampler = steprl_tests::plugin_path("resample-step").display(),
         url = server.url(),
         port = server.port(),
-        model = root.join("host/lm/tests/fixtures/tiny-llama").display(),
-    );
+    )
+    .replace("{model}", &root.join("host/lm/tests/fixtures/tiny-llama").display().to_string());
     let cfg = steprl_train::RunConfig::parse(&cfg_text, &root.join("configs/t.toml"))
         .unwrap_or_else(|e| panic!("{e}"));
     let sb = sandbox();
     let plugins = steprl::plugins::plugins(&sb, &cfg, None, None)
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let out = tempfile::tempdir().unwrap();
     let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
         .unwrap()
         .device;
-    let mut t = steprl_train::Trainer::new(cfg, &out.path().join("run"), plugins, &device)
-        .unwrap_or_else(|e| panic!("{e}"));
+    steprl_train::Trainer::new(cfg, out, plugins, &device).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A language model writing `JSONAction`s trains on AndroidWorld tasks (`policy.mode =
+/// "generate"`) against a patched server: the text observation carries the UI element
+/// list, every reply goes to the adapter as a text action, the replies that are not a
+/// valid `JSONAction` end their episodes, which are judged (never lost) and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generating_language_model_trains_on_androidworld_with_json_actions() {
+    let server = AndroidWorldServer::start_with(ServerOptions {
+        ui_elements: true,
+        ..ServerOptions::default()
+    });
+    let out = tempfile::tempdir().unwrap();
+    let mut t = aw_trainer(
+        &server,
+        r#"rounds = 2
+
+[policy]
+kind = "lm"
+mode = "generate"
+model = "{model}"
+lora_rank = 2
+max_new_tokens = 8
+action_hint = "Reply with one JSONAction object."
+"#,
+        &out.path().join("run"),
+    )
+    .await;
     let (mut invalid, mut judged) = (0, 0);
     while !t.finished() {
         let m = t.round().await.unwrap_or_else(|e| panic!("{e}"));
@@ -789,4 +805,43 @@ every = 100
         asked >= 8,
         "every reset read the element list ({asked} reads)"
     );
+}
+
+/// A run whose episodes keep failing in the plugins stops with the most common failure
+/// named, once more than `health.max_failure_rate` of `health.rounds` rounds' episodes
+/// were lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_plugins_keep_failing_stops_and_names_the_failure() {
+    let server = AndroidWorldServer::start();
+    let out = tempfile::tempdir().unwrap();
+    let mut t = aw_trainer(
+        &server,
+        r#"rounds = 3
+
+[health]
+rounds = 1
+
+[policy]
+kind = "lm"
+model = "{model}"
+lora_rank = 2
+"#,
+        &out.path().join("run"),
+    )
+    .await;
+    for _ in 0..50 {
+        server.fail_next("/task/initialize", 500, "Internal Server Error");
+    }
+    let e = t.round().await.expect_err("the run stops").to_string();
+    assert!(
+        e.starts_with("100% of the episodes of the last 1 round(s) were lost to plugin failures (health.max_failure_rate = 0.5); the most common ("),
+        "{e}"
+    );
+    assert!(
+        e.contains("/task/initialize") && e.contains("HTTP 500"),
+        "{e}"
+    );
+    // The round was recorded before the run stopped.
+    let metrics = std::fs::read_to_string(out.path().join("run/metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 1);
 }

@@ -55,6 +55,29 @@ pub struct RunConfig {
     /// Sandbox limits for every plugin.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// When a run whose plugins keep failing stops.
+    #[serde(default)]
+    pub health: HealthSection,
+}
+
+/// The `[health]` table: a run stops (exit 1) when more than `max_failure_rate` of the
+/// episodes of the last `rounds` rounds were lost to plugin failures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthSection {
+    /// Largest tolerated share of episodes lost to plugin failures (1 = never stop).
+    pub max_failure_rate: f64,
+    /// Rounds the share is measured over.
+    pub rounds: u32,
+}
+
+impl Default for HealthSection {
+    fn default() -> Self {
+        HealthSection {
+            max_failure_rate: 0.5,
+            rounds: 3,
+        }
+    }
 }
 
 mod defaults {
@@ -452,6 +475,16 @@ impl RunConfig {
         }
         if self.checkpoint.every == 0 {
             p.push("checkpoint.every must be at least 1".into());
+        }
+        let h = &self.health;
+        if !(h.max_failure_rate > 0.0 && h.max_failure_rate <= 1.0) {
+            p.push(format!(
+                "health.max_failure_rate = {} must lie in (0, 1]",
+                h.max_failure_rate
+            ));
+        }
+        if h.rounds == 0 {
+            p.push("health.rounds must be at least 1".into());
         }
         let l = &self.limits;
         for (key, v) in [

@@ -30,6 +30,12 @@ impl EvalReport {
         }
     }
 
+    /// Whether any task had an episode judged (an evaluation whose every episode was
+    /// lost to plugin failures covers none, and `train` then exits 1).
+    pub fn covers_any_task(&self) -> bool {
+        self.tasks.values().any(|(_, n)| *n > 0)
+    }
+
     /// Success share of one task.
     pub fn rate(&self, task: &str) -> Option<f64> {
         self.tasks
@@ -42,6 +48,18 @@ impl EvalReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_evaluation_with_no_judged_episode_covers_no_task() {
+        let mut r = EvalReport {
+            tasks: [("a".to_owned(), (0, 0))].into(),
+            plugin_failures: 4,
+        };
+        assert!(!r.covers_any_task());
+        r.tasks.insert("b".into(), (0, 1));
+        assert!(r.covers_any_task());
+        assert!(!EvalReport::default().covers_any_task());
+    }
 
     #[test]
     fn mean_weighs_tasks_equally() {

@@ -5,7 +5,7 @@
 //! learner updates; the record folds the round in. Every random choice derives from
 //! (seed, round, index), so a resumed run repeats an uninterrupted one exactly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -68,6 +68,22 @@ pub enum TrainError {
         /// What went wrong.
         message: String,
     },
+    /// Too many episodes were lost to plugin failures.
+    #[error(
+        "{share:.0}% of the episodes of the last {rounds} round(s) were lost to plugin failures (health.max_failure_rate = {max}); the most common ({count} times): {message}"
+    )]
+    Unhealthy {
+        /// Share lost, in percent.
+        share: f64,
+        /// Rounds measured.
+        rounds: u32,
+        /// The threshold.
+        max: f64,
+        /// The most common failure.
+        message: String,
+        /// How often it happened.
+        count: u32,
+    },
     /// The update produced a non-finite loss or gradient.
     #[error(
         "round {round}: the update produced a non-finite loss or gradient (policy loss {policy_loss}, gradient norm {grad_norm}); the run stops before recording or checkpointing the round (resume continues from the last good checkpoint) — lower learner.lr or set learner.grad_clip"
@@ -123,6 +139,9 @@ pub struct Trainer {
     tasks: Vec<String>,
     heldout: Vec<String>,
     state: State,
+    /// The last `health.rounds` rounds: judged episodes, episodes lost to plugin
+    /// failures, and the failures' messages with their counts.
+    health: VecDeque<(u64, u64, BTreeMap<String, u32>)>,
 }
 
 /// How the token network's inputs follow from the environment and the config.
@@ -366,6 +385,7 @@ impl Trainer {
             record,
             tasks,
             heldout,
+            health: VecDeque::new(),
         })
     }
 
@@ -392,6 +412,7 @@ impl Trainer {
             learner,
             tasks,
             heldout,
+            health: VecDeque::new(),
         })
     }
 
@@ -422,6 +443,7 @@ impl Trainer {
             learner,
             tasks,
             heldout,
+            health: VecDeque::new(),
         })
     }
 
@@ -591,6 +613,12 @@ impl Trainer {
             .collect();
         let t0 = Instant::now();
         let (results, rstats) = self.roll_out(&specs, Sampling::Sample).await;
+        let mut failures: BTreeMap<String, u32> = BTreeMap::new();
+        for r in &results {
+            if let steprl_rollout::Outcome::PluginFailure { error } = &r.outcome {
+                *failures.entry(error.clone()).or_default() += 1;
+            }
+        }
         perf.rollout_s = t0.elapsed().as_secs_f64();
         perf.inference_s = rstats.inference.as_secs_f64();
         perf.env_s = rstats.env.as_secs_f64();
@@ -726,7 +754,50 @@ impl Trainer {
         {
             self.checkpoint()?;
         }
+        self.check_health(rstats.trajectories, rstats.plugin_failures, failures)?;
         Ok(metrics)
+    }
+
+    /// Stop the run when more than `health.max_failure_rate` of the last
+    /// `health.rounds` rounds' episodes were lost to plugin failures.
+    fn check_health(
+        &mut self,
+        judged: u64,
+        failed: u64,
+        failures: BTreeMap<String, u32>,
+    ) -> Result<(), TrainError> {
+        let h = self.cfg.health;
+        self.health.push_back((judged, failed, failures));
+        while self.health.len() > h.rounds as usize {
+            self.health.pop_front();
+        }
+        if self.health.len() < h.rounds as usize {
+            return Ok(());
+        }
+        let judged: u64 = self.health.iter().map(|x| x.0).sum();
+        let failed: u64 = self.health.iter().map(|x| x.1).sum();
+        let share = failed as f64 / (judged + failed).max(1) as f64;
+        if failed == 0 || share <= h.max_failure_rate {
+            return Ok(());
+        }
+        let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
+        for (_, _, f) in &self.health {
+            for (m, n) in f {
+                *counts.entry(m.as_str()).or_default() += n;
+            }
+        }
+        let (message, count) = counts
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(m, n)| ((*m).to_owned(), *n))
+            .unwrap_or_default();
+        Err(TrainError::Unhealthy {
+            share: 100.0 * share,
+            rounds: h.rounds,
+            max: h.max_failure_rate,
+            message,
+            count,
+        })
     }
 
     /// The instruction of a task (empty for an id the environment does not offer).

@@ -112,7 +112,7 @@ fn progress_line(m: &RoundMetrics, rounds: u32) -> String {
     let width = 20;
     let filled = (done * width / rounds.max(1) as usize).min(width);
     format!(
-        "[{}{}] round {:>3}/{rounds}  env steps {:>7}  success {:>5.1}%  cache {:>3}  samples {:>5} (+{} aug)  kl {:.4}  {:>6.0} steps/s  {:.1}s{}",
+        "[{}{}] round {:>3}/{rounds}  env steps {:>7}  success {:>5.1}%  cache {:>3}  samples {:>5} (+{} aug)  kl {:.4}  {:>6.0} steps/s  {:.1}s{}{}",
         "#".repeat(filled),
         "-".repeat(width - filled),
         m.round + 1,
@@ -128,6 +128,15 @@ fn progress_line(m: &RoundMetrics, rounds: u32) -> String {
             "  (no samples: no update)"
         } else {
             ""
+        },
+        if m.plugin_failures > 0 {
+            format!(
+                "  {:.0}% lost to plugin failures",
+                100.0 * m.plugin_failures as f64
+                    / (m.plugin_failures + m.trajectories).max(1) as f64
+            )
+        } else {
+            String::new()
         }
     )
 }
@@ -258,6 +267,7 @@ async fn finish(
         );
         write_eval(out, "eval-heldout.json", &h)?;
     }
+    let mut covered = true;
     if let Some(after) = evaluate(trainer, "after training").await {
         write_eval(out, "eval-after.json", &after)?;
         if let Some(b) = before {
@@ -265,6 +275,13 @@ async fn finish(
                 "before → after: {:.1}% → {:.1}%",
                 100.0 * b.mean(),
                 100.0 * after.mean()
+            );
+        }
+        covered = after.covers_any_task();
+        if !covered {
+            eprintln!(
+                "error: the final evaluation judged no episode of any task ({} lost to plugin failures; rerun with -v to see them)",
+                after.plugin_failures
             );
         }
     }
@@ -275,7 +292,7 @@ async fn finish(
         out.join("metrics.jsonl").display(),
         out.join("checkpoints").display()
     );
-    Ok(true)
+    Ok(covered)
 }
 
 pub(super) async fn resume(sandbox: &Sandbox, args: &ResumeArgs) -> anyhow::Result<bool> {
