@@ -309,6 +309,93 @@ fn compiled_components_are_cached_by_content() {
     let other = RESAMPLER_WAT.replace("\"denied\"", "\"refused\"");
     let third = sb.load_bytes(Path::new("c.wat"), other.as_bytes()).unwrap();
     assert!(!third.from_cache, "different bytes must not hit the cache");
-    let files = std::fs::read_dir(dir.path()).unwrap().count();
-    assert_eq!(files, 2);
+    let mut files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4, "two artifacts and their digests: {files:?}");
+    assert!(files[0].ends_with(".cwasm") && files[1].ends_with(".cwasm.sha256"));
+}
+
+/// A cached artifact is native code: one whose bytes do not match the digest written
+/// with it (corruption, or tampering) is recompiled with a warning, never run.
+#[test]
+fn a_corrupted_cache_entry_is_recompiled_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = || {
+        Sandbox::new(SandboxConfig {
+            cache_dir: Some(dir.path().to_owned()),
+            ..SandboxConfig::default()
+        })
+        .unwrap()
+    };
+    let first = sb()
+        .load_bytes(Path::new("a.wat"), RESAMPLER_WAT.as_bytes())
+        .unwrap();
+    assert!(!first.from_cache);
+    let artifact = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .expect("an artifact");
+    // Overwrite a run of bytes in the middle (where the code section lives).
+    let mut bytes = std::fs::read(&artifact).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 64] {
+        *b = 0xcc;
+    }
+    std::fs::write(&artifact, &bytes).unwrap();
+    let again = sb()
+        .load_bytes(Path::new("a.wat"), RESAMPLER_WAT.as_bytes())
+        .unwrap();
+    assert!(!again.from_cache, "a corrupted entry is not loaded");
+    // The recompiled artifact replaced it, and loads from the cache again.
+    let third = sb()
+        .load_bytes(Path::new("a.wat"), RESAMPLER_WAT.as_bytes())
+        .unwrap();
+    assert!(third.from_cache);
+    // An artifact without its digest is not trusted either.
+    std::fs::remove_file(artifact.with_extension("cwasm.sha256")).unwrap();
+    let fourth = sb()
+        .load_bytes(Path::new("a.wat"), RESAMPLER_WAT.as_bytes())
+        .unwrap();
+    assert!(!fourth.from_cache);
+}
+
+/// A cache directory other users can write to is not used at all; one the sandbox
+/// creates is private to its owner.
+#[cfg(unix)]
+#[test]
+fn a_cache_directory_others_can_write_to_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("new-cache");
+    Sandbox::new(SandboxConfig {
+        cache_dir: Some(fresh.clone()),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "created owner-only");
+
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let sb = Sandbox::new(SandboxConfig {
+        cache_dir: Some(shared.clone()),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    for _ in 0..2 {
+        let p = sb
+            .load_bytes(Path::new("a.wat"), RESAMPLER_WAT.as_bytes())
+            .unwrap();
+        assert!(!p.from_cache);
+    }
+    assert_eq!(
+        std::fs::read_dir(&shared).unwrap().count(),
+        0,
+        "nothing written"
+    );
 }
