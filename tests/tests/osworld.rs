@@ -992,6 +992,12 @@ minibatch = 4
 micro_batch = 2
 epochs = 1
 
+# Generous deadlines: CI runs this beside every other test on two cores.
+[limits]
+env_reset_ms = 120000
+env_step_ms = 60000
+check_ms = 60000
+
 [policy]
 kind = "lm"
 mode = "generate"

@@ -619,6 +619,9 @@ impl Trainer {
                 *failures.entry(error.clone()).or_default() += 1;
             }
         }
+        for (error, n) in &failures {
+            tracing::warn!("round {round}: {n} episode(s) lost to a plugin failure: {error}");
+        }
         perf.rollout_s = t0.elapsed().as_secs_f64();
         perf.inference_s = rstats.inference.as_secs_f64();
         perf.env_s = rstats.env.as_secs_f64();
