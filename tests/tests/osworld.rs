@@ -985,18 +985,13 @@ async fn generate_run(action_space: &str) -> (u64, Vec<Recorded>) {
 [rollout]
 tasks_per_round = 2
 copies_per_task = 2
-concurrency = 2
+# One VM serves one episode at a time.
+concurrency = 1
 
 [learner]
 minibatch = 4
 micro_batch = 2
 epochs = 1
-
-# Generous deadlines: CI runs this beside every other test on two cores.
-[limits]
-env_reset_ms = 120000
-env_step_ms = 60000
-check_ms = 60000
 
 [policy]
 kind = "lm"

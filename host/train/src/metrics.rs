@@ -45,6 +45,9 @@ pub struct RoundMetrics {
     pub trajectories_total: u64,
     /// Episodes lost to plugin failures this round.
     pub plugin_failures: u64,
+    /// Why: each distinct plugin-failure message with its count.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failures: BTreeMap<String, u32>,
     /// Generated text actions the environment rejected as invalid this round (each
     /// ended its episode, which was judged).
     #[serde(default, skip_serializing_if = "is_zero")]

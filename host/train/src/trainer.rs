@@ -718,6 +718,7 @@ impl Trainer {
             trajectories: rstats.trajectories,
             trajectories_total: self.state.trajectories_total,
             plugin_failures: rstats.plugin_failures,
+            failures: failures.clone(),
             invalid_actions: rstats.invalid_actions,
             host_truncated: rstats.host_truncated,
             success_rate: if judged.is_empty() {
