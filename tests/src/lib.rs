@@ -95,3 +95,19 @@ pub fn peak_rss_mib() -> f64 {
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
+
+/// A fresh CPU trainer writing into `out` for the run config `cfg_text` (paths in it
+/// are relative to `configs/`), its plugins loaded in the test sandbox; panics with the
+/// error on any failure.
+pub async fn trainer(cfg_text: &str, out: &std::path::Path) -> steprl_train::Trainer {
+    let cfg = steprl_train::RunConfig::parse(cfg_text, &repo_root().join("configs/t.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sb = sandbox();
+    let plugins = steprl::plugins::plugins(&sb, &cfg, None, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
+        .expect("the CPU backend")
+        .device;
+    steprl_train::Trainer::new(cfg, out, plugins, &device).unwrap_or_else(|e| panic!("{e}"))
+}

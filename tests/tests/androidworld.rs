@@ -746,16 +746,7 @@ every = 100
         port = server.port(),
     )
     .replace("{model}", &root.join("host/lm/tests/fixtures/tiny-llama").display().to_string());
-    let cfg = steprl_train::RunConfig::parse(&cfg_text, &root.join("configs/t.toml"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let sb = sandbox();
-    let plugins = steprl::plugins::plugins(&sb, &cfg, None, None)
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
-    let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
-        .unwrap()
-        .device;
-    steprl_train::Trainer::new(cfg, out, plugins, &device).unwrap_or_else(|e| panic!("{e}"))
+    steprl_tests::trainer(&cfg_text, out).await
 }
 
 /// A language model writing `JSONAction`s trains on AndroidWorld tasks (`policy.mode =

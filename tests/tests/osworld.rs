@@ -887,16 +887,7 @@ every = 100
         tasks = fixtures().join("tasks").display(),
         cache = fixtures().join("cache").display(),
     );
-    let cfg = steprl_train::RunConfig::parse(&cfg_text, &repo_root().join("configs/t.toml"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let sb = sandbox();
-    let plugins = steprl::plugins::plugins(&sb, &cfg, None, None)
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
-    let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
-        .unwrap()
-        .device;
-    steprl_train::Trainer::new(cfg, out, plugins, &device).unwrap_or_else(|e| panic!("{e}"))
+    steprl_tests::trainer(&cfg_text, out).await
 }
 
 /// The learner trains on OSWorld tasks through the same host as on the simulated
