@@ -109,6 +109,8 @@ struct Active {
     anchors: Vec<u64>,
     rewards: Vec<f32>,
     rng: SplitMix,
+    /// The task's max-steps (looked up once, not per step).
+    budget: usize,
 }
 
 /// Called with (episodes finished, episodes planned) as a rollout progresses.
@@ -199,6 +201,11 @@ impl Pool {
                                 anchors: Vec::new(),
                                 rewards: Vec::new(),
                                 rng: SplitMix::new(specs[index].sample_seed, 0),
+                                budget: self
+                                    .env
+                                    .info()
+                                    .task(&specs[index].task)
+                                    .map_or(usize::MAX, |t| t.max_steps as usize),
                             });
                         }
                         Err(e) => {
@@ -311,14 +318,9 @@ impl Pool {
                         a.observation = r.observation;
                         // The host holds every episode to its task's max-steps: one the
                         // environment does not end by then is truncated.
-                        let budget = self
-                            .env
-                            .info()
-                            .task(&specs[a.index].task)
-                            .map_or(u32::MAX, |t| t.max_steps);
                         if r.done || r.truncated {
                             finishing.push((lane, Ok((r.done, r.truncated))));
-                        } else if a.transitions.len() >= budget as usize {
+                        } else if a.transitions.len() >= a.budget {
                             stats.host_truncated += 1;
                             finishing.push((lane, Ok((false, true))));
                         }
