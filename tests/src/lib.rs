@@ -111,3 +111,16 @@ pub async fn trainer(cfg_text: &str, out: &std::path::Path) -> steprl_train::Tra
         .device;
     steprl_train::Trainer::new(cfg, out, plugins, &device).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Run `t` to its end, asserting that no round lost an episode to a plugin failure;
+/// the text actions rejected as invalid over the run and the episodes judged.
+pub async fn run_without_plugin_failures(t: &mut steprl_train::Trainer) -> (u64, u64) {
+    let (mut invalid, mut judged) = (0, 0);
+    while !t.finished() {
+        let m = t.round().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.plugin_failures, 0, "round {}: {m:?}", m.round);
+        invalid += m.invalid_actions;
+        judged = m.trajectories_total;
+    }
+    (invalid, judged)
+}

@@ -999,13 +999,7 @@ action_hint = "Reply with one line of pyautogui code, or DONE."
         &out.path().join("run"),
     )
     .await;
-    let (mut invalid, mut judged) = (0, 0);
-    while !t.finished() {
-        let m = t.round().await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(m.plugin_failures, 0, "round {}: {m:?}", m.round);
-        invalid += m.invalid_actions;
-        judged = m.trajectories_total;
-    }
+    let (invalid, judged) = steprl_tests::run_without_plugin_failures(&mut t).await;
     assert_eq!(judged, 2 * 2 * 2, "every episode judged");
     let metrics = std::fs::read_to_string(out.path().join("run/metrics.jsonl")).unwrap();
     assert_eq!(

@@ -488,18 +488,24 @@ async fn judge(
         truncated,
     };
     match checker.check(task, &summary, final_state).await {
-        Ok(v) if !verdict_problems(&v).is_empty() => Outcome::PluginFailure {
-            error: format!(
-                "reward checker `{}` returned a verdict outside its contract: {}",
-                checker.name(),
-                verdict_problems(&v).join("; ")
-            ),
-        },
-        Ok(v) => Outcome::Judged {
-            success: v.success,
-            score: v.score,
-            reason: v.reason,
-        },
+        Ok(v) => {
+            let problems = verdict_problems(&v);
+            if problems.is_empty() {
+                Outcome::Judged {
+                    success: v.success,
+                    score: v.score,
+                    reason: v.reason,
+                }
+            } else {
+                Outcome::PluginFailure {
+                    error: format!(
+                        "reward checker `{}` returned a verdict outside its contract: {}",
+                        checker.name(),
+                        problems.join("; ")
+                    ),
+                }
+            }
+        }
         Err(e) => Outcome::PluginFailure {
             error: e.to_string(),
         },
