@@ -54,6 +54,8 @@ fn main() {
         rank: 8,
         alpha: 16.0,
         targets: vec!["q_proj".into(), "v_proj".into()],
+        dropout: 0.0,
+        full: false,
     };
     println!(
         "CPU (burn flex), rayon threads {}",

@@ -36,7 +36,7 @@ fn an_oracle_episode_is_judged_a_success_and_recorded() {
     let o = play(&actions, "open.settings", &demos);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
-    assert!(out.contains("[0] app settings"), "{out}");
+    assert!(out.contains("click 0: app settings"), "{out}");
     assert!(out.contains("--- action 1: click 0 (reward"), "{out}");
     assert!(
         out.contains("--- action 2: done (reward") && out.contains(", done)"),

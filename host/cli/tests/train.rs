@@ -162,6 +162,39 @@ fn a_killed_and_resumed_language_model_run_matches_an_uninterrupted_one() {
     assert!(err.contains("export needs the same base model"), "{err}");
 }
 
+#[test]
+fn a_fully_fine_tuned_run_saves_and_exports_its_layer_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = format!("{}\nfinetune = \"full\"", lm_policy());
+    let cfg = config_with(dir.path(), 1, 1, &policy, 16);
+    let run = dir.path().join("run");
+    let o = train_into(&cfg, &run);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "full fine-tuning of the decoder layers' projections (73728 trainable parameters)"
+        ),
+        "{stdout}"
+    );
+    let ckpt = run.join("checkpoints/round-00001");
+    assert!(ckpt.join("weights.safetensors").exists());
+    assert!(!ckpt.join("lora.safetensors").exists());
+    let o = steprl(&[
+        "export",
+        run.to_str().unwrap(),
+        "--out",
+        dir.path().join("merged").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("(14 with fine-tuned weights)"), "{out}");
+}
+
 fn killed_and_resumed(dir: &Path, cfg: &Path, rounds: usize) {
     let cfg = cfg.to_str().unwrap();
     let whole = dir.join("whole");
@@ -389,6 +422,16 @@ fn bad_language_model_policies_are_named() {
     );
     let err = run(&format!("{}\nlora_targets = [\"qkv\"]", lm_policy()));
     assert!(err.contains("unknown projection `qkv`"), "{err}");
+    let err = run(&format!("{}\nlora_dropout = 1.5", lm_policy()));
+    assert!(
+        err.contains("policy.lora_dropout = 1.5 must be at least 0 and below 1"),
+        "{err}"
+    );
+    let err = run(&format!("{}\nfinetune = \"partial\"", lm_policy()));
+    assert!(
+        err.contains("finetune") && err.contains("`lora`") && err.contains("`full`"),
+        "{err}"
+    );
     let err = run("kind = \"lm\"\nmodel = \"no/such/model.gguf\"");
     assert!(err.contains("no/such/model.gguf"), "{err}");
     let err = run(&format!("{MLP}\nmodel = \"m.gguf\""));
@@ -415,9 +458,13 @@ fn a_warm_start_clones_the_demonstrations_before_training() {
     }
     std::fs::write(&demos, lines).unwrap();
     let cfg = config(dir.path(), 1, 1);
+    // Wi-Fi off is held out: evaluated before, after the warm start and after training.
     let warm = format!(
         "{}\n[warmstart]\ndemos = \"demos.jsonl\"\nepochs = 200\nlr = 0.02\n",
-        std::fs::read_to_string(&cfg).unwrap()
+        std::fs::read_to_string(&cfg).unwrap().replace(
+            "include = [\"open.*\", \"settings.wifi-*\"]",
+            "include = [\"open.*\", \"settings.wifi-*\"]\nheldout = [\"settings.wifi-off\"]"
+        )
     );
     std::fs::write(&cfg, &warm).unwrap();
     let out = dir.path().join("run");
@@ -450,6 +497,24 @@ fn a_warm_start_clones_the_demonstrations_before_training() {
         before < 0.5 && after == 1.0,
         "open.* success before {before}, after the warm start {after}\n{stdout}"
     );
+    for name in [
+        "eval-heldout-before.json",
+        "eval-heldout-warmstart.json",
+        "eval-heldout.json",
+    ] {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join(name)).unwrap()).unwrap();
+        let tasks: Vec<&String> = v["tasks"].as_object().unwrap().keys().collect();
+        assert_eq!(tasks, ["settings.wifi-off"], "{name}");
+    }
+    for line in [
+        "success on 1 held-out tasks before training: ",
+        "success on 1 held-out tasks after warm start: ",
+        "success on 1 held-out tasks after training: ",
+        "held-out before → after: ",
+    ] {
+        assert!(stdout.contains(line), "{line}\n{stdout}");
+    }
 
     // A demonstration the environment rejects is named by file and line.
     std::fs::write(

@@ -25,6 +25,6 @@ pub use learner::{LearnerError, NetLearner};
 pub use lm_base::LoraSettings;
 pub use lm_choice::LmChoiceLearner;
 pub use lm_generate::{GenerateSettings, LmGenerateLearner};
-pub use net::{LmMode, PolicyConfig, PolicyKind, Spaces};
+pub use net::{Finetune, LmMode, PolicyConfig, PolicyKind, Spaces};
 pub use ppo::PpoConfig;
 pub use steprl_core::UpdateStats;

@@ -11,6 +11,8 @@ use burn::module::{Lora, Module, ModuleMapper, ModuleVisitor, Param, ParamGroup,
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use sha2::{Digest, Sha256};
 use steprl_core::{Observation, ObservationParts, SaveError, SplitMix, StepSample, UpdateStats};
+use steprl_lm::export::Change;
+use steprl_lm::weights::HostTensor;
 use steprl_lm::{CausalLm, LanguageModel};
 
 use crate::adam::{Adam, AdamConfig};
@@ -27,6 +29,23 @@ pub struct LoraSettings {
     /// Projections that get adapters, by name (`q_proj`, `k_proj`, `v_proj`, `o_proj`,
     /// `gate_proj`, `up_proj`, `down_proj`).
     pub targets: Vec<String>,
+    /// Dropout on the adapters' input path while training (peft's `lora_dropout`; 0 =
+    /// none). Acting, evaluation and the KL reference never drop.
+    pub dropout: f64,
+    /// Full fine-tuning instead of adapters: every decoder layer's projection weights
+    /// (and biases) train; the embedding, the norms and the output head stay frozen.
+    /// The other settings are then not read.
+    pub full: bool,
+}
+
+/// The checkpoint file of the trained weights: the adapter factors, or with full
+/// fine-tuning the decoder layers' projections.
+pub fn trained_file(full: bool) -> &'static str {
+    if full {
+        "weights.safetensors"
+    } else {
+        "lora.safetensors"
+    }
 }
 
 /// Projection names a LoRA target may use.
@@ -44,6 +63,9 @@ impl LoraSettings {
     /// Problems with these settings (empty = fine).
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        if self.full {
+            return problems;
+        }
         if self.rank == 0 {
             problems.push("policy.lora_rank must be at least 1".into());
         }
@@ -63,6 +85,12 @@ impl LoraSettings {
         }
         if self.targets.is_empty() {
             problems.push("policy.lora_targets must name at least one projection".into());
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            problems.push(format!(
+                "policy.lora_dropout = {} must be at least 0 and below 1",
+                self.dropout
+            ));
         }
         problems
     }
@@ -102,11 +130,15 @@ pub struct LoraLm {
     /// adapted model's own tensors (shared, not copied).
     pub reference: CausalLm,
     inference: Option<CausalLm>,
+    /// Bumped whenever the adapters change (an optimizer step, a restore), so results
+    /// computed with the old ones can be told stale.
+    version: u64,
     /// The device without autodiff (inference, the reference, optimizer state).
     pub infer_device: Device,
     adam: Adam,
     base_sha256: String,
     trainable: usize,
+    full: bool,
 }
 
 impl LoraLm {
@@ -143,33 +175,42 @@ impl LoraLm {
             });
         }
         let base_sha256 = model_sha256(model)?;
-        let group = ParamGroup::from_any_predicates(
-            lora.targets
-                .iter()
-                .map(|t| format!("{t}.weight"))
-                .collect::<Vec<_>>(),
-        );
         let reference = lm.net.valid();
-        let net = lm
-            .net
-            .clone()
-            .apply_lora(Lora::new(lora.rank, lora.alpha).set_param_group(group));
-        let net = net.map(&mut SeededLora {
-            rng: SplitMix::new(seed, 0x10a),
-            std: 1.0 / lora.rank as f64,
-            path: Vec::new(),
-        });
-        lm.net = net;
+        if lora.full {
+            // The frozen reference keeps the loaded tensors; the optimizer's steps give
+            // the trained net new ones, so the two part after the first update.
+            lm.net = lm.net.clone().map(&mut FullTraining { path: Vec::new() });
+        } else {
+            let group = ParamGroup::from_any_predicates(
+                lora.targets
+                    .iter()
+                    .map(|t| format!("{t}.weight"))
+                    .collect::<Vec<_>>(),
+            );
+            let net = lm
+                .net
+                .clone()
+                .apply_lora(Lora::new(lora.rank, lora.alpha).set_param_group(group));
+            let net = net.map(&mut SeededLora {
+                rng: SplitMix::new(seed, 0x10a),
+                std: 1.0 / lora.rank as f64,
+                path: Vec::new(),
+            });
+            lm.net = net;
+            lm.net.set_lora_dropout(lora.dropout);
+        }
         let mut count = CountTrainable(0);
         lm.net.visit(&mut count);
         Ok(LoraLm {
             lm,
             reference,
             inference: None,
+            version: 0,
             infer_device: device.clone().without_autodiff(),
             adam: Adam::new(AdamConfig::default()),
             base_sha256,
             trainable: count.0,
+            full: lora.full,
         })
     }
 
@@ -195,7 +236,17 @@ impl LoraLm {
                 ),
             });
         }
-        let path = dir.join("lora.safetensors");
+        let path = dir.join(trained_file(self.full));
+        if !path.exists() && dir.join(trained_file(!self.full)).exists() {
+            return Err(err(
+                &path,
+                &format!(
+                    "missing: the checkpoint holds {}, but [policy] finetune = \"{}\"; resume with the finetune setting it was trained with",
+                    trained_file(!self.full),
+                    if self.full { "full" } else { "lora" }
+                ),
+            ));
+        }
         let bytes = std::fs::read(&path).map_err(|e| err(&path, &e))?;
         let adapters = read_adapters(&bytes).map_err(|e| err(&path, &e))?;
         let mut restore = RestoreLora {
@@ -208,7 +259,7 @@ impl LoraLm {
             return Err(err(
                 &path,
                 &format!(
-                    "holds {} adapter tensors, the model's LoRA settings make {}; resume with the same [policy] lora settings",
+                    "holds {} trained tensors, the model's [policy] settings make {}; resume with the same [policy] lora and finetune settings",
                     restore.saved.len(),
                     restore.restored
                 ),
@@ -217,13 +268,24 @@ impl LoraLm {
         let path = dir.join("adam.bin");
         let bytes = std::fs::read(&path).map_err(|e| err(&path, &e))?;
         self.adam = Adam::from_bytes(AdamConfig::default(), &bytes, &self.infer_device)?;
-        self.inference = None;
+        self.changed();
         Ok(())
     }
 
     /// Trainable (adapter) parameters.
     pub fn trainable_params(&self) -> usize {
         self.trainable
+    }
+
+    /// Which adapters the model holds now: a number that changes whenever they do.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The adapters changed: drop the inference copy and move the version on.
+    fn changed(&mut self) {
+        self.inference = None;
+        self.version += 1;
     }
 
     /// The adapted model without autodiff, for acting (rebuilt after each update).
@@ -242,7 +304,7 @@ impl LoraLm {
         let net = self.lm.net.clone();
         let (net, norm) = self.adam.step_sum(net, grads, lr, clip);
         self.lm.net = net;
-        self.inference = None;
+        self.changed();
         norm
     }
 
@@ -252,8 +314,16 @@ impl LoraLm {
         let net = self.lm.net.clone();
         let (net, norm) = adam.step_sum(net, grads, lr, clip);
         self.lm.net = net;
-        self.inference = None;
+        self.changed();
         norm
+    }
+
+    /// Position LoRA dropout's random stream from an update's seed, so an update
+    /// repeats exactly, after a resume too.
+    pub fn seed_dropout(&self, seed: u64) {
+        self.lm
+            .net
+            .seed_lora_dropout(SplitMix::new(seed, 0xd409).next_u64());
     }
 
     /// Write `lora.safetensors` (the adapter factors), `adam.bin` and `base.json` (the
@@ -263,19 +333,20 @@ impl LoraLm {
             path: path.display().to_string(),
             message: e.to_string(),
         };
-        let mut collect = CollectLora {
+        let file = trained_file(self.full);
+        let mut collect = CollectTrained {
+            full: self.full,
             path: Vec::new(),
             out: BTreeMap::new(),
         };
         self.lm.net.visit(&mut collect);
-        let bytes =
-            write_adapters(&collect.out).map_err(|e| err(&dir.join("lora.safetensors"), &e))?;
+        let bytes = write_adapters(&collect.out).map_err(|e| err(&dir.join(file), &e))?;
         let base = serde_json::json!({
             "model": self.lm.path.display().to_string(),
             "sha256": self.base_sha256,
         });
         for (name, bytes) in [
-            ("lora.safetensors", bytes),
+            (file, bytes),
             ("adam.bin", self.adam.to_bytes()),
             (
                 "base.json",
@@ -339,6 +410,7 @@ pub(crate) trait LoraTraining {
             return stats;
         }
         let ppo = *self.ppo();
+        self.lora_mut().seed_dropout(seed);
         let mut rng = SplitMix::new(seed, 0xba7c);
         for _ in 0..ppo.epochs {
             rng.shuffle(&mut order);
@@ -368,6 +440,7 @@ pub(crate) trait LoraTraining {
     ) -> (f32, f32) {
         let ppo = *self.ppo();
         let mut adam = Adam::new(AdamConfig::default());
+        self.lora_mut().seed_dropout(seed ^ 0xbc);
         let mut rng = SplitMix::new(seed, 0xbc);
         let (mut first, mut last) = (0.0, 0.0);
         for epoch in 0..epochs {
@@ -400,24 +473,49 @@ pub(crate) trait LoraTraining {
     }
 }
 
-/// The weight updates the adapters saved in checkpoint `dir` make, merged form: for
-/// each adapted projection, scale · (A B) with scale = α / r (`lora`), transposed to
-/// Hugging Face's `[out, in]` layout and named as in the model file
-/// (`model.layers.L.self_attn.q_proj.weight`), ready for
-/// [`steprl_lm::export::export_hf`].
-pub fn lora_deltas(
+/// What the weights saved in checkpoint `dir` change in the base model, by Hugging
+/// Face tensor name (`model.layers.L.self_attn.q_proj.weight`) and in its `[out, in]`
+/// layout, ready for [`steprl_lm::export::export_hf`]: LoRA adapters as deltas
+/// scale · (A B) with scale = α / r (`lora`), fully fine-tuned projections as
+/// replacements.
+pub fn trained_changes(
     dir: &Path,
     lora: &LoraSettings,
-) -> Result<BTreeMap<String, steprl_lm::weights::HostTensor>, LearnerError> {
-    let path = dir.join("lora.safetensors");
+) -> Result<BTreeMap<String, Change>, LearnerError> {
+    let path = dir.join(trained_file(lora.full));
     let err = |message: String| LearnerError::Checkpoint {
         path: path.display().to_string(),
         message,
     };
     let bytes = std::fs::read(&path).map_err(|e| err(e.to_string()))?;
     let saved = read_adapters(&bytes).map_err(err)?;
-    let scale = lora.alpha / lora.rank as f64;
     let mut out = BTreeMap::new();
+    if lora.full {
+        for (key, (_, shape, values)) in &saved {
+            let t = match shape.as_slice() {
+                // burn's `[in, out]` weight, transposed to Hugging Face's `[out, in]`.
+                &[d_in, d_out] => {
+                    let mut data = vec![0f32; d_in * d_out];
+                    for i in 0..d_in {
+                        for o in 0..d_out {
+                            data[o * d_in + i] = values[i * d_out + o];
+                        }
+                    }
+                    HostTensor {
+                        shape: vec![d_out, d_in],
+                        data,
+                    }
+                }
+                _ => HostTensor {
+                    shape: shape.clone(),
+                    data: values.clone(),
+                },
+            };
+            out.insert(format!("model.{key}"), Change::Replace(t));
+        }
+        return Ok(out);
+    }
+    let scale = lora.alpha / lora.rank as f64;
     for (key, (_, a_shape, a)) in &saved {
         let Some(weight) = key.strip_suffix(".lora.a") else {
             continue;
@@ -453,13 +551,41 @@ pub fn lora_deltas(
         }
         out.insert(
             format!("model.{weight}"),
-            steprl_lm::weights::HostTensor {
+            Change::Add(HostTensor {
                 shape: vec![d_out, d_in],
                 data,
-            },
+            }),
         );
     }
     Ok(out)
+}
+
+/// Whether a module path names a decoder layer's projection weight or bias
+/// (`layers.3.self_attn.q_proj.weight`): what full fine-tuning trains.
+fn is_layer_projection(path: &[String]) -> bool {
+    path.first().is_some_and(|p| p == "layers")
+        && path.iter().any(|p| LORA_TARGETS.contains(&p.as_str()))
+}
+
+/// Full fine-tuning: the decoder layers' projections require gradients, every other
+/// parameter (embedding, norms, output head) is frozen.
+struct FullTraining {
+    path: Vec<String>,
+}
+
+impl ModuleMapper for FullTraining {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_owned());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let trained = is_layer_projection(&self.path);
+        param.set_require_grad(trained)
+    }
 }
 
 /// Replaces the LoRA factors burn initialized from its global generator with seeded
@@ -518,13 +644,15 @@ impl ModuleVisitor for CountTrainable {
 /// One saved adapter factor: parameter id, shape, values.
 type Saved = (u64, Vec<usize>, Vec<f32>);
 
-/// Collects the adapter factors by module path.
-struct CollectLora {
+/// Collects the trained tensors by module path: the adapter factors, or with full
+/// fine-tuning the decoder layers' projections.
+struct CollectTrained {
+    full: bool,
     path: Vec<String>,
     out: BTreeMap<String, Saved>,
 }
 
-impl ModuleVisitor for CollectLora {
+impl ModuleVisitor for CollectTrained {
     fn enter_module(&mut self, name: &str, _container_type: &str) {
         self.path.push(name.to_owned());
     }
@@ -534,7 +662,12 @@ impl ModuleVisitor for CollectLora {
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if !self.path.iter().any(|p| p == "lora") {
+        let trained = if self.full {
+            is_layer_projection(&self.path)
+        } else {
+            self.path.iter().any(|p| p == "lora")
+        };
+        if !trained {
             return;
         }
         let t = param.val();

@@ -30,7 +30,23 @@ pub struct LmChoiceLearner {
     label_ids: Vec<Vec<u32>>,
     history: usize,
     ppo: PpoConfig,
+    memo: ScoreMemo,
 }
+
+/// Label scores already computed with the adapters of one version, by prompt: the
+/// weights do not move during a round's rollout, and its states recur (every copy of a
+/// task starts at the same screen; a screen revisited without history in the prompt
+/// reads the same), so each distinct prompt is scored once per version.
+#[derive(Default)]
+struct ScoreMemo {
+    version: u64,
+    scores: HashMap<Vec<u32>, Vec<f32>>,
+    hits: u64,
+    misses: u64,
+}
+
+/// At most this many prompts are remembered; past it the memo starts over.
+const MEMO_PROMPTS: usize = 4096;
 
 impl LmChoiceLearner {
     /// Load the model at `model` on `device` (autodiff on), attach seeded LoRA adapters
@@ -72,6 +88,7 @@ impl LmChoiceLearner {
             label_ids,
             history,
             ppo,
+            memo: ScoreMemo::default(),
         })
     }
 
@@ -138,25 +155,34 @@ impl LmChoiceLearner {
             .expect("the chat template rendered at load renders every prompt")
     }
 
-    /// Log-probabilities over actions (invalid ones −∞) for each (prompt, mask).
+    /// Log-probabilities over actions (invalid ones −∞) for each (prompt, mask). Each
+    /// distinct prompt is scored once per version of the adapters ([`ScoreMemo`]).
     pub fn log_probs_of(&mut self, inputs: &[(&[u32], &[bool])]) -> Vec<Vec<f32>> {
+        let version = self.base.version();
+        if self.memo.version != version || self.memo.scores.len() >= MEMO_PROMPTS {
+            self.memo.scores.clear();
+            self.memo.version = version;
+        }
         let device = self.base.infer_device.clone();
-        let labels = self.label_ids.clone();
-        let net = self.base.inference_net();
-        // Equal prompts (copies of a task at its first screen, states revisited) are
-        // scored once.
-        let mut scored: HashMap<&[u32], Vec<f32>> = HashMap::new();
+        for (prompt, _) in inputs {
+            if self.memo.scores.contains_key(*prompt) {
+                self.memo.hits += 1;
+                continue;
+            }
+            self.memo.misses += 1;
+            let net = self.base.inference_net();
+            let scores = label_scores(net, prompt, &self.label_ids, &device)
+                .into_data()
+                .try_into_vec()
+                .expect("f32 scores");
+            self.memo.scores.insert(prompt.to_vec(), scores);
+        }
+        let a = self.labels.len();
         inputs
             .iter()
             .map(|(prompt, mask)| {
-                let scores = scored.entry(prompt).or_insert_with(|| {
-                    label_scores(net, prompt, &labels, &device)
-                        .into_data()
-                        .try_into_vec()
-                        .expect("f32 scores")
-                });
                 let scores = Tensor::<2>::from_data(
-                    TensorData::new(scores.clone(), [1, labels.len()]),
+                    TensorData::new(self.memo.scores[*prompt].clone(), [1, a]),
                     &device,
                 );
                 let lp = ppo::masked_log_softmax(scores, invalid(&[mask], &device));
@@ -167,6 +193,12 @@ impl LmChoiceLearner {
                     .collect()
             })
             .collect()
+    }
+
+    /// How many prompts [`LmChoiceLearner::log_probs_of`] has scored through the model
+    /// and how many it answered from the memo, since the learner was made.
+    pub fn scoring_counts(&self) -> (u64, u64) {
+        (self.memo.misses, self.memo.hits)
     }
 
     /// Update on a round's samples: `epochs` passes of shuffled minibatches, one Adam

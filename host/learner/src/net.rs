@@ -38,6 +38,17 @@ pub enum LmMode {
     Generate,
 }
 
+/// What of a pretrained language model trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Finetune {
+    /// LoRA adapters on `lora_targets`.
+    #[default]
+    Lora,
+    /// Every decoder layer's projections (embedding, norms and output head frozen).
+    Full,
+}
+
 /// Network hyperparameters (the `[policy]` table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -50,12 +61,16 @@ pub struct PolicyConfig {
     pub model: Option<std::path::PathBuf>,
     /// `lm`: `choice` or `generate`.
     pub mode: LmMode,
+    /// `lm`: `lora` (adapters) or `full` fine-tuning.
+    pub finetune: Finetune,
     /// `lm`: LoRA rank.
     pub lora_rank: usize,
     /// `lm`: LoRA α (the adapters are scaled by α / rank).
     pub lora_alpha: f64,
     /// `lm`: projections with adapters.
     pub lora_targets: Vec<String>,
+    /// `lm`: dropout on the adapters' input while training (0 = none).
+    pub lora_dropout: f64,
     /// `lm`, generate mode: sampling temperature (log-probabilities are the tempered
     /// distribution's).
     pub temperature: f32,
@@ -84,9 +99,11 @@ impl Default for PolicyConfig {
             kind: PolicyKind::Mlp,
             model: None,
             mode: LmMode::Choice,
+            finetune: Finetune::Lora,
             lora_rank: 8,
             lora_alpha: 16.0,
             lora_targets: vec!["q_proj".into(), "v_proj".into()],
+            lora_dropout: 0.0,
             temperature: 1.0,
             top_p: 1.0,
             max_new_tokens: 64,
@@ -182,6 +199,8 @@ impl PolicyConfig {
             rank: self.lora_rank,
             alpha: self.lora_alpha,
             targets: self.lora_targets.clone(),
+            dropout: self.lora_dropout,
+            full: self.finetune == Finetune::Full,
         }
     }
 

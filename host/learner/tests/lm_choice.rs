@@ -28,6 +28,8 @@ fn lora() -> LoraSettings {
         rank: 4,
         alpha: 8.0,
         targets: vec!["q_proj".into(), "v_proj".into()],
+        dropout: 0.0,
+        full: false,
     }
 }
 
@@ -184,6 +186,68 @@ fn the_update_raises_positive_and_lowers_negative_advantage_actions_through_lora
 }
 
 #[test]
+fn a_prompt_is_scored_once_per_version_of_the_adapters() {
+    let mut l = learner(&fixture());
+    let x = obs("Settings\nwifi: off", None);
+    let first = probs(&mut l, &x);
+    assert_eq!(l.scoring_counts(), (1, 0));
+    // The same prompt again, and under another mask: answered from the memo, and the
+    // masked distribution is renormalized over the valid actions.
+    assert_eq!(probs(&mut l, &x), first);
+    let p = l.prompt_ids("turn wifi on", &[], &x);
+    let two = l.log_probs_of(&[(&p, &[true, false, true, false])])[0].clone();
+    assert_eq!(l.scoring_counts(), (1, 2));
+    assert_eq!(two[1], f32::NEG_INFINITY);
+    let z: f32 = [two[0], two[2]].iter().map(|v| v.exp()).sum();
+    assert!((z - 1.0).abs() < 1e-5, "{two:?}");
+    // An update changes the adapters: the prompt is scored anew, and differently.
+    let (_, _, s) = samples(&mut l);
+    let (misses, _) = l.scoring_counts();
+    l.update_on(&s, 1);
+    let after = probs(&mut l, &x);
+    assert_eq!(l.scoring_counts().0, misses + 1);
+    assert_ne!(after, first);
+}
+
+#[test]
+fn lora_dropout_changes_only_training_and_repeats_under_the_same_seed() {
+    let with = |p: f64| {
+        let settings = LoraSettings {
+            dropout: p,
+            ..lora()
+        };
+        LmChoiceLearner::new(
+            &fixture(),
+            &Device::flex(),
+            &labels(),
+            1,
+            &settings,
+            ppo(),
+            3,
+        )
+        .unwrap()
+    };
+    let (mut plain, mut a, mut b) = (with(0.0), with(0.5), with(0.5));
+    let (x, _, s) = samples(&mut plain);
+    // Acting never drops: the policy is the same with or without dropout.
+    assert_eq!(probs(&mut a, &x), probs(&mut plain, &x));
+    let (sa, sb, sp) = (
+        a.update_on(&s, 7),
+        b.update_on(&s, 7),
+        plain.update_on(&s, 7),
+    );
+    // The same seed draws the same masks; without dropout the gradients differ.
+    assert_eq!(sa, sb);
+    assert_eq!(probs(&mut a, &x), probs(&mut b, &x));
+    assert_ne!(sa.grad_norm, sp.grad_norm, "{sa:?} {sp:?}");
+    assert_ne!(probs(&mut a, &x), probs(&mut plain, &x));
+    // Another seed, other masks.
+    let mut c = with(0.5);
+    c.update_on(&s, 8);
+    assert_ne!(probs(&mut c, &x), probs(&mut a, &x));
+}
+
+#[test]
 fn the_kl_penalty_measures_the_distance_to_the_base_model_with_adapters_off() {
     let kl = PpoConfig {
         kl_coef: 0.5,
@@ -319,6 +383,8 @@ fn bad_settings_and_models_are_named() {
         rank: 0,
         alpha: -1.0,
         targets: vec!["qproj".into()],
+        dropout: 1.0,
+        full: false,
     };
     let err = LmChoiceLearner::new(&fixture(), &Device::flex(), &labels(), 0, &bad, ppo(), 0)
         .err()
@@ -328,6 +394,7 @@ fn bad_settings_and_models_are_named() {
         "policy.lora_rank must be at least 1",
         "policy.lora_alpha = -1",
         "unknown projection `qproj` (valid: q_proj, k_proj",
+        "policy.lora_dropout = 1 must be at least 0 and below 1",
     ] {
         assert!(err.contains(want), "{err}");
     }

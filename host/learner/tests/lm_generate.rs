@@ -24,6 +24,16 @@ fn lora() -> LoraSettings {
         rank: 4,
         alpha: 8.0,
         targets: vec!["q_proj".into(), "v_proj".into()],
+        dropout: 0.0,
+        full: false,
+    }
+}
+
+/// Full fine-tuning of the decoder layers' projections.
+fn full() -> LoraSettings {
+    LoraSettings {
+        full: true,
+        ..lora()
     }
 }
 
@@ -284,18 +294,35 @@ fn the_kl_penalty_reads_the_base_model_and_is_zero_before_training() {
 
 #[test]
 fn a_checkpoint_continues_exactly() {
+    checkpoint_continues_exactly(&lora(), "lora.safetensors");
+}
+
+#[test]
+fn a_fully_fine_tuned_checkpoint_continues_exactly() {
+    checkpoint_continues_exactly(&full(), "weights.safetensors");
+}
+
+fn checkpoint_continues_exactly(lora: &LoraSettings, file: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let mut l = learner();
+    let mut l =
+        LmGenerateLearner::new(&fixture(), &Device::flex(), settings(), 1, lora, ppo(), 3).unwrap();
     let s = rewarded(&mut l);
+    let before = l.sequence_log_probs(&s);
     l.update(&s, 1);
+    assert_ne!(
+        l.sequence_log_probs(&s),
+        before,
+        "the update moved the policy"
+    );
     l.save(dir.path()).unwrap();
+    assert!(dir.path().join(file).exists());
     let mut back = LmGenerateLearner::load(
         dir.path(),
         &fixture(),
         &Device::flex(),
         settings(),
         1,
-        &lora(),
+        lora,
         ppo(),
     )
     .unwrap();
@@ -304,6 +331,53 @@ fn a_checkpoint_continues_exactly() {
     let b = back.update(&s, 2);
     assert_eq!(a, b, "optimizer state restored");
     assert_eq!(l.sequence_log_probs(&s), back.sequence_log_probs(&s));
+    // Resumed with the other finetune setting: named, not a bare missing file.
+    let other = LoraSettings {
+        full: !lora.full,
+        ..lora.clone()
+    };
+    let err = LmGenerateLearner::load(
+        dir.path(),
+        &fixture(),
+        &Device::flex(),
+        settings(),
+        1,
+        &other,
+        ppo(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains(&format!("the checkpoint holds {file}")) && err.contains("finetune"),
+        "{err}"
+    );
+}
+
+#[test]
+fn full_fine_tuning_trains_every_layer_projection_and_keeps_the_reference() {
+    let kl = PpoConfig {
+        kl_coef: 0.5,
+        epochs: 1,
+        ..ppo()
+    };
+    let mut f =
+        LmGenerateLearner::new(&fixture(), &Device::flex(), settings(), 1, &full(), kl, 3).unwrap();
+    let adapters = learner();
+    // The tiny Llama: 2 layers of hidden 64 (q, o 64×64; k, v 64×32; MLP 64×128 ×3).
+    assert_eq!(
+        adapters.num_params(),
+        2 * (64 * 4 + 4 * 64 + 64 * 4 + 4 * 32)
+    );
+    assert_eq!(
+        f.num_params(),
+        2 * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 128)
+    );
+    let s = rewarded(&mut f);
+    let first = f.update(&s, 1);
+    assert_eq!(first.kl_ref, 0.0, "the first step starts at the base");
+    let later = f.update(&s, 2);
+    assert!(later.kl_ref > 0.0, "{later:?}");
 }
 
 #[test]
@@ -415,19 +489,37 @@ fn plain_log_probs(lm: &steprl_lm::LanguageModel, samples: &[StepSample]) -> Vec
 
 #[test]
 fn exported_merged_weights_score_like_the_adapters() {
+    exported_weights_score_like_the_trained_policy(&lora(), 4, "q and v of 2 layers");
+}
+
+#[test]
+fn exported_fully_fine_tuned_weights_score_like_the_trained_policy() {
+    exported_weights_score_like_the_trained_policy(&full(), 14, "7 projections of 2 layers");
+}
+
+fn exported_weights_score_like_the_trained_policy(lora: &LoraSettings, n: usize, what: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let mut l = learner_with(settings(), PpoConfig { lr: 0.05, ..ppo() });
+    let mut l = LmGenerateLearner::new(
+        &fixture(),
+        &Device::flex(),
+        settings(),
+        1,
+        lora,
+        PpoConfig { lr: 0.05, ..ppo() },
+        3,
+    )
+    .unwrap();
     let s = rewarded(&mut l);
     for seed in 0..3 {
         l.update(&s, seed);
     }
     l.save(dir.path()).unwrap();
     let adapted = l.sequence_log_probs(&s);
-    let deltas = steprl_learner::lm_base::lora_deltas(dir.path(), &lora()).unwrap();
-    assert_eq!(deltas.len(), 4, "q and v of 2 layers");
+    let changes = steprl_learner::lm_base::trained_changes(dir.path(), lora).unwrap();
+    assert_eq!(changes.len(), n, "{what}");
     let out = dir.path().join("merged");
-    let e = steprl_lm::export::export_hf(&fixture(), &out, &deltas).unwrap();
-    assert_eq!(e.merged, 4);
+    let e = steprl_lm::export::export_hf(&fixture(), &out, &changes).unwrap();
+    assert_eq!(e.merged, n);
     let merged = steprl_lm::LanguageModel::load(&out, &Device::flex()).unwrap();
     let base = steprl_lm::LanguageModel::load(&fixture(), &Device::flex()).unwrap();
     assert_eq!(merged.stop_ids, base.stop_ids);
@@ -456,8 +548,8 @@ fn exported_merged_weights_score_like_the_adapters() {
         base.prompt_ids("hi", false).unwrap(),
         "tokenizer and chat template carried over"
     );
-    // A delta for a tensor the model lacks is refused before anything is written.
-    let mut bad = deltas.clone();
+    // A change to a tensor the model lacks is refused before anything is written.
+    let mut bad = changes.clone();
     let d = bad.values().next().unwrap().clone();
     bad.insert("model.layers.9.self_attn.q_proj.weight".into(), d);
     let err = steprl_lm::export::export_hf(&fixture(), &dir.path().join("bad"), &bad)

@@ -21,10 +21,27 @@ pub struct Exported {
     pub dir: PathBuf,
     /// Tensors written.
     pub tensors: usize,
-    /// Of those, how many had a delta added.
+    /// Of those, how many were changed (a delta added or the tensor replaced).
     pub merged: usize,
     /// Parameters written.
     pub parameters: usize,
+}
+
+/// How an export changes one tensor of the base model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Add this delta (merged LoRA adapters).
+    Add(HostTensor),
+    /// Write this tensor instead (fully fine-tuned weights).
+    Replace(HostTensor),
+}
+
+impl Change {
+    fn tensor(&self) -> &HostTensor {
+        match self {
+            Change::Add(t) | Change::Replace(t) => t,
+        }
+    }
 }
 
 /// Every tensor name (Hugging Face naming) of a model with `cfg`, in file order.
@@ -147,25 +164,23 @@ fn whole(x: f64) -> Value {
 }
 
 /// Write the model at `model` (a Hugging Face directory or a GGUF file) into `out` as
-/// a Hugging Face directory, adding `deltas` (by tensor name, same shape) to its
-/// weights. Fails, writing nothing, when a delta names no tensor of the model or has
-/// another shape. `out` is created; files already there are replaced.
-pub fn export_hf(
-    model: &Path,
-    out: &Path,
-    deltas: &BTreeMap<String, HostTensor>,
-) -> Result<Exported> {
+/// a Hugging Face directory, with `changes` (by tensor name, same shape) applied to its
+/// weights: deltas added, or tensors replaced. Fails, writing nothing, when a change
+/// names no tensor of the model or has another shape. `out` is created; files already
+/// there are replaced.
+pub fn export_hf(model: &Path, out: &Path, changes: &BTreeMap<String, Change>) -> Result<Exported> {
     let o = open(model)?;
     let cfg = &o.config;
     let config = hf_config(cfg, model)?;
     let names = tensor_names(cfg);
-    for (name, d) in deltas {
+    for (name, c) in changes {
         if !names.contains(name) {
             return Err(LmError::Export {
                 path: model.to_path_buf(),
-                detail: format!("a delta names `{name}`, which the model does not have"),
+                detail: format!("a change names `{name}`, which the model does not have"),
             });
         }
+        let d = c.tensor();
         if let Some(shape) = o.source.shape(name)
             && shape != d.shape
         {
@@ -184,11 +199,18 @@ pub fn export_hf(
             path: o.source.file_of(name),
             name: o.source.file_name(name),
         })?;
-        if let Some(d) = deltas.get(name) {
-            for (w, x) in t.data.iter_mut().zip(&d.data) {
-                *w += x;
+        match changes.get(name) {
+            Some(Change::Add(d)) => {
+                for (w, x) in t.data.iter_mut().zip(&d.data) {
+                    *w += x;
+                }
+                merged += 1;
             }
-            merged += 1;
+            Some(Change::Replace(d)) => {
+                t.data.clone_from(&d.data);
+                merged += 1;
+            }
+            None => {}
         }
         parameters += t.data.len();
         let bytes: Vec<u8> = t.data.iter().flat_map(|x| x.to_le_bytes()).collect();

@@ -8,6 +8,8 @@ use burn::tensor::activation::silu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::ModelConfig;
 use crate::error::Result;
@@ -25,6 +27,33 @@ pub struct Dims {
     pub head_dim: usize,
     /// Rotary frequencies.
     pub rope: Rope,
+    /// Dropout on the input of LoRA adapters' path while training (0 = none); see
+    /// [`CausalLm::set_lora_dropout`].
+    pub lora_dropout: f64,
+    /// Where the dropout masks' random stream stands (shared by clones of the model).
+    pub dropout_draws: Arc<AtomicU64>,
+}
+
+/// SplitMix64's output function: the `i`-th draw of the dropout stream.
+fn mix(i: u64) -> u64 {
+    let mut z = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A `[rows, cols]` keep-mask scaled by 1 / keep, drawn from the model's own stream (not
+/// the backend's global generator, which other models in the process also draw from).
+fn dropout_mask(dims: &Dims, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    let keep = 1.0 - dims.lora_dropout;
+    let n = (rows * cols) as u64;
+    let start = dims.dropout_draws.fetch_add(n, Ordering::Relaxed);
+    let threshold = (keep * u64::MAX as f64) as u64;
+    let scale = (1.0 / keep) as f32;
+    let v: Vec<f32> = (start..start + n)
+        .map(|i| if mix(i) < threshold { scale } else { 0.0 })
+        .collect();
+    Tensor::from_data(TensorData::new(v, [rows, cols]), device)
 }
 
 /// Self-attention: q, k, v, o projections (HF names).
@@ -140,9 +169,27 @@ fn transpose(t: &HostTensor) -> Vec<f32> {
 /// A linear layer over `[batch, len, d]` as one `[batch·len, d]` product: burn's 3-D
 /// product runs each batch entry on its own (one thread), the 2-D one lets the CPU
 /// backend split the rows over every core.
-fn linear(layer: &Linear, x: Tensor<3>) -> Tensor<3> {
+///
+/// With LoRA dropout on ([`Dims::lora_dropout`]), on a device that records gradients,
+/// and a LoRA adapter on the weight, the adapter's path reads a dropped-out input, as
+/// peft's LoRA dropout does: `y = x·W + s·drop(x)·A·B`. The reparameterized weight
+/// already gives `x·W + s·x·A·B`, so the difference `s·(drop(x) − x)·A·B` is added.
+fn linear(layer: &Linear, x: Tensor<3>, dims: Option<&Dims>) -> Tensor<3> {
     let [b, t, d] = x.dims();
-    let y = layer.forward(x.reshape([b * t, d]));
+    let x = x.reshape([b * t, d]);
+    let mut y = layer.forward(x.clone());
+    if let Some(dims) = dims
+        && dims.lora_dropout > 0.0
+        && x.device().is_autodiff()
+        && let Some(adapter) = layer.weight.adapter()
+    {
+        let dropped = x.clone() * dropout_mask(dims, b * t, d, &x.device());
+        let extra = (dropped - x)
+            .matmul(adapter.a.val())
+            .matmul(adapter.b.val())
+            .mul_scalar(adapter.scale);
+        y = y + extra;
+    }
     let n = y.dims()[1];
     y.reshape([b, t, n])
 }
@@ -236,6 +283,8 @@ impl CausalLm {
                 kv_heads: cfg.num_kv_heads,
                 head_dim: cfg.head_dim,
                 rope: Rope::new(cfg.head_dim, cfg.rope_theta, cfg.rope_scaling.as_ref()),
+                lora_dropout: 0.0,
+                dropout_draws: Arc::new(AtomicU64::new(0)),
             },
         })
     }
@@ -262,9 +311,10 @@ impl CausalLm {
                 slot,
             );
             x = x + a;
-            let m = layer
-                .mlp
-                .forward(layer.post_attention_layernorm.forward(x.clone()));
+            let m = layer.mlp.forward(
+                layer.post_attention_layernorm.forward(x.clone()),
+                &self.dims,
+            );
             x = x + m;
         }
         if let Some(c) = cache {
@@ -273,9 +323,23 @@ impl CausalLm {
         self.norm.forward(x)
     }
 
+    /// Train LoRA adapters with dropout `p` on their input path (peft's `lora_dropout`).
+    /// It applies only where gradients are recorded (the training device) and only to
+    /// weights with adapters; inference copies and the frozen base are unaffected.
+    /// The masks come from the model's own random stream, which
+    /// [`CausalLm::seed_lora_dropout`] positions.
+    pub fn set_lora_dropout(&mut self, p: f64) {
+        self.dims.lora_dropout = p;
+    }
+
+    /// Start the dropout masks' stream at `seed`, so what follows repeats exactly.
+    pub fn seed_lora_dropout(&self, seed: u64) {
+        self.dims.dropout_draws.store(seed, Ordering::Relaxed);
+    }
+
     /// Logits `[batch, len, vocab]` from hidden states.
     pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
-        linear(&self.lm_head, hidden)
+        linear(&self.lm_head, hidden, None)
     }
 
     /// Logits of the last position only, `[batch, vocab]`.
@@ -299,13 +363,14 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let (h, kvh, hd) = (dims.heads, dims.kv_heads, dims.head_dim);
-        let q = linear(&self.q_proj, x.clone())
+        let p = Some(dims);
+        let q = linear(&self.q_proj, x.clone(), p)
             .reshape([b, t, h, hd])
             .swap_dims(1, 2);
-        let k = linear(&self.k_proj, x.clone())
+        let k = linear(&self.k_proj, x.clone(), p)
             .reshape([b, t, kvh, hd])
             .swap_dims(1, 2);
-        let v = linear(&self.v_proj, x)
+        let v = linear(&self.v_proj, x, p)
             .reshape([b, t, kvh, hd])
             .swap_dims(1, 2);
         let q = rope::apply(q, cos, sin);
@@ -361,14 +426,96 @@ impl Attention {
                 is_causal,
             },
         );
-        self.o_proj
-            .forward(out.swap_dims(1, 2).reshape([b, t, h * hd]))
+        linear(&self.o_proj, out.swap_dims(1, 2).reshape([b, t, h * hd]), p)
     }
 }
 
 impl Mlp {
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let g = silu(linear(&self.gate_proj, x.clone()));
-        linear(&self.down_proj, g * linear(&self.up_proj, x))
+    fn forward(&self, x: Tensor<3>, dims: &Dims) -> Tensor<3> {
+        let p = Some(dims);
+        let g = silu(linear(&self.gate_proj, x.clone(), p));
+        linear(&self.down_proj, g * linear(&self.up_proj, x, p), p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Lora;
+
+    fn dims(p: f64) -> Dims {
+        Dims {
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 4,
+            rope: Rope::new(4, 10_000.0, None),
+            lora_dropout: p,
+            dropout_draws: Arc::new(AtomicU64::new(5)),
+        }
+    }
+
+    /// Sets every `[2, 3]` parameter (the adapter's B) to a fixed non-zero value.
+    struct SetB;
+
+    impl burn::module::ModuleMapper for SetB {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|t| {
+                if t.dims().as_slice() == [2, 3] {
+                    t.ones_like().mul_scalar(0.3)
+                } else {
+                    t
+                }
+            })
+        }
+    }
+
+    fn tensor2(v: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
+        Tensor::from_data(TensorData::new(v, shape), device)
+    }
+
+    #[test]
+    fn lora_dropout_drops_the_adapter_input_only_while_training() {
+        let device = Device::flex().autodiff();
+        let w: Vec<f32> = (0..12).map(|i| i as f32 * 0.1 - 0.5).collect();
+        let base = Linear {
+            weight: Param::from_tensor(tensor2(w, [4, 3], &device)),
+            bias: None,
+        };
+        // A seeded by burn; B (zero at first) set non-zero so the adapter path counts.
+        let layer = base.apply_lora(Lora::new(2, 4.0)).map(&mut SetB);
+        let x =
+            tensor2((0..8).map(|i| i as f32 * 0.25).collect(), [2, 4], &device).reshape([1, 2, 4]);
+        let plain = linear(&layer, x.clone(), None);
+        // Off when p = 0, or without autodiff.
+        let same = linear(&layer, x.clone(), Some(&dims(0.0)));
+        assert_eq!(plain.to_data(), same.to_data());
+        let d = dims(0.5);
+        let infer = linear(&layer.valid(), x.clone().inner(), Some(&d));
+        assert_eq!(plain.clone().inner().to_data(), infer.to_data());
+        // On: x·W' + s·(drop(x) − x)·A·B with the mask the stream gives at that point.
+        let start = d.dropout_draws.load(Ordering::Relaxed);
+        let got = linear(&layer, x.clone(), Some(&d));
+        assert_ne!(
+            got.to_data(),
+            plain.to_data(),
+            "the adapter path reads the drops"
+        );
+        d.dropout_draws.store(start, Ordering::Relaxed);
+        let mask = dropout_mask(&d, 2, 4, &device);
+        let x2 = x.reshape([2, 4]);
+        let ad = layer.weight.adapter().unwrap();
+        let want = plain.reshape([2, 3])
+            + (x2.clone() * mask.clone() - x2)
+                .matmul(ad.a.val())
+                .matmul(ad.b.val())
+                .mul_scalar(ad.scale);
+        got.reshape([2, 3])
+            .into_data()
+            .assert_approx_eq::<f32>(&want.into_data(), burn::tensor::Tolerance::default());
+        // The mask keeps about half, each kept value scaled by 2.
+        let m: Vec<f32> = mask.into_data().try_into_vec().unwrap();
+        assert!(m.iter().all(|&v| v == 0.0 || v == 2.0), "{m:?}");
+        // The next call draws further along the stream.
+        assert_eq!(d.dropout_draws.load(Ordering::Relaxed), start + 8);
     }
 }

@@ -97,9 +97,15 @@ impl Episode {
             );
         }
         s.push('\n');
+        // Each element is named by the action that clicks it, and each text slot by the
+        // action that types it, so a reader of the text (a language model choosing
+        // among the action labels) sees which label does what.
+        for (j, t) in self.instance().slots.iter().enumerate() {
+            let _ = writeln!(s, "type slot {j}: types '{t}'");
+        }
         for (k, e) in elements.iter().enumerate() {
             let words: Vec<String> = e.words.iter().map(word_text).collect();
-            let _ = write!(s, "[{k}] {} {}", &e.role.token()[2..], words.join(" "));
+            let _ = write!(s, "click {k}: {} {}", &e.role.token()[2..], words.join(" "));
             if let Some(v) = &e.value {
                 let _ = write!(s, ": '{v}'");
             }
@@ -148,10 +154,12 @@ mod tests {
         assert_eq!(t[ELEMENTS + 4], vocab::id("<slot0>"));
         assert_eq!(t[ELEMENTS + 3], vocab::id("focused"));
         let name = &ep.instance().slots[0];
+        let text = o.text.unwrap();
+        assert!(text.contains(&format!("click 0: field name: '{name}' (focused)")));
+        // The slots are named by the action that types them.
         assert!(
-            o.text
-                .unwrap()
-                .contains(&format!("[0] field name: '{name}' (focused)"))
+            text.contains(&format!("type slot 0: types '{name}'")),
+            "{text}"
         );
     }
 

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, bail};
 use steprl_learner::PolicyKind;
-use steprl_learner::lm_base::{lora_deltas, model_sha256};
+use steprl_learner::lm_base::{model_sha256, trained_changes};
 use steprl_train::RunConfig;
 
 use super::train::run_and_checkpoint;
@@ -40,16 +40,22 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<bool> {
             model.display()
         );
     }
-    let deltas = lora_deltas(&checkpoint, &cfg.policy.lora())?;
+    let lora = cfg.policy.lora();
+    let changes = trained_changes(&checkpoint, &lora)?;
+    let what = if lora.full {
+        "fine-tuned weights"
+    } else {
+        "merged adapters"
+    };
     eprintln!(
-        "merging {} adapters of {} into {} ...",
-        deltas.len(),
+        "writing {} {what} of {} into {} ...",
+        changes.len(),
         checkpoint.display(),
         model.display()
     );
-    let e = steprl_lm::export::export_hf(model, &a.out, &deltas)?;
+    let e = steprl_lm::export::export_hf(model, &a.out, &changes)?;
     println!(
-        "wrote {}: {} tensors ({} with merged adapters), {} parameters, f32",
+        "wrote {}: {} tensors ({} with {what}), {} parameters, f32",
         e.dir.display(),
         e.tensors,
         e.merged,

@@ -69,12 +69,24 @@ fn hyperparameters(cfg: &RunConfig, trainer: &Trainer, backend: &Selected) -> St
     let p = &cfg.policy;
     let policy = match p.kind {
         steprl_learner::PolicyKind::Lm => format!(
-            "lm {} ({:?} mode), LoRA rank {} α {} on {} ({} trainable parameters)",
+            "lm {} ({:?} mode), {} ({} trainable parameters)",
             p.model.as_deref().unwrap_or(Path::new("?")).display(),
             p.mode,
-            p.lora_rank,
-            p.lora_alpha,
-            p.lora_targets.join(", "),
+            match p.finetune {
+                steprl_learner::Finetune::Full =>
+                    "full fine-tuning of the decoder layers' projections".to_owned(),
+                steprl_learner::Finetune::Lora => format!(
+                    "LoRA rank {} α {} on {}{}",
+                    p.lora_rank,
+                    p.lora_alpha,
+                    p.lora_targets.join(", "),
+                    if p.lora_dropout > 0.0 {
+                        format!(", dropout {}", p.lora_dropout)
+                    } else {
+                        String::new()
+                    }
+                ),
+            },
             trainer.learner_params()
         ),
         _ => format!(
@@ -199,6 +211,21 @@ async fn evaluate(trainer: &mut Trainer, label: &str) -> Option<EvalReport> {
     Some(r)
 }
 
+/// Held-out success now (none when the run holds no tasks out or evaluates nothing).
+async fn evaluate_heldout(trainer: &mut Trainer, label: &str) -> Option<EvalReport> {
+    let e = trainer.config().eval;
+    if e.episodes == 0 {
+        return None;
+    }
+    let h = trainer.evaluate_heldout(e.episodes, e.greedy).await?;
+    println!(
+        "success on {} held-out tasks {label}: {:.1}%",
+        trainer.heldout().len(),
+        100.0 * h.mean()
+    );
+    Some(h)
+}
+
 fn write_eval(out: &Path, name: &str, r: &EvalReport) -> anyhow::Result<()> {
     let path = out.join(name);
     std::fs::write(&path, serde_json::to_string_pretty(r)?)
@@ -235,6 +262,9 @@ pub(super) async fn train(sandbox: &Sandbox, args: &TrainArgs) -> anyhow::Result
     }
     print!("{}", hyperparameters(&cfg, &trainer, &backend));
     let before = evaluate(&mut trainer, "before training").await;
+    if let Some(h) = evaluate_heldout(&mut trainer, "before training").await {
+        write_eval(&out, "eval-heldout-before.json", &h)?;
+    }
     if let Some(w) = trainer.warm_start().await? {
         println!(
             "warm start: {} demonstrations, {} steps cloned, {} epochs: loss {:.3} -> {:.3}",
@@ -242,6 +272,9 @@ pub(super) async fn train(sandbox: &Sandbox, args: &TrainArgs) -> anyhow::Result
         );
         if let Some(r) = evaluate(&mut trainer, "after warm start").await {
             write_eval(&out, "eval-warmstart.json", &r)?;
+        }
+        if let Some(h) = evaluate_heldout(&mut trainer, "after warm start").await {
+            write_eval(&out, "eval-heldout-warmstart.json", &h)?;
         }
     }
     run_rounds(&mut trainer).await?;
@@ -256,16 +289,19 @@ async fn finish(
     if let Some(b) = &before {
         write_eval(out, "eval-before.json", b)?;
     }
-    let e = trainer.config().eval;
-    if e.episodes > 0
-        && let Some(h) = trainer.evaluate_heldout(e.episodes, e.greedy).await
-    {
-        println!(
-            "success on {} held-out tasks: {:.1}%",
-            trainer.heldout().len(),
-            100.0 * h.mean()
-        );
+    if let Some(h) = evaluate_heldout(trainer, "after training").await {
         write_eval(out, "eval-heldout.json", &h)?;
+        let before: Option<EvalReport> =
+            std::fs::read_to_string(out.join("eval-heldout-before.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+        if let Some(b) = before {
+            println!(
+                "held-out before → after: {:.1}% → {:.1}%",
+                100.0 * b.mean(),
+                100.0 * h.mean()
+            );
+        }
     }
     let mut covered = true;
     if let Some(after) = evaluate(trainer, "after training").await {
