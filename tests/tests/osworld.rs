@@ -493,29 +493,32 @@ async fn compare_text_file_with_a_download_from_the_cache_and_computer_13_action
 }
 
 #[tokio::test]
-async fn a_download_missing_from_the_cache_is_a_clear_error() {
+async fn a_download_missing_from_the_cache_marks_its_task_before_any_episode() {
     let server = OsworldServer::start();
     let empty = tempfile::tempdir().unwrap();
     let mut g = grants(&server);
     g.read_dirs[1].host = empty.path().to_owned();
     let env = env_with(config(&server, json!({})), g).await.unwrap();
+    // Marked in the task list, naming the file and where to put it.
+    let meta: serde_json::Value = serde_json::from_str(&task(&env, NOTES).metadata_json).unwrap();
+    let why = meta["unsupported"].as_str().unwrap();
+    assert!(why.starts_with("missing from the cache: /cache/"), "{why}");
+    assert!(
+        why.contains("_notes.txt") && why.contains("never downloads"),
+        "{why}"
+    );
+    // Starting it is refused with that reason, before the VM is touched.
     let mut inst = env.instantiate().await.unwrap();
-    let ep = inst.start(NOTES, 0, text_parts()).await.unwrap();
-    let e = inst.reset(ep).await.unwrap_err();
+    let e = inst.start(NOTES, 0, text_parts()).await.unwrap_err();
     let CallError::Guest {
-        error: GuestError::External(m),
+        error: GuestError::Unsupported(m),
         ..
     } = &e
     else {
         panic!("{e}");
     };
-    assert!(m.contains("setup step 1/4 (download)"), "{m}");
-    assert!(
-        m.contains("https://example.com/osworld-fixtures/notes.txt"),
-        "{m}"
-    );
-    assert!(m.contains("is not in the cache"), "{m}");
-    assert!(calls(&server.requests(), "/setup/upload").is_empty());
+    assert_eq!(m, &format!("task {NOTES}: {why}"));
+    assert!(server.requests().is_empty(), "no setup ran");
 }
 
 #[tokio::test]

@@ -350,7 +350,8 @@ pub struct PlayArgs {
 }
 
 /// Capabilities granted to a plugin run from the command line (a run config grants
-/// them with `[env.grants]` and the like). Nothing is granted by default.
+/// them with `[env.grants]` and the like), and its sandbox limits (a run config's
+/// `[limits]`). Nothing is granted by default; limits default as in a run config.
 #[derive(Debug, Args, Default, Clone)]
 pub struct GrantArgs {
     /// Let the plugin send HTTP requests to HOST:PORT (repeatable), e.g.
@@ -361,4 +362,31 @@ pub struct GrantArgs {
     /// e.g. `--grant-dir /tasks=osworld/tasks`.
     #[arg(long = "grant-dir", value_name = "GUEST=DIR")]
     pub dirs: Vec<String>,
+    /// Cap on one granted HTTP request, in ms (a run config's `grants.http_timeout_ms`;
+    /// default 60000).
+    #[arg(long, value_name = "MS", value_parser = deadline())]
+    pub http_timeout_ms: Option<u64>,
+    /// Deadline of `init` and the declaration calls, in ms (`[limits] init_ms`;
+    /// default 60000).
+    #[arg(long, value_name = "MS", value_parser = deadline())]
+    pub init_ms: Option<u64>,
+    /// Deadline of an episode's start, reset and final state, in ms (`[limits]
+    /// env_reset_ms`; default 30000). Raise it for setups that sleep or open large
+    /// files.
+    #[arg(long, value_name = "MS", value_parser = deadline())]
+    pub env_reset_ms: Option<u64>,
+    /// Deadline of one step, in ms (`[limits] env_step_ms`; default 5000).
+    #[arg(long, value_name = "MS", value_parser = deadline())]
+    pub env_step_ms: Option<u64>,
+    /// Deadline of one reward check, in ms (`[limits] check_ms`; default 30000).
+    #[arg(long, value_name = "MS", value_parser = deadline())]
+    pub check_ms: Option<u64>,
+    /// Memory cap of a plugin instance, in MiB (`[limits] memory_mib`; default 256).
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=steprl_train::config::MAX_MEMORY_MIB))]
+    pub memory_mib: Option<u64>,
+}
+
+/// A deadline flag's parser: milliseconds in the range a run config's `[limits]` takes.
+fn deadline() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=steprl_train::config::MAX_DEADLINE_MS)
 }

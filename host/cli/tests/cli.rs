@@ -114,6 +114,33 @@ fn bad_config_json_is_named() {
 }
 
 #[test]
+fn sandbox_limits_are_flags_of_tasks_and_check() {
+    let env = plugin("uisim");
+    let env = env.to_str().unwrap();
+    // A cap the plugin cannot start under: the flag reached the sandbox.
+    let o = steprl(&["plugin", "check", env, "--memory-mib", "1"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(err.contains("memory cap of 1 MiB reached"), "{err}");
+    let o = steprl(&["tasks", env, "--memory-mib", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    // Raised limits run as usual; values outside a run config's ranges are refused.
+    let o = steprl(&[
+        "tasks",
+        env,
+        "--init-ms",
+        "120000",
+        "--env-reset-ms",
+        "60000",
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let o = steprl(&["tasks", env, "--init-ms", "0"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("0 is not in 1..=86400000"), "{err}");
+}
+
+#[test]
 fn tasks_lists_every_task_as_table_or_json() {
     let env = plugin("uisim");
     let o = steprl(&["tasks", env.to_str().unwrap()]);

@@ -415,6 +415,7 @@ pub(crate) trait LoraTraining {
         for _ in 0..ppo.epochs {
             rng.shuffle(&mut order);
             for idx in order.chunks(ppo.minibatch) {
+                let idx = &by_prompt(samples, idx);
                 let mut acc = Accumulated::default();
                 for micro in micro_batches(idx, ppo.micro_batch) {
                     let l = self.micro_loss(samples, micro);
@@ -447,6 +448,7 @@ pub(crate) trait LoraTraining {
             rng.shuffle(&mut order);
             let (mut sum, mut n) = (0.0f32, 0);
             for idx in order.chunks(ppo.minibatch) {
+                let idx = &by_prompt(samples, idx);
                 let mut grads = Vec::new();
                 for micro in micro_batches(idx, ppo.micro_batch) {
                     let share = micro.len() as f64 / idx.len() as f64;
@@ -471,6 +473,20 @@ pub(crate) trait LoraTraining {
         }
         (first, last)
     }
+}
+
+/// A minibatch's samples with equal prompts next to each other (otherwise in their
+/// shuffled order), so micro-batches split it where prompts change: a prompt's forward
+/// and backward pass, shared by its samples within a micro-batch, is then rarely
+/// repeated in another.
+fn by_prompt(samples: &[StepSample], idx: &[usize]) -> Vec<usize> {
+    let mut first: HashMap<&[u32], usize> = HashMap::new();
+    for (k, &i) in idx.iter().enumerate() {
+        first.entry(samples[i].context.as_slice()).or_insert(k);
+    }
+    let mut out = idx.to_vec();
+    out.sort_by_key(|&i| first[samples[i].context.as_slice()]);
+    out
 }
 
 /// What the weights saved in checkpoint `dir` change in the base model, by Hugging
@@ -767,4 +783,23 @@ fn read_adapters(bytes: &[u8]) -> Result<BTreeMap<String, Saved>, String> {
         out.insert(name, (id, view.shape().to_vec(), v));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minibatch_groups_equal_prompts_in_first_seen_order() {
+        let s = |p: u32| StepSample {
+            context: vec![p, 7],
+            ..StepSample::default()
+        };
+        let samples = [s(3), s(1), s(3), s(2), s(1), s(3)];
+        assert_eq!(by_prompt(&samples, &[5, 4, 3, 2, 1, 0]), [5, 2, 0, 4, 1, 3]);
+        // Micro-batches of 2 then split only where the prompt changes, but for the
+        // prompt with three samples.
+        let order = by_prompt(&samples, &[0, 1, 2, 3, 4, 5]);
+        assert_eq!(order, [0, 2, 5, 1, 4, 3]);
+    }
 }

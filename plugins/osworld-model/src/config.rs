@@ -83,6 +83,9 @@ fn default_shot_h() -> u32 {
 fn default_http_timeout() -> u64 {
     120_000
 }
+fn default_open_file_timeout() -> u64 {
+    1_810_000
+}
 fn default_retries() -> u32 {
     3
 }
@@ -148,6 +151,12 @@ pub struct Config {
     /// Timeout of one request to the VM server (the host's grant caps it too).
     #[serde(default = "default_http_timeout")]
     pub http_timeout_ms: u64,
+    /// Timeout of an `open` setup step's request: OSWorld's server waits up to 1,800 s
+    /// for the opened file's window, and its client 1,810 s. The host's grant
+    /// (`grants.http_timeout_ms`) and the reset deadline (`[limits] env_reset_ms`) cap
+    /// it: raise them for tasks that open large files.
+    #[serde(default = "default_open_file_timeout")]
+    pub open_file_timeout_ms: u64,
     /// Attempts per request on transport errors and 5xx answers.
     #[serde(default = "default_retries")]
     pub retries: u32,
@@ -168,8 +177,8 @@ pub struct Config {
 /// The keys `init` accepts, for error messages.
 pub const CONFIG_KEYS: &str = "server_url, task_dir, task_files, observation, action_space, \
      cache_dir, step_pause_ms, max_steps, elements, text_slots, client_password, screen_width, \
-     screen_height, screenshot_width, screenshot_height, http_timeout_ms, retries, \
-     retry_interval_ms, until_max_tries, reset_steps";
+     screen_height, screenshot_width, screenshot_height, http_timeout_ms, open_file_timeout_ms, \
+     retries, retry_interval_ms, until_max_tries, reset_steps";
 
 impl Config {
     /// Parse and validate the config JSON given to `init`.
@@ -223,6 +232,9 @@ impl Config {
             || !(1..=4096).contains(&self.screenshot_height)
         {
             return bad("screenshot_width and screenshot_height must lie in 1..=4096".into());
+        }
+        if self.http_timeout_ms == 0 || self.open_file_timeout_ms == 0 {
+            return bad("http_timeout_ms and open_file_timeout_ms must be positive".into());
         }
         if self.retries == 0 || self.until_max_tries == 0 {
             return bad("retries and until_max_tries must be at least 1".into());
@@ -286,6 +298,10 @@ mod tests {
         assert!(e.contains("server_url"), "{e}");
         assert!(Config::parse(r#"{"task_dir": "/t", "elements": 0}"#).is_err());
         assert!(Config::parse(r#"{"task_dir": "/t", "observation": "video"}"#).is_err());
+        let e = Config::parse(r#"{"task_dir": "/t", "open_file_timeout_ms": 0}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("open_file_timeout_ms must be positive"), "{e}");
         let e = Config::parse(r#"{"task_dir": "/t", "reset_steps": [{"type": "googledrive"}]}"#)
             .unwrap_err()
             .to_string();

@@ -40,5 +40,39 @@ pub enum OsworldError {
     Internal(String),
 }
 
+/// What stands in for the client password in every message the adapter gives out.
+pub const REDACTED: &str = "[client password]";
+
+/// `message` with every occurrence of `secret` (the VM's client password, which the
+/// `{CLIENT_PASSWORD}` placeholder puts into setup commands) replaced by [`REDACTED`].
+pub fn redact(message: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        message.to_owned()
+    } else {
+        message.replace(secret, REDACTED)
+    }
+}
+
+impl OsworldError {
+    /// The same error with `secret` redacted from its message.
+    pub fn redacted(self, secret: &str) -> Self {
+        let r = |m: String| redact(&m, secret);
+        match self {
+            OsworldError::InvalidConfig(m) => OsworldError::InvalidConfig(r(m)),
+            OsworldError::InvalidTask { file, message } => OsworldError::InvalidTask {
+                file,
+                message: r(message),
+            },
+            OsworldError::UnknownTask(m) => OsworldError::UnknownTask(r(m)),
+            OsworldError::Unsupported(m) => OsworldError::Unsupported(r(m)),
+            OsworldError::InvalidAction(m) => OsworldError::InvalidAction(r(m)),
+            OsworldError::Finished => OsworldError::Finished,
+            OsworldError::External(m) => OsworldError::External(r(m)),
+            OsworldError::Cache(m) => OsworldError::Cache(r(m)),
+            OsworldError::Internal(m) => OsworldError::Internal(r(m)),
+        }
+    }
+}
+
 /// Result alias of the adapter's logic.
 pub type Result<T, E = OsworldError> = std::result::Result<T, E>;

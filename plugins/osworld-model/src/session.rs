@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::a11y::{self, Element};
 use crate::actions::{self, Act, ActionTable, Special};
 use crate::config::{ActionSpaceKind, Config};
-use crate::error::{OsworldError, Result};
+use crate::error::{OsworldError, Result, redact};
 use crate::getters::{self, CivilDate, Getter, GetterSet};
 use crate::image::{self, Rgb};
 use crate::setup::{self, Placeholders, SetupStep};
@@ -153,8 +153,18 @@ impl<T: Transport> Session<T> {
         )
     }
 
-    /// Run the task's setup and return the first observation.
+    /// Run the task's setup and return the first observation. No message (error or
+    /// log) carries the client password: it is redacted.
     pub fn reset(&mut self) -> Result<Obs> {
+        self.reset_inner().map_err(|e| self.redacted(e))
+    }
+
+    /// An error as it leaves the session: the client password redacted.
+    fn redacted(&self, e: OsworldError) -> OsworldError {
+        e.redacted(&self.config.client_password)
+    }
+
+    fn reset_inner(&mut self) -> Result<Obs> {
         self.started = false;
         self.ended = false;
         self.steps = 0;
@@ -190,9 +200,12 @@ impl<T: Transport> Session<T> {
     }
 
     fn warn(&self, step: &str, what: &str) {
-        self.transport.log(&format!(
-            "task {}: {step} step: {what} (continuing, as OSWorld does)",
-            self.task.id
+        self.transport.log(&redact(
+            &format!(
+                "task {}: {step} step: {what} (continuing, as OSWorld does)",
+                self.task.id
+            ),
+            &self.config.client_password,
         ));
     }
 
@@ -211,7 +224,11 @@ impl<T: Transport> Session<T> {
             SetupStep::Open { path } => {
                 let r = self
                     .client()
-                    .setup_json("/setup/open_file", json!({ "path": path }))
+                    .setup_json_waiting(
+                        "/setup/open_file",
+                        json!({ "path": path }),
+                        Duration::from_millis(self.config.open_file_timeout_ms),
+                    )
                     .map_err(ext)?;
                 if r.status != 200 {
                     return Err(ext(format!("opening {path}: {}", r.describe())));
@@ -230,6 +247,22 @@ impl<T: Transport> Session<T> {
                     height: self.config.screen_height,
                 }
                 .apply(command);
+                if until.is_empty() {
+                    // OSWorld sends an execute without `until` once; a failure is
+                    // logged and setup goes on.
+                    match self.client().setup_execute(&command, *shell) {
+                        Ok(r) => {
+                            if let Some(f) = stdout {
+                                self.captured.insert(f.clone(), r.output.clone());
+                            }
+                            if let Some(f) = stderr {
+                                self.captured.insert(f.clone(), r.error.clone());
+                            }
+                        }
+                        Err(e) => self.warn("execute", &e),
+                    }
+                    return Ok(());
+                }
                 let mut failures = 0;
                 let mut last_error = String::new();
                 for attempt in 0..self.config.until_max_tries {
@@ -307,14 +340,8 @@ impl<T: Transport> Session<T> {
             }
             SetupStep::UploadFile { files } => {
                 for (local, vm_path) in files {
-                    let candidates = if local.starts_with('/') {
-                        vec![local.clone()]
-                    } else {
-                        vec![
-                            format!("{}/{local}", self.task_cache()),
-                            format!("{}/{local}", self.config.cache_dir.trim_end_matches('/')),
-                        ]
-                    };
+                    let candidates =
+                        setup::upload_candidates(&self.config.cache_dir, &self.task.id, local);
                     let data = read_first(&candidates).ok_or_else(|| {
                         OsworldError::Cache(format!(
                             "upload_file: `{local}` is not readable (tried {}); grant its directory \
@@ -414,6 +441,10 @@ impl<T: Transport> Session<T> {
 
     /// Apply one action.
     pub fn step(&mut self, action: AgentAction<'_>) -> Result<StepOut> {
+        self.step_inner(action).map_err(|e| self.redacted(e))
+    }
+
+    fn step_inner(&mut self, action: AgentAction<'_>) -> Result<StepOut> {
         if self.ended {
             return Err(OsworldError::Finished);
         }
@@ -501,6 +532,10 @@ impl<T: Transport> Session<T> {
 
     /// Run the postconfig and the getters, and pack the final state (computed once).
     pub fn final_state(&mut self) -> Result<String> {
+        self.final_state_inner().map_err(|e| self.redacted(e))
+    }
+
+    fn final_state_inner(&mut self) -> Result<String> {
         if let Some(s) = self.final_state.get() {
             return Ok(s.clone());
         }
@@ -665,6 +700,7 @@ mod tests {
         files: RefCell<HashMap<String, Vec<u8>>>,
         outputs: RefCell<HashMap<String, String>>,
         slept: RefCell<Vec<Duration>>,
+        logs: RefCell<Vec<String>>,
         fail_execute: bool,
     }
 
@@ -719,6 +755,11 @@ mod tests {
                     json!({"directory_tree": {"type": "directory", "name": "user", "children": []}}),
                 ),
                 ("/screen_size", _) => resp(200, json!({"width": 1920, "height": 1080})),
+                // Flask's answer when the route returns None (no such window).
+                ("/window_size", _) => Ok(Response {
+                    status: 500,
+                    body: b"<!doctype html><title>500 Internal Server Error</title>".to_vec(),
+                }),
                 ("/terminal", _) => resp(200, json!({"output": "$ ls", "status": "success"})),
                 ("/setup/launch", _) => resp(
                     500,
@@ -732,6 +773,9 @@ mod tests {
         }
         fn sleep(&self, d: Duration) {
             self.slept.borrow_mut().push(d);
+        }
+        fn log(&self, message: &str) {
+            self.logs.borrow_mut().push(message.to_owned());
         }
         fn today(&self) -> CivilDate {
             CivilDate::new(2024, 6, 5)
@@ -977,13 +1021,76 @@ mod tests {
             fail_execute: true,
             ..Mock::default()
         };
+        // Without `until`, a failing execute is sent once, logged, and setup goes on
+        // (as OSWorld's setup controller does).
         let t = task(json!({"id": "f", "instruction": "x",
             "config": [{"type": "execute", "parameters": {"command": "true"}}], "evaluator": {"func": "infeasible"}}));
+        let mut s = Session::new(&mock, config("{}"), t, parts()).unwrap();
+        s.reset().unwrap();
+        let executes = |m: &Mock| {
+            m.sent
+                .borrow()
+                .iter()
+                .filter(|r| r.path == "/setup/execute")
+                .count()
+        };
+        assert_eq!(executes(&mock), 1);
+        let logs = mock.logs.borrow().join("\n");
+        assert!(
+            logs.contains("task f: execute step: POST /setup/execute `true`: HTTP 500: no shell (continuing, as OSWorld does)"),
+            "{logs}"
+        );
+        // With `until`, failures are retried and, past 5, fail the reset.
+        let mock = Mock {
+            fail_execute: true,
+            ..Mock::default()
+        };
+        let t = task(json!({"id": "f", "instruction": "x",
+            "config": [{"type": "execute", "parameters": {"command": "true", "until": {"returncode": 0}}}],
+            "evaluator": {"func": "infeasible"}}));
         let mut s = Session::new(&mock, config("{}"), t, parts()).unwrap();
         let e = s.reset().unwrap_err();
         assert!(
             matches!(e, OsworldError::External(ref m) if m.contains("failed 5 times") && m.contains("no shell")),
             "{e:?}"
+        );
+        assert_eq!(executes(&mock), 5);
+    }
+
+    #[test]
+    fn the_client_password_never_leaves_in_a_message() {
+        let mock = Mock {
+            fail_execute: true,
+            ..Mock::default()
+        };
+        let t = task(json!({"id": "p", "instruction": "x",
+            "config": [
+                {"type": "execute", "parameters": {
+                    "command": "echo {CLIENT_PASSWORD} | sudo -S true", "shell": true}},
+                {"type": "execute", "parameters": {
+                    "command": "echo {CLIENT_PASSWORD} | sudo -S mkdir /srv/x", "shell": true,
+                    "until": {"returncode": 0}}}],
+            "evaluator": {"func": "infeasible"}}));
+        let cfg = config(r#"{"client_password": "hunter2secret"}"#);
+        let mut s = Session::new(&mock, cfg, t, parts()).unwrap();
+        let e = s.reset().unwrap_err().to_string();
+        assert!(!e.contains("hunter2secret"), "{e}");
+        assert!(e.contains("echo [client password] | sudo -S mkdir"), "{e}");
+        // The first step's failure was logged, redacted too.
+        let logs = mock.logs.borrow().join("\n");
+        assert!(
+            logs.contains("echo [client password] | sudo -S true")
+                && !logs.contains("hunter2secret"),
+            "{logs}"
+        );
+        // The command the VM was sent still carries it.
+        let sent = mock.sent.borrow();
+        let Body::Json(body) = &sent.last().unwrap().body else {
+            panic!("a JSON execute");
+        };
+        assert!(
+            body["command"].to_string().contains("hunter2secret"),
+            "{body}"
         );
     }
 
@@ -1025,5 +1132,55 @@ mod tests {
         assert!(r[3].as_str().unwrap().starts_with("<desktop-frame"));
         assert_eq!(fs.expected.unwrap()[0]["expected"]["time"], "2024-06-06");
         assert!(fs.last_action.is_none());
+    }
+
+    #[test]
+    fn opening_a_file_waits_as_long_as_osworlds_client() {
+        let mock = Mock::default();
+        let t = task(json!({"id": "o", "instruction": "x",
+            "config": [{"type": "open", "parameters": {"path": "/home/user/big.xlsx"}}],
+            "evaluator": {"func": "infeasible"}}));
+        let timeout = |cfg: &str| {
+            let mut s = Session::new(&mock, config(cfg), t.clone(), parts()).unwrap();
+            s.reset().unwrap();
+            let sent = mock.sent.borrow();
+            let open = sent.iter().rfind(|r| r.path == "/setup/open_file").unwrap();
+            open.timeout
+        };
+        assert_eq!(timeout("{}"), Some(Duration::from_secs(1810)));
+        assert_eq!(
+            timeout(r#"{"open_file_timeout_ms": 5000}"#),
+            Some(Duration::from_secs(5))
+        );
+        // Other requests keep the configured timeout.
+        assert!(
+            mock.sent
+                .borrow()
+                .iter()
+                .filter(|r| r.path != "/setup/open_file")
+                .all(|r| r.timeout.is_none())
+        );
+    }
+
+    #[test]
+    fn a_window_that_does_not_exist_gives_none_not_a_failed_final_state() {
+        let mock = Mock::default();
+        let t = task(json!({"id": "w", "instruction": "x", "evaluator": {
+            "func": "is_vlc_fullscreen",
+            "result": {"type": "vm_window_size", "app_class_name": "vlc"},
+            "expected": {"type": "vm_screen_size"}}}));
+        let mut s = Session::new(&mock, config(r#"{"retries": 3}"#), t, parts()).unwrap();
+        s.reset().unwrap();
+        let fs: FinalState = serde_json::from_str(&s.final_state().unwrap()).unwrap();
+        assert_eq!(fs.result.unwrap_or(Value::Null), Value::Null);
+        assert_eq!(fs.expected, Some(json!({"width": 1920, "height": 1080})));
+        // Asked as often as the retries allow, as OSWorld's controller does.
+        let asked = mock
+            .sent
+            .borrow()
+            .iter()
+            .filter(|r| r.path == "/window_size")
+            .count();
+        assert_eq!(asked, 3);
     }
 }

@@ -231,8 +231,18 @@ fn get_str(p: &Map<String, Value>, ty: &str, key: &str) -> Result<String, String
     }
 }
 
+/// A flag as OSWorld's Python reads it: by truthiness. Task files give `"shell":
+/// "true"` as a string (a non-empty string is true — `"false"` too, as in Python);
+/// numbers are true unless zero; absent or `null` is false.
 fn get_bool(p: &Map<String, Value>, key: &str) -> bool {
-    p.get(key).and_then(Value::as_bool).unwrap_or(false)
+    match p.get(key) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|x| x != 0.0),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(o)) => !o.is_empty(),
+    }
 }
 
 fn get_opt_str(p: &Map<String, Value>, key: &str) -> Option<String> {
@@ -404,6 +414,20 @@ pub fn download_candidates(
     out
 }
 
+/// Where an `upload_file` step's `local_path` may be, in the order tried: the path
+/// itself when absolute, else under the task's cache directory, then under the cache.
+pub fn upload_candidates(cache_dir: &str, task_id: &str, local: &str) -> Vec<String> {
+    if local.starts_with('/') {
+        vec![local.to_owned()]
+    } else {
+        let cache = cache_dir.trim_end_matches('/');
+        vec![
+            format!("{cache}/{task_id}/{local}"),
+            format!("{cache}/{local}"),
+        ]
+    }
+}
+
 /// RFC 4122 name-based UUID (version 5, SHA-1) in the URL namespace, lower-case
 /// hyphenated, as Python's `uuid.uuid5(uuid.NAMESPACE_URL, url)` prints it.
 pub fn uuid5_url(name: &str) -> String {
@@ -538,6 +562,27 @@ mod tests {
         assert!(u.met(0, "", ""));
         assert!(u.met(1, "server ready\n", ""));
         assert!(!u.met(1, "starting", "ready"));
+    }
+
+    #[test]
+    fn flags_are_read_as_python_reads_them() {
+        let shell = |v: Value| match SetupStep::parse(
+            &json!({"type": "execute", "parameters": {"command": "ls", "shell": v}}),
+        )
+        .unwrap()
+        {
+            SetupStep::Execute { shell, .. } => shell,
+            other => panic!("{other:?}"),
+        };
+        // `"shell": "true"` is how five multi_apps tasks (e.g. 2373b66a) write it.
+        assert!(shell(json!("true")));
+        assert!(
+            shell(json!("false")),
+            "a non-empty string is truthy in Python"
+        );
+        assert!(shell(json!(true)) && shell(json!(1)));
+        assert!(!shell(json!("")) && !shell(json!(false)) && !shell(json!(0)));
+        assert!(!shell(Value::Null));
     }
 
     #[test]

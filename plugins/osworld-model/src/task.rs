@@ -6,7 +6,7 @@ use osworld_metrics::state::Evaluator;
 use serde_json::{Value, json};
 
 use crate::error::{OsworldError, Result};
-use crate::getters::GetterSet;
+use crate::getters::{Getter, GetterSet};
 use crate::setup::{self, SetupStep};
 
 /// The task JSON key with explicit text slots (a steprl extension OSWorld ignores).
@@ -179,6 +179,80 @@ impl Task {
         })
     }
 
+    /// The files the task's setup, postconfig and cache getters read from the cache
+    /// (`cache_dir`) that are not there: for each, the path the adapter looks at first.
+    /// Checked when the task list is built, so a task whose files are missing is marked
+    /// before an episode runs, not found out at its final state.
+    pub fn missing_cache_files(&self, cache_dir: &str) -> Vec<String> {
+        let exists = |paths: &[String]| paths.iter().any(|p| std::path::Path::new(p).is_file());
+        let mut missing = Vec::new();
+        let mut captured = Vec::new();
+        for step in self.setup.iter().chain(&self.postconfig) {
+            match step {
+                SetupStep::Download { files } => {
+                    for (url, vm_path) in files {
+                        let c = setup::download_candidates(cache_dir, &self.id, url, vm_path);
+                        if !exists(&c) {
+                            missing.push(c[0].clone());
+                        }
+                    }
+                }
+                SetupStep::UploadFile { files } => {
+                    for (local, _) in files {
+                        let c = setup::upload_candidates(cache_dir, &self.id, local);
+                        if !exists(&c) {
+                            missing.push(c[0].clone());
+                        }
+                    }
+                }
+                SetupStep::Execute { stdout, stderr, .. } => {
+                    captured.extend(stdout.iter().chain(stderr).cloned());
+                }
+                _ => {}
+            }
+        }
+        let task_cache = format!("{}/{}", cache_dir.trim_end_matches('/'), self.id);
+        let getters = [&self.result, &self.expected];
+        for set in getters.into_iter().flatten() {
+            let list: Vec<&Getter> = match set {
+                GetterSet::One(g) => vec![g],
+                GetterSet::Many(v) => v.iter().flatten().collect(),
+            };
+            for g in list {
+                let names: Vec<&String> = match g {
+                    Getter::CacheFile { path } => vec![path],
+                    Getter::CloudFile { dests, .. } => dests.iter().collect(),
+                    _ => Vec::new(),
+                };
+                for name in names {
+                    let path = format!("{task_cache}/{name}");
+                    if !captured.contains(name) && !exists(std::slice::from_ref(&path)) {
+                        missing.push(path);
+                    }
+                }
+            }
+        }
+        missing
+    }
+
+    /// Mark the task unrunnable when files it needs are missing from the cache (see
+    /// [`Task::missing_cache_files`]); a task already marked keeps its reason.
+    pub fn check_cache(&mut self, cache_dir: &str) {
+        if self.unsupported.is_some() {
+            return;
+        }
+        let missing = self.missing_cache_files(cache_dir);
+        if let Some(first) = missing.first() {
+            let more = match missing.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            self.unsupported = Some(format!(
+                "missing from the cache: {first}{more} (the adapter never downloads; put the file there, in the directory granted as `{cache_dir}`)"
+            ));
+        }
+    }
+
     /// Whether the task is infeasible (scored by the agent saying `FAIL`).
     pub fn infeasible(&self) -> bool {
         self.evaluator.func.is_infeasible()
@@ -349,5 +423,45 @@ mod tests {
             Task::parse(text, "s.json", None).unwrap().text_slots,
             vec!["echo hi"]
         );
+    }
+
+    #[test]
+    fn files_missing_from_the_cache_mark_the_task_when_the_list_is_built() {
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache.path().to_str().unwrap();
+        let text = r#"{"id": "t1", "instruction": "Edit the sheet",
+            "config": [
+                {"type": "download", "parameters": {"files": [
+                    {"url": "https://example.com/a.xlsx", "path": "/home/user/a.xlsx"}]}},
+                {"type": "execute", "parameters": {"command": "ls", "stdout": "ls.txt"}}],
+            "evaluator": {"func": ["compare_table", "check_include_exclude"],
+                "result": [{"type": "vm_file", "path": "/home/user/a.xlsx", "dest": "a.xlsx"},
+                           {"type": "cache_file", "path": "ls.txt"}],
+                "expected": [{"type": "cloud_file", "path": "https://example.com/gold.xlsx", "dest": "gold.xlsx"},
+                             {"type": "rule", "rules": {"include": ["a"]}}]}}"#;
+        let mut t = Task::parse(text, "t1.json", None).unwrap();
+        let download = format!(
+            "{dir}/t1/{}",
+            setup::osworld_cache_name("https://example.com/a.xlsx", "/home/user/a.xlsx")
+        );
+        assert_eq!(
+            t.missing_cache_files(dir),
+            [download.clone(), format!("{dir}/t1/gold.xlsx")],
+            "ls.txt is the execute step's captured stdout, not a cache file"
+        );
+        let mut marked = t.clone();
+        marked.check_cache(dir);
+        let why = marked.unsupported.unwrap();
+        assert!(
+            why.starts_with(&format!("missing from the cache: {download} (and 1 more)")),
+            "{why}"
+        );
+        // With the files in place (under any of the names tried) the task runs.
+        std::fs::create_dir(cache.path().join("t1")).unwrap();
+        std::fs::write(cache.path().join("t1/a.xlsx"), b"x").unwrap();
+        std::fs::write(cache.path().join("t1/gold.xlsx"), b"x").unwrap();
+        assert!(t.missing_cache_files(dir).is_empty());
+        t.check_cache(dir);
+        assert_eq!(t.unsupported, None);
     }
 }

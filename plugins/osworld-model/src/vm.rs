@@ -50,6 +50,9 @@ pub struct Request {
     pub path: String,
     /// Body.
     pub body: Body,
+    /// This request's own timeout, when it needs longer than the configured one
+    /// (`/setup/open_file` waits up to 1,800 s for the window on the server).
+    pub timeout: Option<Duration>,
 }
 
 /// A response.
@@ -146,6 +149,7 @@ fn req(method: Method, path: &str, body: Body) -> Request {
         method,
         path: path.to_owned(),
         body,
+        timeout: None,
     }
 }
 
@@ -264,6 +268,18 @@ impl<'a, T: Transport + ?Sized> VmClient<'a, T> {
         self.call_once(&req(Method::Post, path, Body::Json(body)))
     }
 
+    /// Like [`VmClient::setup_json`], with a timeout of its own.
+    pub fn setup_json_waiting(
+        &self,
+        path: &str,
+        body: Value,
+        timeout: Duration,
+    ) -> Result<Response, String> {
+        let mut r = req(Method::Post, path, Body::Json(body));
+        r.timeout = Some(timeout);
+        self.call_once(&r)
+    }
+
     /// `POST /setup/upload` (multipart `file_path`, `file_data`).
     pub fn upload(&self, vm_path: &str, data: Vec<u8>) -> Result<(), String> {
         let parts = vec![
@@ -326,19 +342,34 @@ impl<'a, T: Transport + ?Sized> VmClient<'a, T> {
             .and_then(|v| v.get("output").and_then(Value::as_str).map(str::to_owned)))
     }
 
-    /// A JSON answer of `path`, `None` on any non-200 answer (as OSWorld's getters).
+    /// A JSON answer of `path`, `None` on any non-200 answer — a 5xx one too, once the
+    /// retries are spent (as OSWorld's getters: `vm_window_size` for a window that
+    /// does not exist gets an HTML 500 and gives `None`, which its metric scores 0).
+    /// Only a server that cannot be reached at all is an error.
     pub fn json_or_none(
         &self,
         method: Method,
         path: &str,
         body: Body,
     ) -> Result<Option<Value>, String> {
-        let resp = self.call(&req(method, path, body))?;
-        Ok(if resp.status == 200 {
-            resp.json()
+        let r = req(method, path, body);
+        let mut last = String::new();
+        for attempt in 0..self.retry.attempts.max(1) {
+            if attempt > 0 {
+                self.transport.sleep(self.retry.interval);
+            }
+            match self.transport.send(&r) {
+                Ok(resp) if resp.status == 200 => return Ok(resp.json()),
+                Ok(resp) if resp.status < 500 => return Ok(None),
+                Ok(_) => last.clear(),
+                Err(e) => last = e,
+            }
+        }
+        if last.is_empty() {
+            Ok(None)
         } else {
-            None
-        })
+            Err(format!("{} {}: {last}", method_name(r.method), r.path))
+        }
     }
 }
 

@@ -30,7 +30,7 @@ impl Transport for HttpTransport {
             Method::Get => http::Request::get(&url),
             Method::Post => http::Request::post(&url),
         }
-        .timeout(self.timeout);
+        .timeout(req.timeout.unwrap_or(self.timeout));
         let r = match &req.body {
             Body::Empty => r,
             Body::Json(v) => r.json(&v.to_string()),
@@ -100,8 +100,11 @@ impl Environment for Osworld {
 
     fn init(config_json: &str) -> Result<Self, PluginError> {
         let config = Config::parse(config_json).map_err(plugin_error)?;
-        let tasks =
+        let mut tasks =
             catalog::load(config.task_dir.as_deref(), &config.task_files).map_err(plugin_error)?;
+        for t in &mut tasks {
+            t.check_cache(&config.cache_dir);
+        }
         let unsupported = tasks.iter().filter(|t| t.unsupported.is_some()).count();
         steprl_plugin::log::info(&format!(
             "osworld: {} tasks ({} unsupported), server {}",

@@ -10,10 +10,12 @@ mod train;
 
 use std::io::IsTerminal;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
 use steprl_sandbox::{
-    DirGrant, Grants, LoadedPlugin, PluginOptions, Sandbox, SandboxConfig, default_cache_dir,
+    DirGrant, Grants, Limits, LoadedPlugin, PluginOptions, Sandbox, SandboxConfig,
+    default_cache_dir,
 };
 
 use crate::args::GrantArgs;
@@ -103,17 +105,29 @@ fn options(
             guest: guest.to_owned(),
         });
     }
+    let ms = |flag: Option<u64>, default: Duration| flag.map_or(default, Duration::from_millis);
+    let d = Grants::default();
+    let l = Limits::default();
+    let limits = Limits {
+        init: ms(grants.init_ms, l.init),
+        env_reset: ms(grants.env_reset_ms, l.env_reset),
+        env_step: ms(grants.env_step_ms, l.env_step),
+        check: ms(grants.check_ms, l.check),
+        memory_bytes: grants.memory_mib.map_or(l.memory_bytes, |m| m << 20),
+        ..l
+    };
     let grants = Grants {
         http: grants.http.clone(),
         read_dirs: dirs,
-        ..Grants::default()
+        http_timeout: ms(grants.http_timeout_ms, d.http_timeout),
+        ..d
     };
     match serde_json::from_str::<serde_json::Value>(config) {
         Ok(serde_json::Value::Object(_)) => Ok(PluginOptions {
             config_json: config.to_owned(),
             seed,
             grants,
-            ..PluginOptions::default()
+            limits,
         }),
         Ok(_) => anyhow::bail!("{flag} must be a JSON object, like '{{\"levels\": [1]}}'"),
         Err(e) => anyhow::bail!("{flag} is not valid JSON: {e}"),
