@@ -19,7 +19,7 @@ use crate::image::{self, Rgb};
 use crate::setup::{self, Placeholders, SetupStep};
 use crate::task::Task;
 use crate::tokens;
-use crate::vm::{Body, Method, Retry, Transport, VmClient};
+use crate::vm::{Body, ExecResult, Method, Retry, Transport, VmClient};
 
 /// How long OSWorld waits between repeats of an `execute` step.
 const UNTIL_PAUSE: Duration = Duration::from_millis(300);
@@ -209,6 +209,17 @@ impl<T: Transport> Session<T> {
         ));
     }
 
+    /// Keep an execute step's output under the cache file names it gives, for the
+    /// `cache_file` getter.
+    fn capture(&mut self, stdout: &Option<String>, stderr: &Option<String>, r: &ExecResult) {
+        if let Some(f) = stdout {
+            self.captured.insert(f.clone(), r.output.clone());
+        }
+        if let Some(f) = stderr {
+            self.captured.insert(f.clone(), r.error.clone());
+        }
+    }
+
     fn run_step(&mut self, step: &SetupStep) -> Result<()> {
         let ext = OsworldError::External;
         match step {
@@ -251,14 +262,7 @@ impl<T: Transport> Session<T> {
                     // OSWorld sends an execute without `until` once; a failure is
                     // logged and setup goes on.
                     match self.client().setup_execute(&command, *shell) {
-                        Ok(r) => {
-                            if let Some(f) = stdout {
-                                self.captured.insert(f.clone(), r.output.clone());
-                            }
-                            if let Some(f) = stderr {
-                                self.captured.insert(f.clone(), r.error.clone());
-                            }
-                        }
+                        Ok(r) => self.capture(stdout, stderr, &r),
                         Err(e) => self.warn("execute", &e),
                     }
                     return Ok(());
@@ -271,12 +275,7 @@ impl<T: Transport> Session<T> {
                     }
                     match self.client().setup_execute(&command, *shell) {
                         Ok(r) => {
-                            if let Some(f) = stdout {
-                                self.captured.insert(f.clone(), r.output.clone());
-                            }
-                            if let Some(f) = stderr {
-                                self.captured.insert(f.clone(), r.error.clone());
-                            }
+                            self.capture(stdout, stderr, &r);
                             if until.met(r.returncode, &r.output, &r.error) {
                                 return Ok(());
                             }
