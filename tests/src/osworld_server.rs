@@ -2742,6 +2742,94 @@ impl OsworldServer {
     }
 }
 
+/// A revert controller for an [`OsworldServer`], speaking the protocol the adapter's
+/// `revert_url` expects (README, "Reverting the VM"): `POST` with `{"task_id",
+/// "snapshot"}` puts the VM back into the state it had when the controller was made and
+/// answers 200 `{"reverted": true}`; anything else is 404/405. It stands in for a
+/// controller that recreates OSWorld's Docker container or reverts a VMware or
+/// VirtualBox snapshot.
+pub struct RevertController {
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+    port: u16,
+    reverts: Arc<Mutex<Vec<Value>>>,
+}
+
+impl OsworldServer {
+    /// A revert controller restoring the VM as it is now.
+    pub fn revert_controller(&self) -> RevertController {
+        let pristine = self.vm(|vm| vm.clone());
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1"));
+        let port = server.server_addr().to_ip().expect("an IP listener").port();
+        let reverts = Arc::new(Mutex::new(Vec::new()));
+        let (s, vm, log) = (server.clone(), self.vm.clone(), reverts.clone());
+        let thread = std::thread::spawn(move || {
+            for mut req in s.incoming_requests() {
+                let mut body = Vec::new();
+                let _ = req.as_reader().read_to_end(&mut body);
+                let (status, answer) = match (req.method(), req.url()) {
+                    (tiny_http::Method::Post, "/revert") => {
+                        match serde_json::from_slice::<Value>(&body) {
+                            Ok(v) if v.get("task_id").is_some() => {
+                                let mut vm = vm.lock().unwrap_or_else(|e| e.into_inner());
+                                let requests = std::mem::take(&mut vm.requests);
+                                *vm = pristine.clone();
+                                vm.requests = requests;
+                                log.lock().unwrap_or_else(|e| e.into_inner()).push(v);
+                                (200, json!({"reverted": true}))
+                            }
+                            _ => (
+                                400,
+                                json!({"error": "a JSON body with task_id is required"}),
+                            ),
+                        }
+                    }
+                    (_, "/revert") => (405, json!({"error": "POST only"})),
+                    _ => (404, json!({"error": "not found"})),
+                };
+                let resp = tiny_http::Response::from_data(answer.to_string().into_bytes())
+                    .with_status_code(status);
+                let _ = req.respond(resp);
+            }
+        });
+        RevertController {
+            server,
+            thread: Some(thread),
+            port,
+            reverts,
+        }
+    }
+}
+
+impl RevertController {
+    /// `127.0.0.1:<port>` (what the network grant names).
+    pub fn authority(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The URL the adapter's `revert_url` names.
+    pub fn url(&self) -> String {
+        format!("http://{}/revert", self.authority())
+    }
+
+    /// The bodies of the reverts asked for so far.
+    pub fn reverts(&self) -> Vec<Value> {
+        self.reverts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for RevertController {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 impl Drop for OsworldServer {
     fn drop(&mut self) {
         self.server.unblock();

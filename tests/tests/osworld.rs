@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use steprl::conformance::{EnvCheck, check_environment};
@@ -519,6 +519,140 @@ async fn a_download_missing_from_the_cache_marks_its_task_before_any_episode() {
     };
     assert_eq!(m, &format!("task {NOTES}: {why}"));
     assert!(server.requests().is_empty(), "no setup ran");
+}
+
+/// Episodes of a task whose setup does not clean up after the last one: without a
+/// revert, what one episode did is still there in the next, and saying DONE at once
+/// scores a stale success; with the revert controller every episode starts from the
+/// pristine VM, so it does not.
+#[tokio::test]
+async fn with_a_revert_controller_a_stale_success_no_longer_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut whoami: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("tasks/os-whoami-to-file.json")).unwrap(),
+    )
+    .unwrap();
+    // Keep only the terminal launch: no `rm -f ~/whoami.txt` before the episode.
+    whoami["config"] = json!([{"type": "launch", "parameters": {"command": ["gnome-terminal"]}}]);
+    std::fs::write(dir.path().join("whoami.json"), whoami.to_string()).unwrap();
+    let solve = |_: &Observation, i: usize| -> Option<Action> {
+        let a = [
+            "pyautogui.click(520, 440)",
+            "pyautogui.typewrite('whoami > ~/whoami.txt')",
+            "pyautogui.press('enter')",
+            "DONE",
+        ];
+        a.get(i).map(|s| Action::Text((*s).into()))
+    };
+    let done_at_once = |_: &Observation, i: usize| (i == 0).then(|| Action::Text("DONE".into()));
+    for revert in [false, true] {
+        let server = OsworldServer::start();
+        let controller = server.revert_controller();
+        let mut g = grants(&server);
+        g.read_dirs[0].host = dir.path().to_owned();
+        g.http.push(controller.authority());
+        let extra = if revert {
+            json!({"action_space": "pyautogui", "revert_url": controller.url()})
+        } else {
+            json!({"action_space": "pyautogui"})
+        };
+        let env = env_with(config(&server, extra), g).await.unwrap();
+        let mut checker = checker().await;
+        let mut inst = env.instantiate().await.unwrap();
+        let t = task(&env, WHOAMI).clone();
+        let (_, v, _) = play(inst.as_mut(), &mut checker, &t, text_parts(), solve).await;
+        assert!(v.success, "{}", v.reason);
+        let (_, v, _) = play(inst.as_mut(), &mut checker, &t, text_parts(), done_at_once).await;
+        assert_eq!(v.success, !revert, "revert {revert}: {}", v.reason);
+        let reverts = controller.reverts();
+        if revert {
+            assert_eq!(
+                reverts,
+                vec![json!({"task_id": WHOAMI, "snapshot": "os"}); 2],
+                "one revert before each episode"
+            );
+        } else {
+            assert!(reverts.is_empty());
+        }
+    }
+}
+
+/// The shipped revert controller (`plugins/osworld/controller/revert_controller.py`)
+/// running `command`; killed when dropped.
+struct Controller {
+    child: std::process::Child,
+    authority: String,
+}
+
+impl Controller {
+    fn start(command: &str) -> Controller {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../plugins/osworld/controller/revert_controller.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .args(["--bind", "127.0.0.1:0", "--command", command])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs (plugins/build.sh needs it too)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let authority = line
+            .trim()
+            .strip_prefix("revert_controller: listening on http://")
+            .and_then(|r| r.strip_suffix("/revert"))
+            .unwrap_or_else(|| panic!("{line}"))
+            .to_owned();
+        Controller { child, authority }
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_shipped_revert_controller_runs_its_command_before_each_episode() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("reverted");
+    let run = |controller: &Controller, server: &OsworldServer| {
+        let mut g = grants(server);
+        g.http.push(controller.authority.clone());
+        let revert = format!("http://{}/revert", controller.authority);
+        env_with(config(server, json!({"revert_url": revert})), g)
+    };
+    let server = OsworldServer::start();
+    let ok = Controller::start(&format!(
+        "echo \"$TASK_ID $SNAPSHOT\" >> {}",
+        marker.display()
+    ));
+    let env = run(&ok, &server).await.unwrap();
+    let mut inst = env.instantiate().await.unwrap();
+    for _ in 0..2 {
+        let ep = inst.start(WHOAMI, 0, text_parts()).await.unwrap();
+        inst.reset(ep).await.unwrap();
+        inst.close(ep).await;
+    }
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        format!("{WHOAMI} os\n{WHOAMI} os\n")
+    );
+    // A command that fails fails the reset, with the controller's answer.
+    let failing = Controller::start("echo disk busy; exit 3");
+    let env = run(&failing, &server).await.unwrap();
+    let mut inst = env.instantiate().await.unwrap();
+    let ep = inst.start(WHOAMI, 0, text_parts()).await.unwrap();
+    let e = inst.reset(ep).await.unwrap_err().to_string();
+    assert!(
+        e.contains("revert: POST http://") && e.contains("the revert command exited 3"),
+        "{e}"
+    );
 }
 
 #[tokio::test]

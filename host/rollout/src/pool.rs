@@ -96,6 +96,13 @@ pub struct RolloutStats {
     pub inference: Duration,
     /// Time in environment calls.
     pub env: Duration,
+    /// Episodes started (each a `start` and a `reset` call).
+    pub resets: u64,
+    /// Time of those starts and resets, summed over episodes (a VM revert an adapter
+    /// makes at reset is in it).
+    pub reset: Duration,
+    /// The longest of them.
+    pub reset_max: Duration,
     /// Time in reward checks.
     pub check: Duration,
 }
@@ -174,22 +181,26 @@ impl Pool {
             }
             let t0 = Instant::now();
             let env = &self.env;
-            let started =
-                join_all(
-                    self.lanes
-                        .iter_mut()
-                        .enumerate()
-                        .filter_map(|(lane, inst)| {
-                            let &(_, index) = starting.iter().find(|(l, _)| *l == lane)?;
-                            let spec = &specs[index];
-                            Some(async move {
-                                (lane, index, begin(env.as_ref(), inst, spec, parts).await)
-                            })
-                        }),
-                )
-                .await;
+            let started = join_all(
+                self.lanes
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(lane, inst)| {
+                        let &(_, index) = starting.iter().find(|(l, _)| *l == lane)?;
+                        let spec = &specs[index];
+                        Some(async move {
+                            let t = Instant::now();
+                            let r = begin(env.as_ref(), inst, spec, parts).await;
+                            (lane, index, r, t.elapsed())
+                        })
+                    }),
+            )
+            .await;
             stats.env += t0.elapsed();
-            for (lane, index, r) in started {
+            for (lane, index, r, took) in started {
+                stats.resets += 1;
+                stats.reset += took;
+                stats.reset_max = stats.reset_max.max(took);
                 match r {
                     Ok((episode, obs)) => match check(&obs, self.env.as_ref(), policy) {
                         Ok(()) => {

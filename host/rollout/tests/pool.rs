@@ -270,6 +270,9 @@ async fn results_come_back_in_plan_order_and_replay_exactly() {
     let steps: usize = a.iter().map(|r| r.transitions.len()).sum();
     assert_eq!(stats.env_steps, steps as u64);
     assert_eq!(stats.trajectories, 7);
+    // Every episode's start and reset is timed once; the longest is one of them.
+    assert_eq!(stats.resets, 7);
+    assert!(stats.reset_max <= stats.reset);
     // Same plan, same seeds → same trajectories, whatever the concurrency.
     let (b, _) = run(&plan, &mut Biased::default(), 5, Sampling::Sample).await;
     assert_eq!(a, b);

@@ -18,6 +18,13 @@ pub struct Perf {
     pub inference_s: f64,
     /// Environment calls within the rollout.
     pub env_s: f64,
+    /// Starting and resetting an episode (a VM revert an adapter makes is in it): the
+    /// mean over the round's episodes.
+    #[serde(default)]
+    pub reset_s: f64,
+    /// The longest start and reset of the round.
+    #[serde(default)]
+    pub reset_max_s: f64,
     /// Reward checks within the rollout.
     pub check_s: f64,
     /// Sampling augmentation candidates.

@@ -625,6 +625,8 @@ impl Trainer {
         perf.rollout_s = t0.elapsed().as_secs_f64();
         perf.inference_s = rstats.inference.as_secs_f64();
         perf.env_s = rstats.env.as_secs_f64();
+        perf.reset_s = rstats.reset.as_secs_f64() / rstats.resets.max(1) as f64;
+        perf.reset_max_s = rstats.reset_max.as_secs_f64();
         perf.check_s = rstats.check.as_secs_f64();
         perf.env_steps_per_s = rstats.env_steps as f64 / perf.rollout_s.max(1e-9);
 

@@ -83,6 +83,12 @@ fn default_shot_h() -> u32 {
 fn default_http_timeout() -> u64 {
     120_000
 }
+fn default_revert_timeout() -> u64 {
+    900_000
+}
+fn default_ready_timeout() -> u64 {
+    300_000
+}
 fn default_open_file_timeout() -> u64 {
     1_810_000
 }
@@ -172,13 +178,44 @@ pub struct Config {
     /// here (or revert the VM outside steprl between episodes).
     #[serde(default)]
     pub reset_steps: Vec<serde_json::Value>,
+    /// More reset steps for single tasks, by task id (run after `reset_steps`).
+    #[serde(default)]
+    pub task_reset_steps: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+    /// The revert controller: before every episode the adapter asks it to put the VM
+    /// back into a pristine state (`POST` with `{"task_id", "snapshot"}`; 200 when
+    /// done), then waits for the VM's server to answer. See the README's protocol.
+    #[serde(default)]
+    pub revert_url: Option<String>,
+    /// Timeout of the revert request (a container or snapshot restore).
+    #[serde(default = "default_revert_timeout")]
+    pub revert_timeout_ms: u64,
+    /// How long to wait, after a revert, for the VM's server to answer `GET /platform`.
+    #[serde(default = "default_ready_timeout")]
+    pub ready_timeout_ms: u64,
+}
+
+/// The parts of an `http://HOST:PORT/PATH` URL the adapter needs: the base
+/// (`http://HOST:PORT`) and the path (`/PATH`, `/` when none).
+pub fn split_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return None;
+    }
+    let scheme = url.len() - rest.len();
+    match rest.find('/') {
+        Some(i) => Some((&url[..scheme + i], &url[scheme + i..])),
+        None => Some((url, "/")),
+    }
 }
 
 /// The keys `init` accepts, for error messages.
 pub const CONFIG_KEYS: &str = "server_url, task_dir, task_files, observation, action_space, \
      cache_dir, step_pause_ms, max_steps, elements, text_slots, client_password, screen_width, \
      screen_height, screenshot_width, screenshot_height, http_timeout_ms, open_file_timeout_ms, \
-     retries, retry_interval_ms, until_max_tries, reset_steps";
+     retries, retry_interval_ms, until_max_tries, reset_steps, task_reset_steps, revert_url, \
+     revert_timeout_ms, ready_timeout_ms";
 
 impl Config {
     /// Parse and validate the config JSON given to `init`.
@@ -239,8 +276,34 @@ impl Config {
         if self.retries == 0 || self.until_max_tries == 0 {
             return bad("retries and until_max_tries must be at least 1".into());
         }
+        if let Some(u) = &self.revert_url
+            && split_url(u).is_none()
+        {
+            return bad(format!(
+                "revert_url: `{u}` is not an http(s) URL (e.g. `http://127.0.0.1:7000/revert`, your revert controller; grant its host:port to the plugin too)"
+            ));
+        }
+        if self.revert_timeout_ms == 0 || self.ready_timeout_ms == 0 {
+            return bad("revert_timeout_ms and ready_timeout_ms must be positive".into());
+        }
         self.reset_plan()?;
+        for (task, steps) in &self.task_reset_steps {
+            crate::setup::plan(steps).map_err(|e| {
+                OsworldError::InvalidConfig(format!("task_reset_steps.{task}: {e}"))
+            })?;
+        }
         Ok(())
+    }
+
+    /// The reset steps of `task`: `reset_steps`, then its `task_reset_steps`.
+    pub fn task_reset_plan(&self, task: &str) -> Result<Vec<crate::setup::SetupStep>> {
+        let mut plan = self.reset_plan()?;
+        if let Some(steps) = self.task_reset_steps.get(task) {
+            plan.extend(crate::setup::plan(steps).map_err(|e| {
+                OsworldError::InvalidConfig(format!("task_reset_steps.{task}: {e}"))
+            })?);
+        }
+        Ok(plan)
     }
 
     /// The parsed `reset_steps`.
@@ -302,6 +365,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("open_file_timeout_ms must be positive"), "{e}");
+        let e = Config::parse(
+            r#"{"task_dir": "/t", "task_reset_steps": {"abc": [{"type": "googledrive"}]}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "task_reset_steps.abc: unsupported setup step googledrive"
+        );
+        let e = Config::parse(r#"{"task_dir": "/t", "revert_url": "10.0.0.2:7000/revert"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("revert_url: `10.0.0.2:7000/revert` is not an http(s) URL"),
+            "{e}"
+        );
+        assert_eq!(
+            split_url("http://10.0.0.2:7000/revert"),
+            Some(("http://10.0.0.2:7000", "/revert"))
+        );
+        assert_eq!(split_url("http://h:1"), Some(("http://h:1", "/")));
         let e = Config::parse(r#"{"task_dir": "/t", "reset_steps": [{"type": "googledrive"}]}"#)
             .unwrap_err()
             .to_string();

@@ -26,6 +26,9 @@ const UNTIL_PAUSE: Duration = Duration::from_millis(300);
 /// Failed answers after which an `execute` step gives up (as OSWorld).
 const EXECUTE_FAILURES: u32 = 5;
 
+/// Pause between the polls of the VM's server after a revert.
+const READY_POLL: Duration = Duration::from_secs(1);
+
 /// Which observation parts the host asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Parts {
@@ -171,12 +174,59 @@ impl<T: Transport> Session<T> {
         self.last_action = None;
         self.captured.clear();
         self.final_state = OnceCell::new();
-        let reset = self.config.reset_plan()?;
+        self.revert()?;
+        let reset = self.config.task_reset_plan(&self.task.id)?;
         self.run_steps(&reset, "reset")?;
         let steps = self.task.setup.clone();
         self.run_steps(&steps, "setup")?;
         self.started = true;
         self.observe()
+    }
+
+    /// Put the VM back into a pristine state through the revert controller, when one
+    /// is configured, and wait for its server to answer again.
+    fn revert(&mut self) -> Result<()> {
+        let Some(url) = self.config.revert_url.clone() else {
+            return Ok(());
+        };
+        let ext = OsworldError::External;
+        let body = json!({"task_id": self.task.id, "snapshot": self.task.snapshot});
+        let r = self
+            .client()
+            .setup_json_waiting(
+                &url,
+                body,
+                Duration::from_millis(self.config.revert_timeout_ms),
+            )
+            .map_err(|e| ext(format!("task {}: revert: {e}", self.task.id)))?;
+        if r.status != 200 {
+            return Err(ext(format!(
+                "task {}: revert: POST {url}: {} (the revert controller could not restore the VM)",
+                self.task.id,
+                r.describe()
+            )));
+        }
+        let polls = (self.config.ready_timeout_ms / READY_POLL.as_millis() as u64).max(1);
+        let mut last = String::new();
+        for i in 0..polls {
+            if i > 0 {
+                self.transport.sleep(READY_POLL);
+            }
+            match self.client().call_once(&crate::vm::Request {
+                method: Method::Get,
+                path: "/platform".into(),
+                body: Body::Empty,
+                timeout: None,
+            }) {
+                Ok(r) if r.status == 200 => return Ok(()),
+                Ok(r) => last = r.describe(),
+                Err(e) => last = e,
+            }
+        }
+        Err(ext(format!(
+            "task {}: after the revert the VM's server did not answer within {} ms (last: {last}; raise `ready_timeout_ms`)",
+            self.task.id, self.config.ready_timeout_ms
+        )))
     }
 
     /// Run setup steps (the task's `config`, or `postconfig`).
@@ -753,6 +803,9 @@ mod tests {
                     200,
                     json!({"directory_tree": {"type": "directory", "name": "user", "children": []}}),
                 ),
+                ("http://10.0.0.9:7000/fail", _) => {
+                    resp(500, json!({"status": "error", "message": "no snapshot"}))
+                }
                 ("/screen_size", _) => resp(200, json!({"width": 1920, "height": 1080})),
                 // Flask's answer when the route returns None (no such window).
                 ("/window_size", _) => Ok(Response {
@@ -1131,6 +1184,52 @@ mod tests {
         assert!(r[3].as_str().unwrap().starts_with("<desktop-frame"));
         assert_eq!(fs.expected.unwrap()[0]["expected"]["time"], "2024-06-06");
         assert!(fs.last_action.is_none());
+    }
+
+    #[test]
+    fn a_revert_controller_restores_the_vm_before_every_episode() {
+        let mock = Mock::default();
+        let t = task(json!({"id": "r", "instruction": "x", "snapshot": "os",
+            "config": [{"type": "execute", "parameters": {"command": "setup"}}],
+            "evaluator": {"func": "infeasible"}}));
+        let cfg = config(
+            r#"{"revert_url": "http://10.0.0.9:7000/revert", "task_reset_steps":
+                {"r": [{"type": "execute", "parameters": {"command": "per-task"}}]}}"#,
+        );
+        let mut s = Session::new(&mock, cfg, t.clone(), parts()).unwrap();
+        s.reset().unwrap();
+        s.reset().unwrap();
+        let sent: Vec<String> = mock
+            .sent
+            .borrow()
+            .iter()
+            .map(|r| match &r.body {
+                Body::Json(b) if r.path.ends_with("/revert") => format!("{} {b}", r.path),
+                Body::Json(b) => format!("{} {}", r.path, b["command"]),
+                _ => r.path.clone(),
+            })
+            .filter(|p| !p.starts_with("/accessibility"))
+            .collect();
+        let one = [
+            r#"http://10.0.0.9:7000/revert {"snapshot":"os","task_id":"r"}"#,
+            "/platform",
+            r#"/setup/execute "per-task""#,
+            r#"/setup/execute "setup""#,
+        ];
+        assert_eq!(sent, [one, one].concat());
+        let reverted = mock.sent.borrow()[0].timeout;
+        assert_eq!(reverted, Some(Duration::from_secs(900)));
+
+        // A controller that fails names itself; nothing else runs.
+        let mock = Mock::default();
+        let cfg = config(r#"{"revert_url": "http://10.0.0.9:7000/fail"}"#);
+        let mut s = Session::new(&mock, cfg, t, parts()).unwrap();
+        let e = s.reset().unwrap_err().to_string();
+        assert!(
+            e.contains("task r: revert: POST http://10.0.0.9:7000/fail: HTTP 500: no snapshot"),
+            "{e}"
+        );
+        assert_eq!(mock.sent.borrow().len(), 1);
     }
 
     #[test]

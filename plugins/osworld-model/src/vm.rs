@@ -46,7 +46,8 @@ pub enum Body {
 pub struct Request {
     /// Method.
     pub method: Method,
-    /// Path, e.g. `/execute`.
+    /// Path on the VM's server, e.g. `/execute`, or an absolute `http(s)://` URL
+    /// (the revert controller).
     pub path: String,
     /// Body.
     pub body: Body,

@@ -25,7 +25,11 @@ struct HttpTransport {
 
 impl Transport for HttpTransport {
     fn send(&self, req: &Request) -> Result<Response, String> {
-        let url = format!("{}{}", self.base, req.path);
+        let url = if req.path.starts_with("http://") || req.path.starts_with("https://") {
+            req.path.clone()
+        } else {
+            format!("{}{}", self.base, req.path)
+        };
         let r = match req.method {
             Method::Get => http::Request::get(&url),
             Method::Post => http::Request::post(&url),
@@ -87,6 +91,8 @@ fn plugin_error(e: OsworldError) -> PluginError {
 pub struct Osworld {
     config: Arc<Config>,
     tasks: Vec<Arc<Task>>,
+    /// Tasks already warned about sharing the VM's state (no `revert_url`).
+    warned: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Osworld {
@@ -115,6 +121,7 @@ impl Environment for Osworld {
         Ok(Osworld {
             config: Arc::new(config),
             tasks: tasks.into_iter().map(Arc::new).collect(),
+            warned: Default::default(),
         })
     }
 
@@ -176,6 +183,18 @@ impl Environment for Osworld {
             .iter()
             .find(|t| t.id == task_id)
             .ok_or_else(|| PluginError::UnknownTask(task_id.to_owned()))?;
+        if self.config.revert_url.is_none()
+            && self
+                .warned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(task.id.clone())
+        {
+            steprl_plugin::log::warn(&format!(
+                "task {}: no revert_url: its episodes share the VM's state (what one episode                  did is there in the next, so a stale success can score); set revert_url to a                  revert controller, or task_reset_steps (see the README)",
+                task.id
+            ));
+        }
         let transport = HttpTransport {
             base: self.config.base_url().to_owned(),
             timeout: Duration::from_millis(self.config.http_timeout_ms),
