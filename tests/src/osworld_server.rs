@@ -520,6 +520,9 @@ pub struct Vm {
     pub programs: BTreeSet<String>,
     /// Every request received.
     pub requests: Vec<Recorded>,
+    /// The top bar's clock, when the VM has one: it advances a second at every look
+    /// at the accessibility tree, as a live VM's clock runs between two episodes.
+    pub clock: Option<u32>,
 }
 
 const PROGRAMS: &[&str] = &[
@@ -580,6 +583,7 @@ impl Vm {
             },
             programs: PROGRAMS.iter().map(|s| (*s).to_owned()).collect(),
             requests: Vec::new(),
+            clock: None,
         }
     }
 
@@ -1649,6 +1653,15 @@ impl Vm {
         };
         x.push_str("<application name=\"gnome-shell\" attr:toolkit=\"Clutter\" st:enabled=\"true\" st:showing=\"true\" st:visible=\"true\">");
         x.push_str(&node(&els[0], false));
+        if let Some(c) = self.clock {
+            let _ = write!(
+                x,
+                "<label name=\"{:02}:{:02}:{:02}\" st:enabled=\"true\" st:showing=\"true\" st:visible=\"true\" cp:screencoord=\"(900, 0)\" cp:size=\"(120, 32)\"/>",
+                c / 3600 % 24,
+                c / 60 % 60,
+                c % 60
+            );
+        }
         x.push_str("</application>");
         for (i, w) in self.desktop.windows.iter().enumerate() {
             let app = match w.app {
@@ -2434,7 +2447,12 @@ impl Vm {
                 200,
                 json!({"output": self.terminal_output(), "status": "success"}),
             ),
-            "/accessibility" => reply_json(200, json!({"AT": self.accessibility_xml()})),
+            "/accessibility" => {
+                if let Some(c) = self.clock.as_mut() {
+                    *c += 1;
+                }
+                reply_json(200, json!({"AT": self.accessibility_xml()}))
+            }
             "/screen_size" => reply_json(200, json!({"width": SCREEN_W, "height": SCREEN_H})),
             "/window_size" => match field("app_class_name") {
                 None => reply_json(400, json!({"error": "app_class_name is required"})),

@@ -745,9 +745,13 @@ async fn tasks_need_a_read_only_grant_and_the_server_a_network_grant() {
     assert!(e.contains("network grant"), "{e}");
 }
 
+/// A live VM is not replayable: here its clock runs, so no two episodes look the same.
+/// The adapter declares its tasks `"replayable": false`, and `plugin check` checks their
+/// replays for consistency, not equality, so the check passes.
 #[tokio::test]
 async fn the_supported_tasks_pass_the_conformance_check_with_the_checker() {
     let server = OsworldServer::start();
+    server.vm(|vm| vm.clock = Some(0));
     let files: Vec<String> = [
         "os-make-script-executable",
         "os-whoami-to-file",
@@ -781,6 +785,16 @@ async fn the_supported_tasks_pass_the_conformance_check_with_the_checker() {
     .await;
     assert!(report.violations.is_empty(), "{:?}", report.violations);
     assert_eq!(report.tasks.len(), 4);
+    assert!(report.tasks.iter().all(|t| t.live));
+    // The first observations of two episodes of one task differ (the clock).
+    let mut inst = env.instantiate().await.unwrap();
+    let mut first = Vec::new();
+    for _ in 0..2 {
+        let ep = inst.start(WHOAMI, 0, text_parts()).await.unwrap();
+        first.push(inst.reset(ep).await.unwrap().text);
+        inst.close(ep).await;
+    }
+    assert_ne!(first[0], first[1]);
 }
 
 /// A raw HTTP/1.1 exchange: status and body.

@@ -29,6 +29,16 @@ impl TaskInfo {
         let v: serde_json::Value = serde_json::from_str(&self.metadata_json).ok()?;
         v.get("unsupported")?.as_str().map(str::to_owned)
     }
+
+    /// Whether an episode of this task can be replayed exactly (same seed and actions,
+    /// same episode): true unless the metadata says `"replayable": false`, as the
+    /// adapters of live environments (a real VM or emulator) do. `plugin check` checks
+    /// such a task's replay for consistency (it runs, its observations keep to the
+    /// spaces) instead of for equality.
+    pub fn replayable(&self) -> bool {
+        let v: Option<serde_json::Value> = serde_json::from_str(&self.metadata_json).ok();
+        v.and_then(|v| v.get("replayable")?.as_bool()) != Some(false)
+    }
 }
 
 /// A raw HWC image.
@@ -292,6 +302,9 @@ mod tests {
             task(r#"{"unsupported": "unsupported setup step login"}"#).unsupported(),
             Some("unsupported setup step login".into())
         );
+        assert!(task("{}").replayable() && task("not json").replayable());
+        assert!(task(r#"{"replayable": true}"#).replayable());
+        assert!(!task(r#"{"replayable": false}"#).replayable());
         for m in ["{}", "", "not json", r#"{"unsupported": true}"#, "[]"] {
             assert_eq!(task(m).unsupported(), None, "{m}");
         }

@@ -95,6 +95,7 @@ impl Environment for AndroidWorld {
                     "task_type": t.id.task_type,
                     "task_idx": t.id.task_idx,
                     "template": t.template,
+                    "replayable": false,
                 })
                 .to_string(),
             })

@@ -269,6 +269,7 @@ impl Task {
             "setup": self.setup.iter().map(SetupStep::kind).collect::<Vec<_>>(),
             "text_slots": self.text_slots,
             "infeasible": self.infeasible(),
+            "replayable": false,
         });
         if let Some(u) = &self.unsupported {
             m["unsupported"] = Value::String(u.clone());

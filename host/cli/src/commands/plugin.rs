@@ -252,6 +252,12 @@ fn print_env_report(info: &EnvInfo, r: &EnvReport, all_tasks: bool) {
             String::new()
         }
     );
+    let live = r.tasks.iter().filter(|t| t.live).count();
+    if live > 0 {
+        println!(
+            "{live} of them declare themselves not replayable (a live VM or emulator): their replays were checked to run and keep to the spaces, not to match"
+        );
+    }
     print_timing("reset", &r.reset);
     print_timing("step", &r.step);
 }
