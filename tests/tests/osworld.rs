@@ -655,6 +655,55 @@ async fn the_shipped_revert_controller_runs_its_command_before_each_episode() {
     );
 }
 
+/// A task whose metric the checker lacks is found before training (the checker's
+/// answer to the supports probe), marked with the metric's name, and so left out of
+/// training and evaluation like an unsupported task.
+#[tokio::test]
+async fn tasks_with_a_metric_the_checker_lacks_are_marked_unscorable() {
+    let dir = tempfile::tempdir().unwrap();
+    let whoami = std::fs::read_to_string(fixtures().join("tasks/os-whoami-to-file.json")).unwrap();
+    std::fs::write(dir.path().join("whoami.json"), &whoami).unwrap();
+    let mut utc: Value = serde_json::from_str(&whoami).unwrap();
+    utc["id"] = json!("utc-task");
+    utc["evaluator"] = json!({"func": "is_utc_0", "result": {"type": "vm_command_line",
+        "command": "timedatectl"}, "expected": {"type": "rule", "rules": {}}});
+    std::fs::write(dir.path().join("utc.json"), utc.to_string()).unwrap();
+    let server = OsworldServer::start();
+    let mut g = grants(&server);
+    g.read_dirs[0].host = dir.path().to_owned();
+    let env = env_with(config(&server, json!({})), g).await.unwrap();
+    let mut checker = checker().await;
+    let excluded = steprl_core::scorable::unscorable(&mut checker, &env.info().tasks).await;
+    assert_eq!(
+        excluded.into_iter().collect::<Vec<_>>(),
+        [(
+            "utc-task".to_owned(),
+            "metric is_utc_0 is not implemented by osworld-checker".to_owned()
+        )]
+    );
+    let env = steprl::plugins::scorable(std::sync::Arc::new(env), &mut checker).await;
+    let marked: Vec<(String, Option<String>)> = env
+        .info()
+        .tasks
+        .iter()
+        .map(|t| (t.id.clone(), t.unsupported()))
+        .collect();
+    assert_eq!(
+        marked,
+        [
+            (
+                "utc-task".to_owned(),
+                Some("unscorable: metric is_utc_0 is not implemented by osworld-checker".into())
+            ),
+            (WHOAMI.to_owned(), None),
+        ]
+    );
+    assert!(
+        server.requests().is_empty(),
+        "the probe never touches the VM"
+    );
+}
+
 #[tokio::test]
 async fn an_infeasible_task_is_right_with_fail_and_wrong_with_done() {
     let server = OsworldServer::start();

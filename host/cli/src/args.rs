@@ -313,6 +313,13 @@ pub struct TasksArgs {
     /// Print JSON (one object per task) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// A reward checker (.wasm) to ask which tasks it can judge: the others are
+    /// marked UNSCORABLE with its reason (training leaves them out too).
+    #[arg(long, value_name = "FILE")]
+    pub checker: Option<PathBuf>,
+    /// Configuration JSON passed to the checker's `init`.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub checker_config: String,
 }
 
 /// `steprl play`.

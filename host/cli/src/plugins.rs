@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use steprl_core::{Environment, RewardChecker, scorable};
 use steprl_sandbox::{
     DirGrant, Grants, Limits, PluginKind, PluginOptions, Sandbox, WasmEnvironment, WasmResampler,
     WasmRewardChecker,
@@ -53,6 +54,22 @@ pub fn grants(g: &GrantsSection) -> Grants {
     }
 }
 
+/// `env` with the tasks `checker` says it cannot judge marked unsupported (so training
+/// and evaluation leave them out), and one line on stderr saying which and why.
+pub async fn scorable(
+    env: Arc<dyn Environment>,
+    checker: &mut dyn RewardChecker,
+) -> Arc<dyn Environment> {
+    let excluded = scorable::unscorable(checker, &env.info().tasks).await;
+    match scorable::summary(checker.name(), &excluded) {
+        None => env,
+        Some(line) => {
+            eprintln!("{line}");
+            Arc::new(scorable::Scorable::new(env, &excluded))
+        }
+    }
+}
+
 /// Load the three plugins of a run, each checked against its kind, with clear errors
 /// naming the config key.
 pub async fn plugins(
@@ -73,7 +90,9 @@ pub async fn plugins(
     checker
         .expect_kind(PluginKind::RewardChecker)
         .context("[checker] plugin")?;
-    let checker = WasmRewardChecker::new(sandbox, &checker, options(cfg, &cfg.checker, 2)).await?;
+    let mut checker =
+        WasmRewardChecker::new(sandbox, &checker, options(cfg, &cfg.checker, 2)).await?;
+    let env = scorable(Arc::new(env), &mut checker).await;
     let resampler = sandbox
         .load(&cfg.resampler.plugin)
         .context("loading [resampler] plugin")?;
@@ -83,7 +102,7 @@ pub async fn plugins(
     let resampler =
         WasmResampler::new(sandbox, &resampler, options(cfg, &cfg.resampler, 3)).await?;
     Ok(Plugins {
-        env: Arc::new(env),
+        env,
         checker: Box::new(checker),
         resampler: Box::new(resampler),
     })

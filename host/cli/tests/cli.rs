@@ -141,6 +141,51 @@ fn sandbox_limits_are_flags_of_tasks_and_check() {
 }
 
 #[test]
+fn tasks_with_a_checker_marks_the_tasks_it_cannot_judge() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/osworld/tasks/os-whoami-to-file.json");
+    let whoami = std::fs::read_to_string(fixture).unwrap();
+    std::fs::write(dir.path().join("whoami.json"), &whoami).unwrap();
+    let mut utc: serde_json::Value = serde_json::from_str(&whoami).unwrap();
+    utc["id"] = "utc-task".into();
+    utc["evaluator"] = serde_json::json!({"func": "is_utc_0",
+        "result": {"type": "vm_command_line", "command": "timedatectl"},
+        "expected": {"type": "rule", "rules": {}}});
+    std::fs::write(dir.path().join("utc.json"), utc.to_string()).unwrap();
+    let grant = format!("/tasks={}", dir.path().display());
+    let o = steprl(&[
+        "tasks",
+        plugin("osworld").to_str().unwrap(),
+        "--config",
+        r#"{"task_dir": "/tasks"}"#,
+        "--grant-dir",
+        &grant,
+        "--grant-http",
+        "127.0.0.1:5000",
+        "--checker",
+        plugin("osworld-checker").to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let utc_row = out.lines().find(|l| l.starts_with("utc-task")).unwrap();
+    assert!(
+        utc_row.ends_with("UNSCORABLE: metric is_utc_0 is not implemented by osworld-checker"),
+        "{out}"
+    );
+    assert!(
+        !out.lines()
+            .find(|l| l.starts_with("d8dc9f80"))
+            .unwrap()
+            .contains("UNSCORABLE")
+    );
+    assert!(
+        out.contains("1 of them cannot be judged by `osworld-checker`"),
+        "{out}"
+    );
+}
+
+#[test]
 fn tasks_lists_every_task_as_table_or_json() {
     let env = plugin("uisim");
     let o = steprl(&["tasks", env.to_str().unwrap()]);

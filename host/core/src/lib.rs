@@ -8,6 +8,7 @@ pub mod learner;
 pub mod plugin;
 pub mod policy;
 pub mod rng;
+pub mod scorable;
 pub mod types;
 pub mod validate;
 

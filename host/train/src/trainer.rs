@@ -614,13 +614,22 @@ impl Trainer {
         let t0 = Instant::now();
         let (results, rstats) = self.roll_out(&specs, Sampling::Sample).await;
         let mut failures: BTreeMap<String, u32> = BTreeMap::new();
+        let mut failed_tasks: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for r in &results {
             if let steprl_rollout::Outcome::PluginFailure { error } = &r.outcome {
                 *failures.entry(error.clone()).or_default() += 1;
+                let tasks = failed_tasks.entry(error.as_str()).or_default();
+                if !tasks.contains(&r.spec.task.as_str()) {
+                    tasks.push(&r.spec.task);
+                }
             }
         }
+        // One line per distinct failure per round (not one per episode).
         for (error, n) in &failures {
-            tracing::warn!("round {round}: {n} episode(s) lost to a plugin failure: {error}");
+            let tasks = failed_tasks[error.as_str()].join(", ");
+            tracing::warn!(
+                "round {round}: {n} episode(s) of {tasks} lost to a plugin failure: {error}"
+            );
         }
         perf.rollout_s = t0.elapsed().as_secs_f64();
         perf.inference_s = rstats.inference.as_secs_f64();

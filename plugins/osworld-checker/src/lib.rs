@@ -80,6 +80,45 @@ fn check_last_action(t: &TrajectorySummary, state: &FinalState) -> Result<(), Pl
     }
 }
 
+/// Whether the host asks if this checker can judge a task (the final state is
+/// `{"steprl_probe": "supports"}`, see `steprl_core::scorable`).
+fn is_supports_probe(final_state_json: &str) -> bool {
+    serde_json::from_str::<Value>(final_state_json)
+        .is_ok_and(|v| v.get("steprl_probe").and_then(Value::as_str) == Some("supports"))
+}
+
+/// The probe's answer: `unsupported`, naming the metrics, when the task's evaluator
+/// (its metadata's `func`, as the osworld adapter writes it) uses a metric this
+/// checker does not implement; a verdict of nothing otherwise.
+fn supports(task: &TaskInfo) -> Result<Verdict, PluginError> {
+    let meta: Value = serde_json::from_str(&task.metadata_json).unwrap_or(Value::Null);
+    let funcs: Vec<&str> = match meta.get("func") {
+        Some(Value::String(f)) => vec![f.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let mut missing: Vec<&str> = funcs
+        .into_iter()
+        .filter(|f| *f != "infeasible" && !osworld_metrics::SUPPORTED.contains(f))
+        .collect();
+    missing.dedup();
+    match missing.as_slice() {
+        [] => Ok(Verdict {
+            success: false,
+            score: 0.0,
+            reason: "osworld-checker can judge this task".into(),
+            step_rewards: None,
+        }),
+        [one] => Err(PluginError::Unsupported(format!(
+            "metric {one} is not implemented by osworld-checker"
+        ))),
+        many => Err(PluginError::Unsupported(format!(
+            "metrics {} are not implemented by osworld-checker",
+            many.join(", ")
+        ))),
+    }
+}
+
 fn plugin_error(e: MetricError) -> PluginError {
     if e.is_unsupported() {
         PluginError::Unsupported(e.to_string())
@@ -99,6 +138,9 @@ impl RewardChecker for OsworldChecker {
         trajectory: &TrajectorySummary,
         final_state_json: &str,
     ) -> Result<Verdict, PluginError> {
+        if is_supports_probe(final_state_json) {
+            return supports(task);
+        }
         let state: FinalState = serde_json::from_str(final_state_json).map_err(|e| {
             PluginError::InvalidInput(format!(
                 "final state of task `{}` is not an OSWorld final state: {e}",
@@ -141,6 +183,40 @@ mod tests {
             difficulty: None,
             metadata_json: "{}".into(),
         }
+    }
+
+    #[test]
+    fn the_supports_probe_names_the_metrics_it_lacks() {
+        let c = OsworldChecker::from_config("{}").unwrap();
+        let probe = r#"{"steprl_probe":"supports"}"#;
+        let with = |func: Value| TaskInfo {
+            metadata_json: json!({ "func": func }).to_string(),
+            ..task()
+        };
+        assert!(
+            c.check(&with(json!("exact_match")), &trajectory(&[]), probe)
+                .is_ok()
+        );
+        assert!(
+            c.check(&with(json!("infeasible")), &trajectory(&[]), probe)
+                .is_ok()
+        );
+        assert_eq!(
+            c.check(&with(json!("is_utc_0")), &trajectory(&[]), probe),
+            Err(PluginError::Unsupported(
+                "metric is_utc_0 is not implemented by osworld-checker".into()
+            ))
+        );
+        assert_eq!(
+            c.check(
+                &with(json!(["exact_match", "check_moved_jpgs", "is_utc_0"])),
+                &trajectory(&[]),
+                probe
+            ),
+            Err(PluginError::Unsupported(
+                "metrics check_moved_jpgs, is_utc_0 are not implemented by osworld-checker".into()
+            ))
+        );
     }
 
     fn trajectory(actions: &[&str]) -> TrajectorySummary {

@@ -87,6 +87,24 @@ async fn environment(
     .await?)
 }
 
+/// A reward checker from the command line: loaded, checked to be a checker,
+/// initialized with `config` (the `--checker-config` flag) and the `--grant-*` flags.
+async fn checker(
+    sandbox: &Sandbox,
+    file: &Path,
+    config: &str,
+    grants: &GrantArgs,
+) -> anyhow::Result<steprl_sandbox::WasmRewardChecker> {
+    let plugin = load(sandbox, file)?;
+    plugin.expect_kind(steprl_sandbox::PluginKind::RewardChecker)?;
+    Ok(steprl_sandbox::WasmRewardChecker::new(
+        sandbox,
+        &plugin,
+        options(config, "--checker-config", 0, grants)?,
+    )
+    .await?)
+}
+
 /// Plugin options from a `--config` JSON string, validated as a JSON object, and the
 /// `--grant-*` flags.
 fn options(

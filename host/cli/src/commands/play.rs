@@ -11,9 +11,9 @@ use anyhow::{Context, bail};
 use steprl_core::{
     Action, EnvInfo, Environment, ObservationParts, RewardChecker, TrajectorySummary,
 };
-use steprl_sandbox::{PluginKind, Sandbox, WasmRewardChecker};
+use steprl_sandbox::Sandbox;
 
-use super::{environment, load, options};
+use super::{checker, environment};
 use crate::args::PlayArgs;
 
 fn read_actions(source: &str, info: &EnvInfo) -> anyhow::Result<Vec<Action>> {
@@ -61,18 +61,7 @@ pub(super) async fn play(sandbox: &Sandbox, args: &PlayArgs) -> anyhow::Result<b
     };
     let actions = read_actions(&args.actions, &info)?;
     let mut checker = match &args.checker {
-        Some(path) => {
-            let p = load(sandbox, path)?;
-            p.expect_kind(PluginKind::RewardChecker)?;
-            Some(
-                WasmRewardChecker::new(
-                    sandbox,
-                    &p,
-                    options(&args.checker_config, "--checker-config", 0, &args.grants)?,
-                )
-                .await?,
-            )
-        }
+        Some(path) => Some(checker(sandbox, path, &args.checker_config, &args.grants).await?),
         None => None,
     };
 
