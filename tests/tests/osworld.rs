@@ -665,7 +665,7 @@ async fn tasks_with_a_metric_the_checker_lacks_are_marked_unscorable() {
     std::fs::write(dir.path().join("whoami.json"), &whoami).unwrap();
     let mut utc: Value = serde_json::from_str(&whoami).unwrap();
     utc["id"] = json!("utc-task");
-    utc["evaluator"] = json!({"func": "is_utc_0", "result": {"type": "vm_command_line",
+    utc["evaluator"] = json!({"func": "compare_pdfs", "result": {"type": "vm_command_line",
         "command": "timedatectl"}, "expected": {"type": "rule", "rules": {}}});
     std::fs::write(dir.path().join("utc.json"), utc.to_string()).unwrap();
     let server = OsworldServer::start();
@@ -678,7 +678,7 @@ async fn tasks_with_a_metric_the_checker_lacks_are_marked_unscorable() {
         excluded.into_iter().collect::<Vec<_>>(),
         [(
             "utc-task".to_owned(),
-            "metric is_utc_0 is not implemented by osworld-checker".to_owned()
+            "metric compare_pdfs is not implemented by osworld-checker".to_owned()
         )]
     );
     let env = steprl::plugins::scorable(std::sync::Arc::new(env), &mut checker).await;
@@ -693,7 +693,9 @@ async fn tasks_with_a_metric_the_checker_lacks_are_marked_unscorable() {
         [
             (
                 "utc-task".to_owned(),
-                Some("unscorable: metric is_utc_0 is not implemented by osworld-checker".into())
+                Some(
+                    "unscorable: metric compare_pdfs is not implemented by osworld-checker".into()
+                )
             ),
             (WHOAMI.to_owned(), None),
         ]

@@ -149,7 +149,7 @@ fn tasks_with_a_checker_marks_the_tasks_it_cannot_judge() {
     std::fs::write(dir.path().join("whoami.json"), &whoami).unwrap();
     let mut utc: serde_json::Value = serde_json::from_str(&whoami).unwrap();
     utc["id"] = "utc-task".into();
-    utc["evaluator"] = serde_json::json!({"func": "is_utc_0",
+    utc["evaluator"] = serde_json::json!({"func": "compare_pdfs",
         "result": {"type": "vm_command_line", "command": "timedatectl"},
         "expected": {"type": "rule", "rules": {}}});
     std::fs::write(dir.path().join("utc.json"), utc.to_string()).unwrap();
@@ -170,7 +170,7 @@ fn tasks_with_a_checker_marks_the_tasks_it_cannot_judge() {
     assert!(o.status.success(), "{err}");
     let utc_row = out.lines().find(|l| l.starts_with("utc-task")).unwrap();
     assert!(
-        utc_row.ends_with("UNSCORABLE: metric is_utc_0 is not implemented by osworld-checker"),
+        utc_row.ends_with("UNSCORABLE: metric compare_pdfs is not implemented by osworld-checker"),
         "{out}"
     );
     assert!(

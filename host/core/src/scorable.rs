@@ -51,7 +51,7 @@ pub async fn unscorable(
 }
 
 /// One line for the user: how many tasks were left out, by reason (most common
-/// first), e.g. `excluded 3 tasks the checker cannot judge: metric is_utc_0 (2), …`.
+/// first), e.g. `excluded 3 tasks the checker cannot judge: metric compare_pdfs (2), …`.
 pub fn summary(checker: &str, excluded: &BTreeMap<String, String>) -> Option<String> {
     if excluded.is_empty() {
         return None;
@@ -125,17 +125,17 @@ mod tests {
         assert!(is_probe(SUPPORTS_PROBE));
         assert!(!is_probe("{}") && !is_probe("not json"));
         let excluded: BTreeMap<String, String> = [
-            ("a", "metric is_utc_0 is not implemented"),
-            ("b", "metric check_moved_jpgs is not implemented"),
-            ("c", "metric is_utc_0 is not implemented"),
+            ("a", "metric compare_pdfs is not implemented"),
+            ("b", "metric compare_table is not implemented"),
+            ("c", "metric compare_pdfs is not implemented"),
         ]
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
         assert_eq!(
             summary("osworld-checker", &excluded).unwrap(),
-            "excluded 3 tasks the checker `osworld-checker` cannot judge: metric is_utc_0 is \
-             not implemented (2), metric check_moved_jpgs is not implemented (1)"
+            "excluded 3 tasks the checker `osworld-checker` cannot judge: metric compare_pdfs is \
+             not implemented (2), metric compare_table is not implemented (1)"
         );
         assert_eq!(summary("c", &BTreeMap::new()), None);
     }

@@ -6,6 +6,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod eval;
+pub mod lock;
 pub mod metrics;
 pub mod trainer;
 pub mod warmstart;

@@ -25,6 +25,7 @@ use steprl_rollout::{EpisodeResult, EpisodeSpec, Pool, RolloutConfig, RolloutSta
 use crate::checkpoint::{self, CheckpointError, State};
 use crate::config::{Method, RunConfig};
 use crate::eval::EvalReport;
+use crate::lock::{LOCK_FILE, RunLock};
 use crate::metrics::{Perf, RoundMetrics};
 
 /// The plugins a run talks to.
@@ -104,6 +105,9 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+    /// Another process holds the run directory.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// Learner construction.
     #[error(transparent)]
     Learner(#[from] steprl_learner::LearnerError),
@@ -142,6 +146,8 @@ pub struct Trainer {
     /// The last `health.rounds` rounds: judged episodes, episodes lost to plugin
     /// failures, and the failures' messages with their counts.
     health: VecDeque<(u64, u64, BTreeMap<String, u32>)>,
+    /// The run directory's lock (none for an evaluation-only trainer).
+    _lock: Option<RunLock>,
 }
 
 /// How the token network's inputs follow from the environment and the config.
@@ -345,9 +351,14 @@ impl Trainer {
         plugins: Plugins,
         device: &burn_device::Device,
     ) -> Result<Self, TrainError> {
+        if out.exists() {
+            // A run in progress there is named by its lock; the lock file alone (left
+            // by a run stopped before it wrote anything) does not make it used.
+            RunLock::acquire(out)?;
+        }
         if out.exists()
             && fs::read_dir(out)
-                .map(|mut d| d.next().is_some())
+                .map(|mut d| d.any(|e| e.map_or(true, |e| e.file_name() != LOCK_FILE)))
                 .unwrap_or(true)
         {
             return Err(TrainError::RunDir {
@@ -361,6 +372,7 @@ impl Trainer {
             path: out.to_owned(),
             message: e.to_string(),
         })?;
+        let lock = RunLock::acquire(out)?;
         checkpoint::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
         checkpoint::write_atomic(
             &out.join("tasks.json"),
@@ -386,6 +398,7 @@ impl Trainer {
             tasks,
             heldout,
             health: VecDeque::new(),
+            _lock: Some(lock),
         })
     }
 
@@ -396,6 +409,7 @@ impl Trainer {
         plugins: Plugins,
         device: &burn_device::Device,
     ) -> Result<Self, TrainError> {
+        let lock = RunLock::acquire(out)?;
         let dir = checkpoint::latest(out)?;
         let state = checkpoint::load_state(&dir)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
@@ -413,6 +427,7 @@ impl Trainer {
             tasks,
             heldout,
             health: VecDeque::new(),
+            _lock: Some(lock),
         })
     }
 
@@ -444,6 +459,7 @@ impl Trainer {
             tasks,
             heldout,
             health: VecDeque::new(),
+            _lock: None,
         })
     }
 

@@ -202,19 +202,19 @@ mod tests {
                 .is_ok()
         );
         assert_eq!(
-            c.check(&with(json!("is_utc_0")), &trajectory(&[]), probe),
+            c.check(&with(json!("compare_pdfs")), &trajectory(&[]), probe),
             Err(PluginError::Unsupported(
-                "metric is_utc_0 is not implemented by osworld-checker".into()
+                "metric compare_pdfs is not implemented by osworld-checker".into()
             ))
         );
         assert_eq!(
             c.check(
-                &with(json!(["exact_match", "check_moved_jpgs", "is_utc_0"])),
+                &with(json!(["exact_match", "compare_table", "compare_pdfs"])),
                 &trajectory(&[]),
                 probe
             ),
             Err(PluginError::Unsupported(
-                "metrics check_moved_jpgs, is_utc_0 are not implemented by osworld-checker".into()
+                "metrics compare_table, compare_pdfs are not implemented by osworld-checker".into()
             ))
         );
     }

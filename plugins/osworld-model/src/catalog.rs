@@ -73,13 +73,24 @@ pub fn load(task_dir: Option<&str>, task_files: &[String]) -> Result<Vec<Task>> 
                 grant_hint(&file)
             ))
         })?;
-        let task = Task::parse(&text, &file, domain.as_deref())
+        let mut task = Task::parse(&text, &file, domain.as_deref())
             .map_err(|e| OsworldError::InvalidConfig(e.to_string()))?;
         if !seen.insert(task.id.clone()) {
-            return Err(OsworldError::InvalidConfig(format!(
-                "{file}: task id `{}` appears twice",
-                task.id
-            )));
+            // OSWorld's own task set repeats ids (a task in two domains, a `-win`
+            // variant beside its file): the repeat is named by its domain and file
+            // stem, `<domain>/<stem>`, as OSWorld's runner tells them apart.
+            let stem = Path::new(&file)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let qualified = format!("{}/{stem}", task.domain);
+            if !seen.insert(qualified.clone()) {
+                return Err(OsworldError::InvalidConfig(format!(
+                    "{file}: task id `{}` appears twice, and `{qualified}` too",
+                    task.id
+                )));
+            }
+            task.id = qualified;
         }
         tasks.push(task);
     }
@@ -126,13 +137,26 @@ mod tests {
         assert!(matches!(e, OsworldError::InvalidConfig(_)));
         let m = e.to_string();
         assert!(m.contains("read_dirs") && m.contains("\"/no\""), "{m}");
+        // A repeated id (OSWorld's set has 16: a task in two domains, `-win` files)
+        // is told apart by domain and file stem; only a repeat of that is an error.
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("a.json"), TASK).unwrap();
-        std::fs::write(d.path().join("b.json"), TASK).unwrap();
-        let e = load(Some(d.path().to_str().unwrap()), &[])
+        for dom in ["chrome", "thunderbird"] {
+            std::fs::create_dir(d.path().join(dom)).unwrap();
+            std::fs::write(d.path().join(dom).join("t.json"), TASK).unwrap();
+        }
+        std::fs::write(d.path().join("chrome/t-win.json"), TASK).unwrap();
+        let t = load(Some(d.path().to_str().unwrap()), &[]).unwrap();
+        let ids: Vec<_> = t.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["ID", "chrome/t", "thunderbird/t"]);
+        let extra = d
+            .path()
+            .join("chrome/t.json")
+            .to_string_lossy()
+            .into_owned();
+        let e = load(Some(d.path().to_str().unwrap()), &[extra.clone(), extra])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("appears twice"), "{e}");
+        assert!(e.contains("appears twice, and `snap/t` too"), "{e}");
         let d = tempfile::tempdir().unwrap();
         assert!(
             load(Some(d.path().to_str().unwrap()), &[])

@@ -72,8 +72,16 @@ impl Task {
         let ev = obj
             .get("evaluator")
             .ok_or_else(|| bad("no `evaluator`".into()))?;
-        let evaluator: Evaluator =
-            serde_json::from_value(ev.clone()).map_err(|e| bad(format!("evaluator: {e}")))?;
+        // An evaluator that does not parse marks its task (below) rather than stopping the
+        // whole task set from loading (OSWorld's own has one, vlc/a1c3ab35).
+        let (evaluator, bad_evaluator): (Evaluator, Option<String>) =
+            match serde_json::from_value(ev.clone()) {
+                Ok(e) => (e, None),
+                Err(e) => (
+                    serde_json::from_value(json!({"func": ""})).expect("an empty evaluator"),
+                    Some(format!("evaluator: {e}")),
+                ),
+            };
         let empty = Vec::new();
         let config = match obj.get("config") {
             None | Some(Value::Null) => &empty,
@@ -85,18 +93,14 @@ impl Task {
             Some(Value::Array(a)) => a,
             Some(_) => return Err(bad("`evaluator.postconfig` must be a list".into())),
         };
-        let mut unsupported = None;
-        let mut note = |r: String| {
-            if unsupported.is_none() {
-                unsupported = Some(r);
-            }
-        };
+        // Why the task cannot run, first reason first.
+        let mut notes: Vec<String> = bad_evaluator.into_iter().collect();
         let setup = setup::plan(config).unwrap_or_else(|e| {
-            note(e);
+            notes.push(e);
             Vec::new()
         });
         let post = setup::plan(postconfig).unwrap_or_else(|e| {
-            note(format!("postconfig: {e}"));
+            notes.push(format!("postconfig: {e}"));
             Vec::new()
         });
         let infeasible = evaluator.func.is_infeasible();
@@ -104,7 +108,7 @@ impl Task {
             None
         } else {
             GetterSet::parse(ev.get("result")).unwrap_or_else(|e| {
-                note(e);
+                notes.push(e);
                 None
             })
         };
@@ -112,11 +116,18 @@ impl Task {
             None
         } else {
             GetterSet::parse(ev.get("expected")).unwrap_or_else(|e| {
-                note(e);
+                notes.push(e);
                 None
             })
         };
-        if unsupported.is_none() && !infeasible {
+        if notes.is_empty()
+            && !infeasible
+            && evaluator.func.names().iter().any(|f| f.trim().is_empty())
+        {
+            // OSWorld's task set has placeholders with `"func": ""`: runnable by no one.
+            notes.push("the evaluator names no metric (`func` is empty)".into());
+        }
+        if notes.is_empty() && !infeasible {
             let n = evaluator.func.names().len();
             let many = matches!(evaluator.func, osworld_metrics::state::Func::Many(_));
             let shape_ok = |g: &Option<GetterSet>, required: bool| match g {
@@ -124,19 +135,19 @@ impl Task {
                 Some(GetterSet::One(_)) => !many,
                 Some(GetterSet::Many(v)) => many && v.len() == n,
             };
+            // A malformed evaluator marks its task (one odd file in a task set of
+            // hundreds does not stop the others from loading).
             if !shape_ok(&result, true) {
-                return Err(bad(format!(
-                    "evaluator: `result` must give {} getter(s), one per func",
-                    n
-                )));
-            }
-            if !shape_ok(&expected, false) {
-                return Err(bad(format!(
-                    "evaluator: `expected` must give {} getter(s), one per func",
-                    n
-                )));
+                notes.push(format!(
+                    "evaluator: `result` must give {n} getter(s), one per func"
+                ));
+            } else if !shape_ok(&expected, false) {
+                notes.push(format!(
+                    "evaluator: `expected` must give {n} getter(s), one per func"
+                ));
             }
         }
+        let unsupported = notes.into_iter().next();
         let text_slots = match obj.get(TEXT_SLOTS_KEY) {
             Some(Value::Array(a)) => a
                 .iter()
@@ -390,8 +401,28 @@ mod tests {
         let text = r#"{"id": "m", "instruction": "x", "evaluator": {
             "func": ["exact_match", "check_include_exclude"],
             "result": {"type": "vm_terminal_output"}}}"#;
-        let e = Task::parse(text, "m.json", None).unwrap_err().to_string();
-        assert!(e.starts_with("m.json: evaluator: `result`"), "{e}");
+        // Marked, not refused: one malformed file does not stop a task set loading.
+        let t = Task::parse(text, "m.json", None).unwrap();
+        assert_eq!(
+            t.unsupported.as_deref(),
+            Some("evaluator: `result` must give 2 getter(s), one per func")
+        );
+        let text = r#"{"id": "v", "instruction": "x", "evaluator": "evaluation_dir"}"#;
+        let t = Task::parse(text, "v.json", None).unwrap();
+        assert!(
+            t.unsupported
+                .as_deref()
+                .unwrap()
+                .starts_with("evaluator: invalid type: string"),
+            "{t:?}"
+        );
+        // OSWorld's placeholders with an empty func (e.g. chrome/1c114e4f).
+        let text = r#"{"id": "p", "instruction": "x", "evaluator": {"func": "", "result": {}, "expected": {}}}"#;
+        let t = Task::parse(text, "p.json", None).unwrap();
+        assert_eq!(
+            t.unsupported.as_deref(),
+            Some("the evaluator names no metric (`func` is empty)")
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@
 pub mod a11y;
 pub mod json;
 pub mod lists;
+pub mod os;
 pub mod similarity;
 pub mod text;
 pub mod vscode;
@@ -42,6 +43,11 @@ pub const SUPPORTED: &[&str] = &[
     "is_extension_installed",
     "check_json_settings",
     "check_json_keybindings",
+    "is_utc_0",
+    "check_text_enlarged",
+    "check_gnome_favorite_apps",
+    "check_moved_jpgs",
+    "is_in_vm_clickboard",
 ];
 
 /// A metric with its expected value and options already checked: scores results.
@@ -87,6 +93,11 @@ pub fn prepare(
         "compare_text_file" => vscode::compare_text_file(&a)?,
         "is_extension_installed" => vscode::is_extension_installed(&a)?,
         "check_accessibility_tree" => a11y::check_accessibility_tree(&a)?,
+        "is_utc_0" => os::is_utc_0(&a)?,
+        "check_text_enlarged" => os::check_text_enlarged(&a)?,
+        "check_gnome_favorite_apps" => os::check_gnome_favorite_apps(&a)?,
+        "check_moved_jpgs" => os::check_moved_jpgs(&a)?,
+        "is_in_vm_clickboard" => os::is_in_vm_clickboard(&a)?,
         _ => {
             return Err(MetricError::Unsupported {
                 metric: name.into(),
