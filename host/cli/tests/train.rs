@@ -195,6 +195,66 @@ fn a_fully_fine_tuned_run_saves_and_exports_its_layer_weights() {
     assert!(out.contains("(14 with fine-tuned weights)"), "{out}");
 }
 
+#[test]
+fn a_run_directory_in_use_is_refused_naming_its_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 100_000, 1);
+    let run = dir.path().join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_steprl"))
+        .args(["train", cfg.to_str().unwrap(), "--backend", "cpu", "--out"])
+        .arg(&run)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until it has written its first round (the lock is held from the start).
+    while !run.join("metrics.jsonl").exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let holder = format!("in use by another steprl process (pid {}", child.id());
+    for args in [
+        vec!["resume", run.to_str().unwrap(), "--backend", "cpu"],
+        vec![
+            "train",
+            cfg.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--out",
+            run.to_str().unwrap(),
+        ],
+    ] {
+        let o = steprl(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(&holder), "{args:?}: {err}");
+    }
+    // Killed, its lock goes with it: the run resumes.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut resumed = Command::new(env!("CARGO_BIN_EXE_steprl"))
+        .args(["resume", run.to_str().unwrap(), "--backend", "cpu"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = |run: &Path| {
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    let before = lines(&run);
+    while lines(&run) <= before {
+        assert!(
+            resumed.try_wait().unwrap().is_none(),
+            "the resume ended early"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    resumed.kill().unwrap();
+    resumed.wait().unwrap();
+}
+
 fn killed_and_resumed(dir: &Path, cfg: &Path, rounds: usize) {
     let cfg = cfg.to_str().unwrap();
     let whole = dir.join("whole");
