@@ -368,6 +368,45 @@ fn train_reports_the_before_and_after_success_and_refuses_a_used_run_dir() {
 }
 
 #[test]
+fn a_damaged_checkpoint_is_refused_by_eval_and_resume_falls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 3, 1);
+    let run = dir.path().join("r");
+    assert!(train_into(&cfg, &run).status.success());
+    // Round 3's model file damaged (a truncated copy, a bad disk).
+    let three = run.join("checkpoints/round-00003");
+    let model = three.join("model.bpk");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+    let o = steprl(&["eval", three.to_str().unwrap(), "--backend", "cpu"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "round-00003: damaged checkpoint: model.bpk does not match its recorded SHA-256"
+        ),
+        "{err}"
+    );
+    // Resumed with more rounds: from round 2's checkpoint, round 3 run again.
+    let text = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    std::fs::write(
+        run.join("config.toml"),
+        text.replace("rounds = 3", "rounds = 4"),
+    )
+    .unwrap();
+    let o = steprl(&["resume", run.to_str().unwrap(), "--backend", "cpu"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("resuming from") && err.contains("round-00002"),
+        "{err}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("at round 3"), "{out}");
+    assert_eq!(metrics(&run).len(), 4);
+}
+
+#[test]
 fn bad_run_configs_name_the_key_and_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), 2, 1);

@@ -1,13 +1,18 @@
 //! Checkpoints: `checkpoints/round-NNNNN/` holds the learner (model, reference,
 //! optimizer) and `state.json` (round, budget counters, success-rate record, metrics
 //! cursor); `latest` names the newest. Everything is written to a temporary name and
-//! renamed, so a crash at any moment leaves the previous checkpoint intact.
+//! renamed, so a crash at any moment leaves the previous checkpoint intact; and
+//! `checksums.json` records every file's SHA-256, checked before a checkpoint is used,
+//! so a damaged file is refused (and `resume` falls back to the newest intact one)
+//! instead of being loaded.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use steprl_algo::SuccessRecord;
 use steprl_core::{Learner, SaveError};
 
@@ -50,6 +55,14 @@ pub enum CheckpointError {
         /// What is wrong.
         message: String,
     },
+    /// A file does not match the checksum recorded when the checkpoint was written.
+    #[error("{path}: damaged checkpoint: {message}")]
+    Damaged {
+        /// The checkpoint directory.
+        path: PathBuf,
+        /// Which file, and how.
+        message: String,
+    },
     /// The learner's files could not be read.
     #[error(transparent)]
     Learner(#[from] steprl_learner::LearnerError),
@@ -88,12 +101,99 @@ pub fn save(out: &Path, state: &State, learner: &dyn Learner) -> Result<PathBuf,
     learner.save(&partial)?;
     let json = serde_json::to_vec_pretty(state).expect("state serializes");
     write_atomic(&partial.join("state.json"), &json)?;
+    let sums = serde_json::to_vec_pretty(&checksums(&partial)?).expect("checksums serialize");
+    write_atomic(&partial.join(CHECKSUMS), &sums)?;
     if dir.exists() {
         fs::remove_dir_all(&dir).map_err(io(&dir))?;
     }
     fs::rename(&partial, &dir).map_err(io(&dir))?;
     write_atomic(&out.join("latest"), name.as_bytes())?;
     Ok(dir)
+}
+
+/// The file in a checkpoint that records the others' SHA-256.
+pub const CHECKSUMS: &str = "checksums.json";
+
+/// The SHA-256 of every file in checkpoint directory `dir` but [`CHECKSUMS`], by name.
+fn checksums(dir: &Path) -> Result<BTreeMap<String, String>, CheckpointError> {
+    let mut out = BTreeMap::new();
+    for e in fs::read_dir(dir).map_err(io(dir))? {
+        let e = e.map_err(io(dir))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == CHECKSUMS || !e.path().is_file() {
+            continue;
+        }
+        let bytes = fs::read(e.path()).map_err(io(&e.path()))?;
+        let hex: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        out.insert(name, hex);
+    }
+    Ok(out)
+}
+
+/// Check every file of checkpoint `dir` against its recorded SHA-256 (a checkpoint
+/// written before checksums were recorded passes unchecked).
+pub fn verify(dir: &Path) -> Result<(), CheckpointError> {
+    let path = dir.join(CHECKSUMS);
+    let damaged = |message: String| CheckpointError::Damaged {
+        path: dir.to_owned(),
+        message,
+    };
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.join("state.json").exists() => {
+            return Ok(());
+        }
+        Err(e) => return Err(io(&path)(e)),
+    };
+    let recorded: BTreeMap<String, String> = serde_json::from_str(&text)
+        .map_err(|e| damaged(format!("{CHECKSUMS} is not readable ({e})")))?;
+    let now = checksums(dir)?;
+    for (name, sum) in &recorded {
+        match now.get(name) {
+            None => return Err(damaged(format!("{name} is missing"))),
+            Some(s) if s != sum => {
+                return Err(damaged(format!(
+                    "{name} does not match its recorded SHA-256 (changed or truncated since it was written)"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The newest intact checkpoint of a run: `latest`, or when that one is damaged the
+/// newest older one that verifies; with the problems of those passed over.
+pub fn latest_intact(out: &Path) -> Result<(PathBuf, Vec<CheckpointError>), CheckpointError> {
+    let newest = latest(out)?;
+    let mut skipped = Vec::new();
+    match verify(&newest) {
+        Ok(()) => return Ok((newest, skipped)),
+        Err(e) => skipped.push(e),
+    }
+    let root = out.join("checkpoints");
+    let mut older: Vec<PathBuf> = fs::read_dir(&root)
+        .map_err(io(&root))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("round-") && !n.ends_with(".partial"))
+                && *p != newest
+        })
+        .collect();
+    older.sort();
+    for dir in older.into_iter().rev() {
+        match verify(&dir) {
+            Ok(()) => return Ok((dir, skipped)),
+            Err(e) => skipped.push(e),
+        }
+    }
+    Err(skipped.remove(0))
 }
 
 /// The newest checkpoint directory of a run.
@@ -150,6 +250,52 @@ mod tests {
         truncate_metrics(&p, 2).unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "a\nb\n");
         truncate_metrics(&dir.path().join("none.jsonl"), 1).unwrap();
+    }
+
+    /// A checkpoint directory as `save` leaves it, without a learner.
+    fn checkpoint(out: &Path, round: u32, model: &[u8]) -> PathBuf {
+        let dir = out.join(format!("checkpoints/round-{round:05}"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("model.bpk"), model).unwrap();
+        fs::write(dir.join("state.json"), "{}").unwrap();
+        let sums = serde_json::to_vec(&checksums(&dir).unwrap()).unwrap();
+        fs::write(dir.join(CHECKSUMS), sums).unwrap();
+        fs::write(out.join("latest"), format!("round-{round:05}")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_damaged_checkpoint_is_refused_and_resume_falls_back_to_an_intact_one() {
+        let out = tempfile::tempdir().unwrap();
+        let two = checkpoint(out.path(), 2, b"weights of round 2");
+        let four = checkpoint(out.path(), 4, b"weights of round 4");
+        verify(&four).unwrap();
+        assert_eq!(latest_intact(out.path()).unwrap().0, four);
+        // Truncated: named, and the previous one is used.
+        fs::write(four.join("model.bpk"), b"weights of").unwrap();
+        let e = verify(&four).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "round-00004: damaged checkpoint: model.bpk does not match its recorded SHA-256"
+            ),
+            "{e}"
+        );
+        let (dir, skipped) = latest_intact(out.path()).unwrap();
+        assert_eq!(dir, two);
+        assert_eq!(skipped.len(), 1);
+        // A missing file is damage too; with none intact, the newest's problem is the error.
+        fs::remove_file(two.join("model.bpk")).unwrap();
+        assert!(
+            verify(&two)
+                .unwrap_err()
+                .to_string()
+                .contains("model.bpk is missing")
+        );
+        let e = latest_intact(out.path()).unwrap_err().to_string();
+        assert!(e.contains("round-00004"), "{e}");
+        // A checkpoint from before checksums were recorded is used unchecked.
+        fs::remove_file(four.join(CHECKSUMS)).unwrap();
+        verify(&four).unwrap();
     }
 
     #[test]

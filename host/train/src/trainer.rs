@@ -410,7 +410,10 @@ impl Trainer {
         device: &burn_device::Device,
     ) -> Result<Self, TrainError> {
         let lock = RunLock::acquire(out)?;
-        let dir = checkpoint::latest(out)?;
+        let (dir, skipped) = checkpoint::latest_intact(out)?;
+        for e in &skipped {
+            tracing::warn!("{e}; resuming from {} instead", dir.display());
+        }
         let state = checkpoint::load_state(&dir)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
         let learner = build_learner(plugins.env.as_ref(), &cfg, device, Some(&dir))?;
@@ -439,6 +442,7 @@ impl Trainer {
         plugins: Plugins,
         device: &burn_device::Device,
     ) -> Result<Self, TrainError> {
+        checkpoint::verify(dir)?;
         let state = checkpoint::load_state(dir)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
         let learner = build_learner(plugins.env.as_ref(), &cfg, device, Some(dir))?;
