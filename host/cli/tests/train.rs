@@ -115,7 +115,13 @@ fn a_killed_and_resumed_language_model_run_matches_an_uninterrupted_one() {
     files.sort();
     assert_eq!(
         files,
-        ["adam.bin", "base.json", "lora.safetensors", "state.json"]
+        [
+            "adam.bin",
+            "base.json",
+            "checksums.json",
+            "lora.safetensors",
+            "state.json"
+        ]
     );
     // The trained adapters merged into the base model: a Hugging Face directory that
     // loads (the logits are compared in host/learner/tests/lm_generate.rs).
@@ -365,6 +371,40 @@ fn train_reports_the_before_and_after_success_and_refuses_a_used_run_dir() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("steprl resume"));
+}
+
+#[test]
+fn a_run_stopped_before_its_first_checkpoint_is_started_over_by_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 2, 1);
+    let run = dir.path().join("r");
+    assert!(train_into(&cfg, &run).status.success());
+    // What a kill during the first round leaves: the saved config and some files, no
+    // checkpoint.
+    std::fs::remove_dir_all(run.join("checkpoints")).unwrap();
+    std::fs::remove_file(run.join("latest")).unwrap();
+    std::fs::remove_file(run.join("eval-after.json")).unwrap();
+    let o = steprl(&["resume", run.to_str().unwrap(), "--backend", "cpu"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("has no checkpoint yet") && err.contains("from round 0"),
+        "{err}"
+    );
+    assert_eq!(metrics(&run).len(), 2);
+    assert!(run.join("latest").exists());
+    // A directory holding anything a run does not write is not wiped.
+    std::fs::remove_dir_all(run.join("checkpoints")).unwrap();
+    std::fs::remove_file(run.join("latest")).unwrap();
+    std::fs::write(run.join("notes.txt"), "mine").unwrap();
+    let o = steprl(&["resume", run.to_str().unwrap(), "--backend", "cpu"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("holds `notes.txt`, which a run does not write"),
+        "{err}"
+    );
+    assert!(run.join("notes.txt").exists());
 }
 
 #[test]

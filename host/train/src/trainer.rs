@@ -343,7 +343,82 @@ fn task_table(env: &dyn Environment, cfg: &RunConfig) -> String {
     serde_json::to_string_pretty(&rows).unwrap_or_default()
 }
 
+/// The files a run writes into its directory (but `latest`, whose absence is what
+/// makes a run restartable): what [`Trainer::restart`] clears.
+const RUN_FILES: &[&str] = &[
+    "config.toml",
+    "tasks.json",
+    "metrics.jsonl",
+    "eval-before.json",
+    "eval-heldout-before.json",
+    "eval-warmstart.json",
+    "eval-heldout-warmstart.json",
+    "eval-heldout.json",
+    "eval-after.json",
+    "checkpoints",
+];
+
 impl Trainer {
+    /// Whether the run in `out` stopped before its first checkpoint (it has a saved
+    /// config but no `latest`): [`Trainer::restart`] starts it over.
+    pub fn never_checkpointed(out: &Path) -> bool {
+        out.join("config.toml").exists() && !out.join("latest").exists()
+    }
+
+    /// Start over, from round 0, a run that stopped before its first checkpoint (killed,
+    /// or a full disk, during its first round or warm start): its files are removed and
+    /// it begins again in the same directory with `cfg`. Refused when the run has a
+    /// checkpoint (resume it) or holds files a run does not write.
+    pub fn restart(
+        cfg: RunConfig,
+        out: &Path,
+        plugins: Plugins,
+        device: &burn_device::Device,
+    ) -> Result<Self, TrainError> {
+        let lock = RunLock::acquire(out)?;
+        if !Self::never_checkpointed(out) {
+            return Err(TrainError::RunDir {
+                path: out.to_owned(),
+                message: "has a checkpoint (or no saved config): resume it with `steprl resume`"
+                    .into(),
+            });
+        }
+        let entries = fs::read_dir(out).map_err(|e| TrainError::RunDir {
+            path: out.to_owned(),
+            message: e.to_string(),
+        })?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == LOCK_FILE {
+                continue;
+            }
+            if !RUN_FILES.contains(&name.as_str()) {
+                return Err(TrainError::RunDir {
+                    path: out.to_owned(),
+                    message: format!(
+                        "holds `{name}`, which a run does not write; not starting it over there"
+                    ),
+                });
+            }
+        }
+        for name in RUN_FILES {
+            let p = out.join(name);
+            let removed = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else if p.exists() {
+                fs::remove_file(&p)
+            } else {
+                Ok(())
+            };
+            removed.map_err(|e| TrainError::RunDir {
+                path: p,
+                message: e.to_string(),
+            })?;
+        }
+        drop(lock);
+        Self::new(cfg, out, plugins, device)
+    }
+
     /// Start a fresh run in `out` (created; must be empty or absent).
     pub fn new(
         cfg: RunConfig,

@@ -250,7 +250,19 @@ pub(super) async fn train(sandbox: &Sandbox, args: &TrainArgs) -> anyhow::Result
     });
     let backend = device(args.backend)?;
     let plugins = plugins(sandbox, &cfg, None, None).await?;
-    let mut trainer = Trainer::new(cfg.clone(), &out, plugins, &backend.device)?;
+    let trainer = Trainer::new(cfg.clone(), &out, plugins, &backend.device)?;
+    run_fresh(trainer, cfg, &out, &backend).await
+}
+
+/// A new run from round 0: the resolved config, evaluation before, warm start, the
+/// rounds, and the final evaluations.
+async fn run_fresh(
+    mut trainer: Trainer,
+    cfg: RunConfig,
+    out: &Path,
+    backend: &Selected,
+) -> anyhow::Result<bool> {
+    let out = out.to_owned();
     show_progress(&mut trainer);
     println!("run directory: {}", out.display());
     println!(
@@ -260,7 +272,7 @@ pub(super) async fn train(sandbox: &Sandbox, args: &TrainArgs) -> anyhow::Result
     for line in cfg.to_toml().lines() {
         println!("  {line}");
     }
-    print!("{}", hyperparameters(&cfg, &trainer, &backend));
+    print!("{}", hyperparameters(&cfg, &trainer, backend));
     let before = evaluate(&mut trainer, "before training").await;
     if let Some(h) = evaluate_heldout(&mut trainer, "before training").await {
         write_eval(&out, "eval-heldout-before.json", &h)?;
@@ -338,6 +350,14 @@ pub(super) async fn resume(sandbox: &Sandbox, args: &ResumeArgs) -> anyhow::Resu
         .with_context(|| format!("{} is not a steprl run directory", out.display()))?;
     let backend = device(args.backend)?;
     let plugins = plugins(sandbox, &cfg, None, None).await?;
+    if Trainer::never_checkpointed(out) {
+        eprintln!(
+            "{} has no checkpoint yet (it stopped before its first): starting it over from round 0 with its saved config",
+            out.display()
+        );
+        let trainer = Trainer::restart(cfg.clone(), out, plugins, &backend.device)?;
+        return run_fresh(trainer, cfg, out, &backend).await;
+    }
     let mut trainer = Trainer::resume(out, cfg, plugins, &backend.device)?;
     show_progress(&mut trainer);
     println!(
