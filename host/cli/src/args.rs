@@ -112,10 +112,20 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 0.9, value_name = "P")]
     pub top_p: f32,
     /// Most new tokens.
-    #[arg(long, default_value_t = 128, value_name = "N")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 128,
+        value_name = "N"
+    )]
     pub max_tokens: usize,
     /// Seed of the sampler.
-    #[arg(long, default_value_t = 0, value_name = "S")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 0,
+        value_name = "S"
+    )]
     pub seed: u64,
     /// Compute backend: auto (a hardware GPU through wgpu if present, else CPU), cpu, wgpu.
     #[arg(long, default_value = "auto", value_name = "BACKEND")]
@@ -139,10 +149,10 @@ pub struct TrainArgs {
     #[arg(long, default_value = "auto", value_name = "BACKEND")]
     pub backend: steprl_learner::BackendChoice,
     /// Override the config's seed.
-    #[arg(long, value_name = "SEED")]
+    #[arg(long, allow_negative_numbers = true, value_name = "SEED")]
     pub seed: Option<u64>,
     /// Override the config's number of rounds.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub rounds: Option<u32>,
 }
 
@@ -162,16 +172,26 @@ pub struct CompareArgs {
     )]
     pub methods: String,
     /// Seeds per method (the config's seed, seed + 1, ...).
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 3,
+        value_name = "N"
+    )]
     pub seeds: u32,
     /// Environment steps per run (every method gets the same).
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub budget_env_steps: u64,
     /// Comparison directory [default: runs/compare-<config name>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Runs in parallel (each on its own thread).
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 1,
+        value_name = "N"
+    )]
     pub jobs: usize,
     /// Learning rates to try first, comma-separated (e.g. 3e-4,1e-3,3e-3): every method
     /// trains at each rate with --grid-seeds seeds of its own, and the comparison then
@@ -180,7 +200,12 @@ pub struct CompareArgs {
     #[arg(long, value_name = "LIST")]
     pub lr_grid: Option<String>,
     /// Seeds per grid cell (seed + 1000, seed + 1001, ...: never the comparison's seeds).
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 2,
+        value_name = "N"
+    )]
     pub grid_seeds: u32,
     /// Learning rates per method instead of a grid, e.g.
     /// `step=3e-3,tgrpo=1e-3` (methods not named use the config's `learner.lr`); for
@@ -223,7 +248,12 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE")]
     pub checker: Option<PathBuf>,
     /// Episodes per task.
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 4,
+        value_name = "N"
+    )]
     pub episodes: u32,
     /// Act greedily (most likely action) instead of sampling.
     #[arg(long)]
@@ -275,10 +305,20 @@ pub struct CheckArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Random-policy episodes per task (environments).
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 2,
+        value_name = "N"
+    )]
     pub episodes: u32,
     /// Base seed of the episodes and generated inputs.
-    #[arg(long, default_value_t = 0, value_name = "S")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 0,
+        value_name = "S"
+    )]
     pub seed: u64,
     /// Configuration JSON passed to the checked plugins' `init`.
     #[arg(long, value_name = "JSON", default_value = "{}")]
@@ -331,7 +371,7 @@ pub struct PlayArgs {
     #[arg(long)]
     pub task: String,
     /// Environment seed (picks the task's parameters).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub seed: u64,
     /// The actions, one per line: a label the environment declares (e.g. `click 3`),
     /// a discrete action index, or `text: ...` for a text action. Blank lines and lines

@@ -458,7 +458,8 @@ fn bad_run_configs_name_the_key_and_the_file() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        err.contains("run.toml: learner.learning_rate:")
+        err.contains("run.toml:")
+            && err.contains(": learner.learning_rate:")
             && err.contains("unknown field `learning_rate`"),
         "{err}"
     );
@@ -490,6 +491,11 @@ fn bad_run_configs_name_the_key_and_the_file() {
     let o = steprl(&["train", cfg.to_str().unwrap(), "--backend", "tpu"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("valid: auto, cpu, wgpu"));
+    // A negative count is named as such, not met with clap's `-- -1` tip.
+    let o = steprl(&["train", cfg.to_str().unwrap(), "--rounds", "-1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("invalid value '-1' for '--rounds <N>'"), "{err}");
 }
 
 #[test]

@@ -356,11 +356,13 @@ pub enum ConfigError {
         /// The error.
         source: std::io::Error,
     },
-    /// TOML syntax or a key/type error, with the key's path.
-    #[error("{path}: {key}: {message}")]
+    /// TOML syntax or a key/type error, with where it is and the key's path.
+    #[error("{path}:{at}: {key}: {message}")]
     Parse {
         /// The file.
         path: PathBuf,
+        /// `line:column` of the problem (1-based), when known.
+        at: String,
         /// Dotted key path (`.` for the whole document).
         key: String,
         /// What is wrong.
@@ -376,20 +378,38 @@ pub enum ConfigError {
     },
 }
 
+/// `line:column` (1-based) of a byte span's start in `text`, or nothing when unknown.
+fn line_col(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else {
+        return String::new();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("{line}:{col}")
+}
+
 impl RunConfig {
     /// Parse TOML text; `origin` names the file in errors and anchors relative paths.
     pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
         let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::Parse {
             path: origin.to_owned(),
+            at: line_col(text, e.span()),
             key: ".".into(),
             message: e.message().to_owned(),
         })?;
         let mut cfg: RunConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
+            let inner = e.into_inner();
+            let mut message = inner.message().to_owned();
+            if message.contains("invalid value: integer `-") {
+                message.push_str(" (a count, a budget or a time cannot be negative)");
+            }
             ConfigError::Parse {
                 path: origin.to_owned(),
+                at: line_col(text, inner.span()),
                 key,
-                message: e.into_inner().message().to_owned(),
+                message,
             }
         })?;
         let base = origin.parent().unwrap_or(Path::new("."));
@@ -610,7 +630,16 @@ config = { s0 = 0.4 }
         let e = RunConfig::parse(&text, Path::new("c.toml"))
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("c.toml: algo.augment.group_sise:"), "{e}");
+        // Where it is: line and column of the key, 1-based.
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("group_sise"))
+            .unwrap()
+            + 1;
+        assert!(
+            e.starts_with(&format!("c.toml:{line}:1: algo.augment.group_sise:")),
+            "{e}"
+        );
         assert!(
             e.contains("unknown field `group_sise`") && e.contains("group_size"),
             "{e}"
@@ -652,7 +681,16 @@ config = { s0 = 0.4 }
         let e = RunConfig::parse("seed = [", Path::new("c.toml"))
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("c.toml: .:"), "{e}");
+        assert!(e.starts_with("c.toml:1:9: .:"), "{e}");
+        let text = format!("{MINIMAL}\n[rollout]\ncopies_per_task = -4\n");
+        let e = RunConfig::parse(&text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("rollout.copies_per_task: invalid value: integer `-4`")
+                && e.contains("cannot be negative"),
+            "{e}"
+        );
     }
 
     #[test]
