@@ -495,7 +495,10 @@ fn bad_run_configs_name_the_key_and_the_file() {
     let o = steprl(&["train", cfg.to_str().unwrap(), "--rounds", "-1"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2));
-    assert!(err.contains("invalid value '-1' for '--rounds <N>'"), "{err}");
+    assert!(
+        err.contains("invalid value '-1' for '--rounds <N>'"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -174,6 +174,34 @@ pub fn observation_problems(info: &EnvInfo, obs: &Observation) -> Vec<String> {
     p
 }
 
+/// The largest final state the host accepts, in bytes (a larger one is a plugin
+/// failure, not held in memory with every other episode's).
+pub const MAX_FINAL_STATE_BYTES: usize = 16 << 20;
+/// The longest verdict reason kept, in characters (a longer one is cut).
+pub const MAX_REASON_CHARS: usize = 4096;
+
+/// The problem with a final state of `len` bytes, if it is over the cap.
+pub fn final_state_problem(len: usize) -> Option<String> {
+    (len > MAX_FINAL_STATE_BYTES).then(|| {
+        format!(
+            "its final state is {:.1} MiB, above the {} MiB the host accepts",
+            len as f64 / (1 << 20) as f64,
+            MAX_FINAL_STATE_BYTES >> 20
+        )
+    })
+}
+
+/// A verdict's reason cut to [`MAX_REASON_CHARS`] characters, saying how much was cut.
+pub fn capped_reason(reason: String) -> String {
+    let n = reason.chars().count();
+    if n <= MAX_REASON_CHARS {
+        return reason;
+    }
+    let mut s: String = reason.chars().take(MAX_REASON_CHARS).collect();
+    s.push_str(&format!("… ({} more characters cut)", n - MAX_REASON_CHARS));
+    s
+}
+
 /// Problems with a reward checker's verdict (empty = fine): the score is a finite
 /// number in [0, 1] and step rewards are finite — a NaN score is a broken checker, never
 /// a training signal.
@@ -388,5 +416,23 @@ mod tests {
         ] {
             assert!(p.contains(needle), "missing `{needle}` in:\n{p}");
         }
+    }
+
+    #[test]
+    fn oversize_final_states_and_reasons_are_bounded() {
+        assert_eq!(final_state_problem(MAX_FINAL_STATE_BYTES), None);
+        let p = final_state_problem(60 << 20).unwrap();
+        assert_eq!(
+            p,
+            "its final state is 60.0 MiB, above the 16 MiB the host accepts"
+        );
+        assert_eq!(capped_reason("short".into()), "short");
+        let long = capped_reason("é".repeat(MAX_REASON_CHARS + 10));
+        assert!(
+            long.ends_with("… (10 more characters cut)"),
+            "{}",
+            &long[long.len() - 40..]
+        );
+        assert_eq!(long.chars().filter(|c| *c == 'é').count(), MAX_REASON_CHARS);
     }
 }

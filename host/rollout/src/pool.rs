@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use steprl_core::validate::{observation_problems, verdict_problems};
+use steprl_core::validate::{
+    capped_reason, final_state_problem, observation_problems, verdict_problems,
+};
 use steprl_core::{
     Action, CallError, Decision, EnvInstance, Environment, EpisodeId, GuestError, Observation,
     ObservationParts, Policy, RewardChecker, Sampling, SplitMix, TrajectorySummary, Transition,
@@ -481,6 +483,15 @@ async fn judge(
     truncated: bool,
     final_state: &str,
 ) -> Outcome {
+    if let Some(problem) = final_state_problem(final_state.len()) {
+        return Outcome::PluginFailure {
+            error: format!(
+                "environment `{}`, task `{}`: {problem}",
+                env.name(),
+                spec.task
+            ),
+        };
+    }
     let Some(task) = env.info().task(&spec.task) else {
         return Outcome::PluginFailure {
             error: format!("task `{}` is not offered by `{}`", spec.task, env.name()),
@@ -505,7 +516,7 @@ async fn judge(
                 Outcome::Judged {
                     success: v.success,
                     score: v.score,
-                    reason: v.reason,
+                    reason: capped_reason(v.reason),
                 }
             } else {
                 Outcome::PluginFailure {

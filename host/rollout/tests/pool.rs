@@ -57,6 +57,8 @@ impl Environment for Corridor {
                 task("endless"),
                 task("bad-token"),
                 task("nan-score"),
+                task("huge-state"),
+                task("long-reason"),
             ],
             observation: ObservationSpec {
                 vocab_size: Some(32),
@@ -127,6 +129,9 @@ impl EnvInstance for CorridorInstance {
     }
     async fn final_state(&mut self, ep: EpisodeId) -> Result<String, CallError> {
         let e = self.episodes[ep.0 as usize].as_ref().unwrap();
+        if e.0 == "huge-state" {
+            return Ok("x".repeat(17 << 20));
+        }
         Ok(format!("{}", e.1))
     }
     async fn close(&mut self, ep: EpisodeId) {
@@ -156,7 +161,11 @@ impl RewardChecker for GoalChecker {
             } else {
                 f32::from(u8::from(success))
             },
-            reason: String::new(),
+            reason: if task.id == "long-reason" {
+                "why ".repeat(10_000)
+            } else {
+                String::new()
+            },
             step_rewards: None,
         })
     }
@@ -430,7 +439,13 @@ async fn the_host_truncates_an_episode_the_environment_never_ends_at_max_steps()
 
 #[tokio::test]
 async fn observations_and_verdicts_outside_the_contract_are_plugin_failures() {
-    let plan = specs(&["bad-token", "nan-score", "goal-1"]);
+    let plan = specs(&[
+        "bad-token",
+        "nan-score",
+        "goal-1",
+        "huge-state",
+        "long-reason",
+    ]);
     let (res, stats) = run(&plan, &mut Biased::default(), 3, Sampling::Greedy).await;
     let error = |r: &EpisodeResult| match &r.outcome {
         Outcome::PluginFailure { error } => error.clone(),
@@ -445,5 +460,18 @@ async fn observations_and_verdicts_outside_the_contract_are_plugin_failures() {
         "reward checker `goal` returned a verdict outside its contract: score NaN is not a number in [0, 1]"
     );
     assert!(matches!(res[2].outcome, Outcome::Judged { .. }));
-    assert_eq!(stats.plugin_failures, 2);
+    // A final state over the cap is not judged (nor kept); a long reason is cut.
+    assert_eq!(
+        error(&res[3]),
+        "environment `corridor`, task `huge-state`: its final state is 17.0 MiB, above the 16 MiB the host accepts"
+    );
+    let Outcome::Judged { reason, .. } = &res[4].outcome else {
+        panic!("{:?}", res[4].outcome);
+    };
+    assert!(
+        reason.ends_with("(35904 more characters cut)"),
+        "{}",
+        reason.len()
+    );
+    assert_eq!(stats.plugin_failures, 3);
 }
