@@ -22,6 +22,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::v0_1_0::log;
 use crate::grants::{Grants, NetHooks};
+use crate::log_budget::{Admit, LINES_PER_SECOND, LogBudget};
 
 /// Everything one plugin instance's `Store` holds.
 pub(crate) struct HostState {
@@ -33,6 +34,8 @@ pub(crate) struct HostState {
     net: NetHooks,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
+    /// How much more it may log (its `log` calls and stdout/stderr lines together).
+    budget: Arc<std::sync::Mutex<LogBudget>>,
 }
 
 /// How an instance's clocks behave.
@@ -57,9 +60,10 @@ impl HostState {
         grants: &Grants,
         allowed: Arc<[String]>,
     ) -> wasmtime::Result<Self> {
+        let budget = Arc::new(std::sync::Mutex::new(LogBudget::new()));
         let mut b = WasiCtxBuilder::new();
-        b.stdout(LogSink::new(plugin.clone(), Stream::Stdout))
-            .stderr(LogSink::new(plugin.clone(), Stream::Stderr))
+        b.stdout(LogSink::new(plugin.clone(), Stream::Stdout, budget.clone()))
+            .stderr(LogSink::new(plugin.clone(), Stream::Stderr, budget.clone()))
             .secure_random(StdRng::seed_from_u64(seed))
             .insecure_random(StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15))
             .insecure_random_seed(u128::from(seed))
@@ -87,6 +91,7 @@ impl HostState {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_cap),
+            budget,
         })
     }
 }
@@ -110,9 +115,37 @@ impl WasiView for HostState {
     }
 }
 
+/// Whether a plugin's line may be logged now under its budget; says first how many were
+/// dropped since the last one.
+fn admitted(plugin: &str, budget: &std::sync::Mutex<LogBudget>) -> bool {
+    let admit = budget
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .admit(std::time::Instant::now());
+    match admit {
+        Admit::Drop => false,
+        Admit::Log { dropped_before } => {
+            if dropped_before > 0 {
+                tracing::warn!(
+                    target: "plugin",
+                    "[{plugin}] {dropped_before} log lines dropped (more than {LINES_PER_SECOND} a second)"
+                );
+            }
+            true
+        }
+    }
+}
+
 impl log::Host for HostState {
     fn log(&mut self, level: log::Level, message: String) {
         let plugin = &*self.plugin;
+        if !admitted(plugin, &self.budget) {
+            return;
+        }
+        let message: &str = match message.char_indices().nth(MAX_LINE) {
+            Some((cut, _)) => &message[..cut],
+            None => &message,
+        };
         match level {
             log::Level::Trace => tracing::trace!(target: "plugin", "[{plugin}] {message}"),
             log::Level::Debug => tracing::debug!(target: "plugin", "[{plugin}] {message}"),
@@ -184,11 +217,16 @@ enum Stream {
 struct LogSink {
     plugin: Arc<str>,
     stream: Stream,
+    budget: Arc<std::sync::Mutex<LogBudget>>,
 }
 
 impl LogSink {
-    fn new(plugin: Arc<str>, stream: Stream) -> Self {
-        LogSink { plugin, stream }
+    fn new(plugin: Arc<str>, stream: Stream, budget: Arc<std::sync::Mutex<LogBudget>>) -> Self {
+        LogSink {
+            plugin,
+            stream,
+            budget,
+        }
     }
 }
 
@@ -218,9 +256,12 @@ struct LineWriter {
 
 impl LineWriter {
     fn emit(&self, line: &[u8]) {
+        let plugin = &*self.sink.plugin;
+        if !admitted(plugin, &self.sink.budget) {
+            return;
+        }
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches('\r');
-        let plugin = &*self.sink.plugin;
         match self.sink.stream {
             Stream::Stdout => tracing::info!(target: "plugin", "[{plugin}] {text}"),
             Stream::Stderr => tracing::warn!(target: "plugin", "[{plugin} stderr] {text}"),

@@ -11,6 +11,7 @@ mod error;
 mod grants;
 mod host;
 mod limits;
+mod log_budget;
 mod plugin;
 mod resampler;
 mod sandbox;
