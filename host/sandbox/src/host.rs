@@ -36,6 +36,26 @@ pub(crate) struct HostState {
     pub(crate) limiter: MemoryLimiter,
     /// How much more it may log (its `log` calls and stdout/stderr lines together).
     budget: Arc<std::sync::Mutex<LogBudget>>,
+    /// When the call in progress must have returned (see [`on_epoch`]).
+    pub(crate) deadline_at: Option<std::time::Instant>,
+}
+
+/// Epochs a running guest may go on for before it yields to the other lanes' futures.
+pub(crate) const SLICE_TICKS: u64 = 5;
+
+/// What happens when a running guest reaches its epoch deadline: past the call's
+/// deadline it traps (as the deadline promises); before it, it yields to the async
+/// executor and goes on for another slice, so a guest spinning until its deadline
+/// never stalls the other lanes (the rollout drives all lanes' calls in one task).
+pub(crate) fn on_epoch(state: &HostState, tick: Duration) -> wasmtime::UpdateDeadline {
+    let now = std::time::Instant::now();
+    match state.deadline_at {
+        Some(at) if now < at => {
+            let left = (at - now).as_nanos() / tick.as_nanos().max(1);
+            wasmtime::UpdateDeadline::Yield((left as u64).clamp(1, SLICE_TICKS))
+        }
+        _ => wasmtime::UpdateDeadline::Interrupt,
+    }
 }
 
 /// How an instance's clocks behave.
@@ -92,6 +112,7 @@ impl HostState {
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_cap),
             budget,
+            deadline_at: None,
         })
     }
 }

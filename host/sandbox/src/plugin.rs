@@ -417,7 +417,8 @@ impl<W: World> Guarded<W> {
         })?;
         let mut store = Store::new(&shared.sandbox.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_trap();
+        let tick = shared.sandbox.epoch_tick();
+        store.epoch_deadline_callback(move |ctx| Ok(crate::host::on_epoch(ctx.data(), tick)));
         arm(&mut store, Call::Init, shared);
         let bindings = match W::instantiate(&shared.pre, &mut store).await {
             Ok(b) => b,
@@ -498,7 +499,11 @@ impl<W: World> Guarded<W> {
 /// Set the deadline (and fuel) of the next call and clear the memory flag.
 fn arm<W: World>(store: &mut Store<HostState>, call: Call, shared: &Shared<W>) {
     let (deadline, _) = call.deadline(&shared.options.limits);
-    store.set_epoch_deadline(shared.sandbox.epoch_deadline_delta(deadline));
+    // The first slice ends within SLICE_TICKS epochs (or at the deadline, when that is
+    // sooner); `host::on_epoch` then yields or traps.
+    store.data_mut().deadline_at = Some(std::time::Instant::now() + deadline);
+    let to_deadline = shared.sandbox.epoch_deadline_delta(deadline);
+    store.set_epoch_deadline(to_deadline.min(crate::host::SLICE_TICKS));
     if shared.sandbox.inner.config.fuel
         && let Some(f) = shared.options.limits.fuel_per_call
     {

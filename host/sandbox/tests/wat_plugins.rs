@@ -113,6 +113,36 @@ async fn an_infinite_loop_is_trapped_at_its_deadline_and_the_next_call_works() {
     );
 }
 
+/// A guest spinning until its deadline yields to the other calls driven in the same
+/// task (as the rollout drives every lane's calls): they all finish before it traps.
+#[tokio::test]
+async fn a_spinning_guest_does_not_stall_calls_beside_it() {
+    let deadline = Duration::from_secs(2);
+    let limits = Limits {
+        plan: deadline,
+        ..Limits::default()
+    };
+    let (mut spinning, mut quick) = (resampler(limits.clone()).await, resampler(limits).await);
+    let events = std::sync::Mutex::new(Vec::new());
+    let spin = async {
+        let r = spinning.plan(1, &stats(), &request()).await;
+        assert!(matches!(r, Err(CallError::Trap { .. })), "{r:?}");
+        events.lock().unwrap().push("trap");
+    };
+    let others = async {
+        for _ in 0..50 {
+            quick.plan(0, &stats(), &request()).await.unwrap();
+            events.lock().unwrap().push("ok");
+        }
+    };
+    // Polled first, the spinning call would hold the thread until its deadline if it
+    // did not yield.
+    tokio::join!(spin, others);
+    let events = events.into_inner().unwrap();
+    assert_eq!(events.len(), 51);
+    assert_eq!(events.last(), Some(&"trap"), "{events:?}");
+}
+
 #[tokio::test]
 async fn memory_growth_past_the_cap_is_denied() {
     // 1 page (64 KiB) initial, cap 1 MiB: growing by 4 MiB must be refused, and the
