@@ -16,7 +16,8 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let default = match cli.global.verbose {
-        0 => "warn",
+        // Progress of long work (warm-start epochs) shows without -v.
+        0 => "warn,progress=info",
         1 => "info",
         _ => "debug",
     };

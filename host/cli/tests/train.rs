@@ -626,6 +626,12 @@ fn a_warm_start_clones_the_demonstrations_before_training() {
         stdout.contains("warm start: 20 demonstrations, 40 steps cloned, 200 epochs"),
         "{stdout}"
     );
+    // Long work shows its progress without -v: one line per cloning epoch.
+    assert!(
+        stderr.contains("warm start: epoch 1/200, mean cloning loss")
+            && stderr.contains("warm start: epoch 200/200, mean cloning loss"),
+        "{stderr}"
+    );
     let rate = |name: &str| -> f64 {
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join(name)).unwrap()).unwrap();

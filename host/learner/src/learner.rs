@@ -321,6 +321,11 @@ impl Learner for NetLearner {
                 first = mean;
             }
             last = mean;
+            tracing::info!(
+                target: "progress",
+                "warm start: epoch {}/{epochs}, mean cloning loss {mean:.3}",
+                epoch + 1
+            );
         }
         self.model = model;
         self.inference = None;

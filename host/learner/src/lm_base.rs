@@ -470,6 +470,11 @@ pub(crate) trait LoraTraining {
                 first = mean;
             }
             last = mean;
+            tracing::info!(
+                target: "progress",
+                "warm start: epoch {}/{epochs}, mean cloning loss {mean:.3}",
+                epoch + 1
+            );
         }
         (first, last)
     }
