@@ -513,24 +513,17 @@ pub fn trained_changes(
     let mut out = BTreeMap::new();
     if lora.full {
         for (key, (_, shape, values)) in &saved {
+            let saved = HostTensor {
+                shape: shape.clone(),
+                data: values.clone(),
+            };
             let t = match shape.as_slice() {
                 // burn's `[in, out]` weight, transposed to Hugging Face's `[out, in]`.
-                &[d_in, d_out] => {
-                    let mut data = vec![0f32; d_in * d_out];
-                    for i in 0..d_in {
-                        for o in 0..d_out {
-                            data[o * d_in + i] = values[i * d_out + o];
-                        }
-                    }
-                    HostTensor {
-                        shape: vec![d_out, d_in],
-                        data,
-                    }
-                }
-                _ => HostTensor {
-                    shape: shape.clone(),
-                    data: values.clone(),
+                &[d_in, d_out] => HostTensor {
+                    shape: vec![d_out, d_in],
+                    data: saved.transposed_data(),
                 },
+                _ => saved,
             };
             out.insert(format!("model.{key}"), Change::Replace(t));
         }

@@ -155,17 +155,6 @@ fn tensor<const D: usize>(t: HostTensor, dims: [usize; D], device: &Device) -> T
 }
 
 /// `[rows, cols]` → `[cols, rows]` on the host (HF linear weights are `[out, in]`, burn's `[in, out]`).
-fn transpose(t: &HostTensor) -> Vec<f32> {
-    let (rows, cols) = (t.shape[0], t.shape[1]);
-    let mut out = vec![0.0f32; rows * cols];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = t.data[r * cols + c];
-        }
-    }
-    out
-}
-
 /// A linear layer over `[batch, len, d]` as one `[batch·len, d]` product: burn's 3-D
 /// product runs each batch entry on its own (one thread), the 2-D one lets the CPU
 /// backend split the rows over every core.
@@ -204,8 +193,10 @@ impl Builder<'_> {
         let w = self
             .src
             .require(&format!("{name}.weight"), &[d_out, d_in])?;
-        let weight =
-            Tensor::<2>::from_data(TensorData::new(transpose(&w), [d_in, d_out]), self.device);
+        let weight = Tensor::<2>::from_data(
+            TensorData::new(w.transposed_data(), [d_in, d_out]),
+            self.device,
+        );
         let bias = if bias {
             let b = self.src.require(&format!("{name}.bias"), &[d_out])?;
             Some(Param::from_tensor(tensor(b, [d_out], self.device)))
@@ -237,7 +228,7 @@ impl CausalLm {
         let embed = src.require("model.embed_tokens.weight", &[v, h])?;
         let tied_head = cfg.tie_word_embeddings.then(|| Linear {
             weight: Param::from_tensor(Tensor::from_data(
-                TensorData::new(transpose(&embed), [h, v]),
+                TensorData::new(embed.transposed_data(), [h, v]),
                 device,
             )),
             bias: None,

@@ -21,6 +21,21 @@ pub struct HostTensor {
     pub data: Vec<f32>,
 }
 
+impl HostTensor {
+    /// The values of a 2-D tensor transposed (row-major `[cols, rows]`): between
+    /// Hugging Face's `[out, in]` weights and burn's `[in, out]`.
+    pub fn transposed_data(&self) -> Vec<f32> {
+        let (rows, cols) = (self.shape[0], self.shape[1]);
+        let mut out = vec![0.0f32; rows * cols];
+        for r in 0..rows {
+            for c in 0..cols {
+                out[c * rows + r] = self.data[r * cols + c];
+            }
+        }
+        out
+    }
+}
+
 /// A checkpoint that yields tensors by their Hugging Face names.
 pub trait TensorSource {
     /// The file to name in errors about `hf_name`.

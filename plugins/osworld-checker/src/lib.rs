@@ -5,7 +5,7 @@
 use osworld_metrics::{FinalState, MetricError, is_fail_action, score};
 use serde_json::Value;
 use steprl_plugin::check::{
-    Action, PluginError, RewardChecker, TaskInfo, TrajectorySummary, Verdict,
+    Action, PluginError, RewardChecker, TaskInfo, TrajectorySummary, Verdict, is_supports_probe,
 };
 
 /// The checker. Config: `{}` or `{"success_threshold": T}` with 0 < T ≤ 1
@@ -78,13 +78,6 @@ fn check_last_action(t: &TrajectorySummary, state: &FinalState) -> Result<(), Pl
             Ok(())
         }
     }
-}
-
-/// Whether the host asks if this checker can judge a task (the final state is
-/// `{"steprl_probe": "supports"}`, see `steprl_core::scorable`).
-fn is_supports_probe(final_state_json: &str) -> bool {
-    serde_json::from_str::<Value>(final_state_json)
-        .is_ok_and(|v| v.get("steprl_probe").and_then(Value::as_str) == Some("supports"))
 }
 
 /// The probe's answer: `unsupported`, naming the metrics, when the task's evaluator

@@ -36,6 +36,18 @@ pub trait RewardChecker: Sized + 'static {
     ) -> Result<Verdict, PluginError>;
 }
 
+/// Whether the host is asking if this checker can judge the task rather than handing it
+/// an episode: the *supports probe* sends the final state `{"steprl_probe":"supports"}`
+/// (with an empty trajectory). Answer `Err(PluginError::Unsupported(reason))` for a task
+/// the checker cannot judge (a metric it lacks) and anything else for one it can.
+pub fn is_supports_probe(final_state_json: &str) -> bool {
+    let compact: String = final_state_json
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    compact == r#"{"steprl_probe":"supports"}"#
+}
+
 /// Glue from the generated bindings to a [`RewardChecker`]. Used by the export macro.
 #[doc(hidden)]
 pub struct Adapter<T>(PhantomData<T>);
@@ -66,4 +78,16 @@ macro_rules! export_reward_checker {
             __SteprlRewardCheckerAdapter with_types_in $crate::check::bindings
         );
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_supports_probe_is_recognized() {
+        assert!(is_supports_probe(r#"{"steprl_probe":"supports"}"#));
+        assert!(is_supports_probe(r#"{ "steprl_probe": "supports" }"#));
+        assert!(!is_supports_probe(r#"{"task_id": "t"}"#) && !is_supports_probe(""));
+    }
 }
