@@ -212,12 +212,10 @@ impl<T: Transport> Session<T> {
             if i > 0 {
                 self.transport.sleep(READY_POLL);
             }
-            match self.client().call_once(&crate::vm::Request {
-                method: Method::Get,
-                path: "/platform".into(),
-                body: Body::Empty,
-                timeout: None,
-            }) {
+            match self
+                .client()
+                .call_once(&crate::vm::req(Method::Get, "/platform", Body::Empty))
+            {
                 Ok(r) if r.status == 200 => return Ok(()),
                 Ok(r) => last = r.describe(),
                 Err(e) => last = e,

@@ -145,7 +145,8 @@ pub struct VmClient<'a, T: Transport + ?Sized> {
     retry: Retry,
 }
 
-fn req(method: Method, path: &str, body: Body) -> Request {
+/// A request without a timeout of its own.
+pub(crate) fn req(method: Method, path: &str, body: Body) -> Request {
     Request {
         method,
         path: path.to_owned(),
@@ -166,18 +167,32 @@ impl<'a, T: Transport + ?Sized> VmClient<'a, T> {
 
     /// Send, retrying transport failures and 5xx answers (not 4xx: those are final).
     pub fn call(&self, r: &Request) -> Result<Response, String> {
-        let mut last = String::new();
+        let resp = self.send_retrying(r)?;
+        if resp.status >= 500 {
+            return Err(format!(
+                "{} {}: {}",
+                method_name(r.method),
+                r.path,
+                resp.describe()
+            ));
+        }
+        Ok(resp)
+    }
+
+    /// Send, retrying transport failures and 5xx answers; the first answer below 500,
+    /// else the last attempt's: its 5xx answer, or its transport failure as the error.
+    fn send_retrying(&self, r: &Request) -> Result<Response, String> {
+        let mut last = Err(String::new());
         for attempt in 0..self.retry.attempts.max(1) {
             if attempt > 0 {
                 self.transport.sleep(self.retry.interval);
             }
             match self.transport.send(r) {
                 Ok(resp) if resp.status < 500 => return Ok(resp),
-                Ok(resp) => last = resp.describe(),
-                Err(e) => last = e,
+                answer => last = answer,
             }
         }
-        Err(format!("{} {}: {last}", method_name(r.method), r.path))
+        last.map_err(|e| format!("{} {}: {e}", method_name(r.method), r.path))
     }
 
     /// Send once, no retries.
@@ -353,24 +368,12 @@ impl<'a, T: Transport + ?Sized> VmClient<'a, T> {
         path: &str,
         body: Body,
     ) -> Result<Option<Value>, String> {
-        let r = req(method, path, body);
-        let mut last = String::new();
-        for attempt in 0..self.retry.attempts.max(1) {
-            if attempt > 0 {
-                self.transport.sleep(self.retry.interval);
-            }
-            match self.transport.send(&r) {
-                Ok(resp) if resp.status == 200 => return Ok(resp.json()),
-                Ok(resp) if resp.status < 500 => return Ok(None),
-                Ok(_) => last.clear(),
-                Err(e) => last = e,
-            }
-        }
-        if last.is_empty() {
-            Ok(None)
+        let resp = self.send_retrying(&req(method, path, body))?;
+        Ok(if resp.status == 200 {
+            resp.json()
         } else {
-            Err(format!("{} {}: {last}", method_name(r.method), r.path))
-        }
+            None
+        })
     }
 }
 
