@@ -15,7 +15,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
-for plugin in uisim uisim-checker shellsim shellsim-checker osworld osworld-checker androidworld androidworld-checker resample-step; do
+# hostile-env and hostile-checker (tests/hostile/) misbehave on purpose, for the
+# boundary tests in tests/tests/hostile.rs.
+for plugin in uisim uisim-checker shellsim shellsim-checker osworld osworld-checker androidworld androidworld-checker resample-step hostile-env hostile-checker; do
     echo "plugins/build.sh: building $plugin (wasm32-wasip2)" >&2
     cargo build --quiet --release --target wasm32-wasip2 -p "$plugin" --manifest-path "$root/Cargo.toml"
     cp "$target_dir/wasm32-wasip2/release/${plugin//-/_}.wasm" "$dist/$plugin.wasm"

@@ -626,6 +626,7 @@ async fn the_adapter_passes_the_conformance_check_with_its_checker() {
         &EnvCheck {
             episodes: 1,
             seed: 11,
+            budget: std::time::Duration::from_secs(600),
         },
         |_, _, _| {},
     )

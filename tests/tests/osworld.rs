@@ -830,6 +830,7 @@ async fn the_supported_tasks_pass_the_conformance_check_with_the_checker() {
         &EnvCheck {
             episodes: 2,
             seed: 5,
+            budget: std::time::Duration::from_secs(600),
         },
         |_, _, _| {},
     )

@@ -32,6 +32,7 @@ async fn shellsim_passes_the_conformance_check_with_its_checker() {
         &EnvCheck {
             episodes: 2,
             seed: 3,
+            budget: std::time::Duration::from_secs(600),
         },
         |_, _, _| {},
     )

@@ -28,6 +28,7 @@ async fn uisim_passes_the_conformance_check_with_its_checker() {
         &EnvCheck {
             episodes: 2,
             seed: 7,
+            budget: std::time::Duration::from_secs(600),
         },
         |_, _, _| {},
     )

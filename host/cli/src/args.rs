@@ -337,6 +337,31 @@ pub struct CheckArgs {
     /// Show every per-task row, not only those with violations.
     #[arg(long)]
     pub all_tasks: bool,
+    /// Wall-clock cap on the total time of each kind of call (reset, step, check, plan)
+    /// over the whole check; past it the check stops with a violation saying so.
+    #[arg(long, value_name = "SECS", default_value_t = 600.0, value_parser = positive_secs)]
+    pub budget_s: f64,
+}
+
+impl CheckArgs {
+    /// `--budget-s` as a duration.
+    pub fn budget(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.budget_s)
+    }
+}
+
+/// A positive, finite number of seconds (at most a year).
+fn positive_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if v.is_finite() && v > 0.0 && v <= 31_536_000.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "`{s}`: give a number of seconds above 0 and at most 31536000"
+        ))
+    }
 }
 
 /// Arguments of `steprl tasks`.

@@ -46,6 +46,11 @@ impl Timing {
         self.0.len()
     }
 
+    /// The samples' sum.
+    pub fn total(&self) -> Duration {
+        self.0.iter().sum()
+    }
+
     /// Mean, or zero without samples.
     pub fn mean(&self) -> Duration {
         if self.0.is_empty() {
@@ -98,8 +103,12 @@ pub struct EnvReport {
     pub reset: Timing,
     /// `step` latencies.
     pub step: Timing,
+    /// `check` latencies of the `--with` reward checker.
+    pub check: Timing,
     /// Everything that broke the contract.
     pub violations: Vec<Violation>,
+    /// The check stopped early: a kind of call used up its wall-clock budget.
+    pub stopped: bool,
 }
 
 /// Settings of an environment conformance run.
@@ -109,6 +118,40 @@ pub struct EnvCheck {
     pub episodes: u32,
     /// Base seed (task i, episode e uses a seed derived from it).
     pub seed: u64,
+    /// Wall-clock cap on the total time of each kind of call over the whole check.
+    pub budget: Duration,
+}
+
+/// The violation of a kind of call whose total time passed `budget`, if one did.
+fn over_budget(calls: &[(&str, &Timing)], budget: Duration) -> Option<Violation> {
+    let (call, t) = calls.iter().find(|(_, t)| t.total() > budget)?;
+    Some(Violation {
+        task: None,
+        message: format!(
+            "`{call}` calls took {:.3} s in all ({} calls), past the check's budget of {:.3} s per kind of call (--budget-s); the check stopped there",
+            t.total().as_secs_f64(),
+            t.count(),
+            budget.as_secs_f64()
+        ),
+    })
+}
+
+impl EnvReport {
+    /// Stop when reset, step or check calls used up the budget.
+    fn stop_if_over(&mut self, budget: Duration) -> bool {
+        if !self.stopped {
+            let calls = [
+                ("reset", &self.reset),
+                ("step", &self.step),
+                ("check", &self.check),
+            ];
+            if let Some(v) = over_budget(&calls, budget) {
+                self.violations.push(v);
+                self.stopped = true;
+            }
+        }
+        self.stopped
+    }
 }
 
 /// Run `opts.episodes` random-policy episodes of every task, validating every
@@ -154,8 +197,11 @@ pub async fn check_environment(
         };
         let before = report.violations.len();
         for e in 0..opts.episodes {
+            if report.stop_if_over(opts.budget) {
+                break;
+            }
             let seed = episode_seed(opts.seed, ti, e);
-            let run = run_episode(&mut *instance, info, task, seed, &mut report).await;
+            let run = run_episode(&mut *instance, info, task, seed, &mut report, opts.budget).await;
             let trace = match run {
                 Ok(t) => t,
                 Err(err) => {
@@ -166,12 +212,18 @@ pub async fn check_environment(
                     continue;
                 }
             };
+            if report.stop_if_over(opts.budget) {
+                break;
+            }
             row.episodes += 1;
             row.steps += trace.results.len() as u64;
             row.done += u32::from(trace.summary.done);
             row.truncated += u32::from(trace.summary.truncated);
             if let Some(c) = checker.as_deref_mut() {
-                match judge_twice(c, task, &trace).await {
+                let t0 = Instant::now();
+                let judged = judge_twice(c, task, &trace).await;
+                report.check.push(t0.elapsed());
+                match judged {
                     Ok(success) => {
                         if let Some(s) = row.successes.as_mut() {
                             *s += u32::from(success);
@@ -185,7 +237,14 @@ pub async fn check_environment(
             }
             if e == 0 {
                 let mut scratch = EnvReport::default();
-                match run_episode(&mut *instance, info, task, seed, &mut scratch).await {
+                let replay =
+                    run_episode(&mut *instance, info, task, seed, &mut scratch, opts.budget).await;
+                report.reset.0.append(&mut scratch.reset.0);
+                report.step.0.append(&mut scratch.step.0);
+                if report.stop_if_over(opts.budget) {
+                    break;
+                }
+                match replay {
                     // A live environment's replay need only run: its setup succeeds
                     // again and its observations keep to the spaces (checked as it ran).
                     Ok(_) if row.live => report.violations.extend(scratch.violations),
@@ -206,6 +265,9 @@ pub async fn check_environment(
         }
         row.violations = (report.violations.len() - before) as u32;
         report.tasks.push(row);
+        if report.stopped {
+            break;
+        }
     }
     progress(n, n, "");
     report
@@ -277,6 +339,7 @@ async fn run_episode(
     task: &TaskInfo,
     seed: u64,
     report: &mut EnvReport,
+    budget: Duration,
 ) -> Result<Trace, CallError> {
     let mut rng = StdRng::seed_from_u64(seed);
     let ep = instance
@@ -336,7 +399,8 @@ async fn run_episode(
         mask = r.observation.action_mask.clone();
         let end = r.done || r.truncated;
         results.push(r);
-        if end {
+        // Out of budget: the episode is cut short and the caller stops the check.
+        if end || report.step.total() > budget {
             break;
         }
     }
@@ -414,7 +478,11 @@ pub struct CheckerReport {
 
 /// Call a reward checker with made-up inputs: it must answer (a verdict or a typed
 /// error, never a trap), deterministically, with scores in [0, 1].
-pub async fn check_checker(checker: &mut dyn RewardChecker, seed: u64) -> CheckerReport {
+pub async fn check_checker(
+    checker: &mut dyn RewardChecker,
+    seed: u64,
+    budget: Duration,
+) -> CheckerReport {
     let mut report = CheckerReport::default();
     let task = TaskInfo {
         id: "conformance.synthetic".into(),
@@ -438,6 +506,10 @@ pub async fn check_checker(checker: &mut dyn RewardChecker, seed: u64) -> Checke
             truncated: false,
             actions: actions.clone(),
         };
+        if let Some(v) = over_budget(&[("check", &report.timing)], budget) {
+            report.violations.push(v);
+            break;
+        }
         let mut answers = Vec::new();
         for _ in 0..2 {
             report.calls += 1;
@@ -524,10 +596,15 @@ pub async fn check_resampler(
     resampler: &mut dyn Resampler,
     seed: u64,
     rounds: u32,
+    budget: Duration,
 ) -> ResamplerReport {
     let stats = synthetic_stats(24);
     let mut report = ResamplerReport::default();
     for round in 0..rounds {
+        if let Some(v) = over_budget(&[("plan", &report.timing)], budget) {
+            report.violations.push(v);
+            break;
+        }
         let request = PlanRequest {
             tasks_per_round: 8,
             copies_per_task: 4,

@@ -25,6 +25,9 @@ fn check_passes_for_every_shipped_plugin() {
     assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("PASS uisim: no violations"), "{out}");
     assert!(out.contains("random-policy successes"), "{out}");
+    // The checker is named and timed.
+    assert!(out.contains("episodes judged by `uisim-checker`"), "{out}");
+    assert!(out.contains("\ncheck  mean"), "{out}");
     // The checker on generated inputs and on the environment's episodes; the resampler.
     let o = steprl(&[
         "plugin",
@@ -138,6 +141,31 @@ fn sandbox_limits_are_flags_of_tasks_and_check() {
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(2));
     assert!(err.contains("0 is not in 1..=86400000"), "{err}");
+}
+
+#[test]
+fn check_stops_when_a_kind_of_call_uses_up_its_wall_clock_budget() {
+    let (env, py) = (plugin("uisim"), plugin("uniform-py"));
+    // A microsecond for all the calls of a kind: the first few use it up.
+    for file in [&env, &py] {
+        let o = steprl(&[
+            "plugin",
+            "check",
+            file.to_str().unwrap(),
+            "--budget-s",
+            "0.000001",
+        ]);
+        let (out, _) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{out}");
+        assert!(
+            out.contains("past the check's budget of 0.000 s per kind of call (--budget-s); the check stopped there"),
+            "{out}"
+        );
+    }
+    let o = steprl(&["plugin", "check", env.to_str().unwrap(), "--budget-s", "0"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("give a number of seconds above 0"), "{err}");
 }
 
 #[test]

@@ -52,7 +52,10 @@ pub enum TrapKind {
         /// Fuel given to the call.
         limit: u64,
     },
-    /// The guest trapped on its own (panic, unreachable, out-of-bounds access...).
+    /// The guest recursed past wasm's stack limit.
+    StackOverflow,
+    /// The guest trapped on its own (panic, unreachable, out-of-bounds access...): the
+    /// trap's one-line reason (its wasm backtrace is logged once per distinct trap).
     Guest(String),
 }
 
@@ -72,6 +75,9 @@ impl fmt::Display for TrapKind {
             TrapKind::Fuel { limit } => write!(
                 f,
                 "fuel limit of {limit} exhausted (raise `limits.fuel_per_call`)"
+            ),
+            TrapKind::StackOverflow => f.write_str(
+                "stack overflow: the guest recursed past wasm's call-stack limit (unbounded recursion?)",
             ),
             TrapKind::Guest(msg) => write!(f, "guest trap: {msg}"),
         }

@@ -4,6 +4,7 @@
 //! seeing burn.
 
 pub mod error;
+pub mod failpoint;
 pub mod learner;
 pub mod plugin;
 pub mod policy;

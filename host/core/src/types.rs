@@ -218,11 +218,60 @@ pub struct EnvInfo {
     pub observation: ObservationSpec,
     /// Action space.
     pub action: ActionSpec,
+    /// Task positions by id, built on the first lookup.
+    #[serde(skip)]
+    index: TaskIndex,
+}
+
+/// Task id → position in [`EnvInfo::tasks`]; never part of equality or output.
+#[derive(Clone, Default)]
+struct TaskIndex(std::sync::OnceLock<(usize, std::collections::HashMap<String, usize>)>);
+
+impl PartialEq for TaskIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for TaskIndex {}
+
+impl std::fmt::Debug for TaskIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskIndex")
+    }
 }
 
 impl EnvInfo {
-    /// The task with this id, if any.
+    /// An environment's declarations.
+    pub fn new(tasks: Vec<TaskInfo>, observation: ObservationSpec, action: ActionSpec) -> Self {
+        EnvInfo {
+            tasks,
+            observation,
+            action,
+            index: TaskIndex::default(),
+        }
+    }
+
+    /// The task with this id, if any: a map lookup, so a run over hundreds of thousands
+    /// of tasks does not turn quadratic. (The first id wins when ids repeat, as the
+    /// validation refuses.) Should `tasks` change after the first lookup, a miss in the
+    /// map falls back to a search.
     pub fn task(&self, id: &str) -> Option<&TaskInfo> {
+        let (len, map) = self.index.0.get_or_init(|| {
+            let mut map = std::collections::HashMap::with_capacity(self.tasks.len());
+            for (i, t) in self.tasks.iter().enumerate() {
+                map.entry(t.id.clone()).or_insert(i);
+            }
+            (self.tasks.len(), map)
+        });
+        if let Some(t) = map.get(id).and_then(|&i| self.tasks.get(i))
+            && t.id == id
+        {
+            return Some(t);
+        }
+        if *len == self.tasks.len() && !map.contains_key(id) {
+            return None;
+        }
         self.tasks.iter().find(|t| t.id == id)
     }
 }
@@ -294,6 +343,36 @@ mod tests {
             difficulty: None,
             metadata_json: metadata_json.into(),
         }
+    }
+
+    #[test]
+    fn tasks_are_found_by_id_through_the_index_and_after_a_change() {
+        let named = |id: &str| TaskInfo {
+            id: id.into(),
+            ..task("{}")
+        };
+        let mut info = EnvInfo::new(
+            (0..1000).map(|i| named(&format!("t{i}"))).collect(),
+            ObservationSpec::default(),
+            ActionSpec::default(),
+        );
+        assert_eq!(info.task("t999").unwrap().id, "t999");
+        assert_eq!(info.task("t0").unwrap().id, "t0");
+        assert!(info.task("t1000").is_none());
+        // Changed after the index was built: still answered right.
+        info.tasks.push(named("late"));
+        info.tasks.swap(0, 1);
+        assert_eq!(info.task("late").unwrap().id, "late");
+        assert_eq!(info.task("t0").unwrap().id, "t0");
+        assert_eq!(info.task("t1").unwrap().id, "t1");
+        assert!(info.task("none").is_none());
+        // The index is no part of equality.
+        let fresh = EnvInfo::new(
+            info.tasks.clone(),
+            info.observation.clone(),
+            info.action.clone(),
+        );
+        assert_eq!(fresh, info);
     }
 
     #[test]

@@ -318,8 +318,8 @@ mod tests {
     }
 
     fn info() -> EnvInfo {
-        EnvInfo {
-            tasks: vec![TaskInfo {
+        EnvInfo::new(
+            vec![TaskInfo {
                 id: "t".into(),
                 suite: "s".into(),
                 instruction: "i".into(),
@@ -327,7 +327,7 @@ mod tests {
                 difficulty: Some(1),
                 metadata_json: "{}".into(),
             }],
-            observation: ObservationSpec {
+            ObservationSpec {
                 text: true,
                 vocab_size: Some(10),
                 vocab: vec![],
@@ -339,12 +339,12 @@ mod tests {
                     channels: 3,
                 }),
             },
-            action: ActionSpec {
+            ActionSpec {
                 discrete: 3,
                 discrete_labels: vec![],
                 text: false,
             },
-        }
+        )
     }
 
     #[test]

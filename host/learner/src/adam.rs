@@ -77,6 +77,7 @@ impl Adam {
         lr: f64,
         max_norm: Option<f64>,
     ) -> (M, f64) {
+        steprl_core::failpoint::hit("update.step");
         let mut norm = SquaredNorm { grads, sum: 0.0 };
         model.visit(&mut norm);
         let total = norm.sum.sqrt();

@@ -40,8 +40,23 @@ pub enum LearnerError {
         message: String,
     },
     /// The optimizer state did not match.
-    #[error(transparent)]
-    Adam(#[from] AdamStateError),
+    #[error("checkpoint file {path}: {source}")]
+    Adam {
+        /// The optimizer-state file.
+        path: String,
+        /// What is wrong with it.
+        source: AdamStateError,
+    },
+}
+
+impl LearnerError {
+    /// The error of optimizer-state file `path`.
+    pub(crate) fn adam(path: &Path) -> impl FnOnce(AdamStateError) -> LearnerError + '_ {
+        move |source| LearnerError::Adam {
+            path: path.display().to_string(),
+            source,
+        }
+    }
 }
 
 /// Policy, reference and optimizer on one device.
@@ -165,6 +180,7 @@ impl NetLearner {
         context: Context,
         policy: &PolicyConfig,
         ppo: PpoConfig,
+        purpose: crate::LoadFor,
     ) -> Result<Self, LearnerError> {
         let mut l = NetLearner::new(device, context, policy, ppo, 0)?;
         let spaces = l.spaces;
@@ -174,6 +190,9 @@ impl NetLearner {
         };
         let path = dir.join("model.bpk");
         l.model = l.model.try_load_file(&path).map_err(|e| err(&path, &e))?;
+        if purpose == crate::LoadFor::Evaluation {
+            return Ok(l);
+        }
         let path = dir.join("reference.bpk");
         l.reference = policy
             .init(&spaces, &l.infer_device, 0)
@@ -181,7 +200,8 @@ impl NetLearner {
             .map_err(|e| err(&path, &e))?;
         let path = dir.join("adam.bin");
         let bytes = std::fs::read(&path).map_err(|e| err(&path, &e))?;
-        l.adam = Adam::from_bytes(AdamConfig::default(), &bytes, &l.infer_device)?;
+        l.adam = Adam::from_bytes(AdamConfig::default(), &bytes, &l.infer_device)
+            .map_err(LearnerError::adam(&path))?;
         Ok(l)
     }
 
@@ -445,8 +465,15 @@ mod tests {
             heads: 2,
             ..PolicyConfig::default()
         };
-        let mut b =
-            NetLearner::load(dir.path(), &Device::flex(), spaces(), &policy, a.ppo).unwrap();
+        let mut b = NetLearner::load(
+            dir.path(),
+            &Device::flex(),
+            spaces(),
+            &policy,
+            a.ppo,
+            crate::LoadFor::Training,
+        )
+        .unwrap();
         assert_eq!(a.log_probs_of(&[(&X, &ALL)]), b.log_probs_of(&[(&X, &ALL)]));
         let sa = a.update(&s, 2);
         let sb = b.update(&s, 2);
@@ -463,6 +490,7 @@ mod tests {
             spaces(),
             &PolicyConfig::default(),
             PpoConfig::default(),
+            crate::LoadFor::Evaluation,
         )
         .err()
         .unwrap();

@@ -23,6 +23,16 @@ pub mod burn_device {
 pub use context::Context;
 pub use learner::{LearnerError, NetLearner};
 pub use lm_base::LoraSettings;
+
+/// What a checkpoint is loaded for: training needs the optimizer state (and the MLP's
+/// KL reference) back; evaluation needs only the policy, so it never reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadFor {
+    /// Resume training: policy, reference and optimizer state.
+    Training,
+    /// Act only: the policy.
+    Evaluation,
+}
 pub use lm_choice::LmChoiceLearner;
 pub use lm_generate::{GenerateSettings, LmGenerateLearner};
 pub use net::{Finetune, LmMode, PolicyConfig, PolicyKind, Spaces};

@@ -215,8 +215,14 @@ impl LoraLm {
     }
 
     /// Put back the adapters and optimizer state saved in `dir` by
-    /// [`LoraLm::save_files`]; refuses a checkpoint of another base model.
-    pub fn restore(&mut self, dir: &Path, model: &Path) -> Result<(), LearnerError> {
+    /// [`LoraLm::save_files`] (the optimizer state only for training); refuses a
+    /// checkpoint of another base model.
+    pub fn restore(
+        &mut self,
+        dir: &Path,
+        model: &Path,
+        purpose: crate::LoadFor,
+    ) -> Result<(), LearnerError> {
         let err = |path: &Path, e: &dyn std::fmt::Display| LearnerError::Checkpoint {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -265,9 +271,12 @@ impl LoraLm {
                 ),
             ));
         }
-        let path = dir.join("adam.bin");
-        let bytes = std::fs::read(&path).map_err(|e| err(&path, &e))?;
-        self.adam = Adam::from_bytes(AdamConfig::default(), &bytes, &self.infer_device)?;
+        if purpose == crate::LoadFor::Training {
+            let path = dir.join("adam.bin");
+            let bytes = std::fs::read(&path).map_err(|e| err(&path, &e))?;
+            self.adam = Adam::from_bytes(AdamConfig::default(), &bytes, &self.infer_device)
+                .map_err(LearnerError::adam(&path))?;
+        }
         self.changed();
         Ok(())
     }

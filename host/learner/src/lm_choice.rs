@@ -103,9 +103,10 @@ impl LmChoiceLearner {
         history: usize,
         lora: &LoraSettings,
         ppo: PpoConfig,
+        purpose: crate::LoadFor,
     ) -> Result<Self, LearnerError> {
         let mut l = LmChoiceLearner::new(model, device, labels, history, lora, ppo, 0)?;
-        l.base.restore(dir, model)?;
+        l.base.restore(dir, model, purpose)?;
         Ok(l)
     }
 

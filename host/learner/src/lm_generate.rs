@@ -131,9 +131,10 @@ impl LmGenerateLearner {
         history: usize,
         lora: &LoraSettings,
         ppo: PpoConfig,
+        purpose: crate::LoadFor,
     ) -> Result<Self, LearnerError> {
         let mut l = LmGenerateLearner::new(model, device, settings, history, lora, ppo, 0)?;
-        l.base.restore(dir, model)?;
+        l.base.restore(dir, model, purpose)?;
         Ok(l)
     }
 

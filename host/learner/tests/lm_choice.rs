@@ -333,6 +333,7 @@ fn a_saved_learner_continues_exactly_and_refuses_another_base_model() {
         1,
         &lora(),
         ppo(),
+        steprl_learner::LoadFor::Training,
     )
     .unwrap();
     assert_eq!(probs(&mut a, &x), probs(&mut b, &x));
@@ -354,6 +355,7 @@ fn a_saved_learner_continues_exactly_and_refuses_another_base_model() {
         1,
         &lora(),
         ppo(),
+        steprl_learner::LoadFor::Training,
     )
     .unwrap();
     let w = copy.path().join("generation_config.json");
@@ -367,6 +369,7 @@ fn a_saved_learner_continues_exactly_and_refuses_another_base_model() {
         1,
         &lora(),
         ppo(),
+        steprl_learner::LoadFor::Training,
     )
     .err()
     .unwrap()

@@ -324,6 +324,7 @@ fn checkpoint_continues_exactly(lora: &LoraSettings, file: &str) {
         1,
         lora,
         ppo(),
+        steprl_learner::LoadFor::Training,
     )
     .unwrap();
     assert_eq!(l.sequence_log_probs(&s), back.sequence_log_probs(&s));
@@ -344,6 +345,7 @@ fn checkpoint_continues_exactly(lora: &LoraSettings, file: &str) {
         1,
         &other,
         ppo(),
+        steprl_learner::LoadFor::Training,
     )
     .err()
     .unwrap()

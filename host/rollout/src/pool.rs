@@ -324,6 +324,13 @@ impl Pool {
                 }
                 match r.map_err(|e| e.to_string()).and_then(|r| {
                     check(&r.observation, self.env.as_ref(), policy)?;
+                    if !r.reward.is_finite() {
+                        return Err(format!(
+                            "environment `{}` returned a step reward of {}, not a finite number",
+                            self.env.name(),
+                            r.reward
+                        ));
+                    }
                     Ok(r)
                 }) {
                     Ok(r) => {
@@ -393,6 +400,7 @@ impl Pool {
                     }
                 };
                 results[a.index] = Some(result);
+                steprl_core::failpoint::hit("rollout.episode");
             }
             if let Some(f) = self.progress.as_mut() {
                 let done = results.iter().filter(|r| r.is_some()).count();

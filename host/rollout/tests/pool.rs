@@ -49,27 +49,29 @@ impl Environment for Corridor {
     }
     fn info(&self) -> &EnvInfo {
         static INFO: std::sync::OnceLock<EnvInfo> = std::sync::OnceLock::new();
-        INFO.get_or_init(|| EnvInfo {
-            tasks: vec![
-                task("goal-1"),
-                task("goal-2"),
-                task("broken"),
-                task("endless"),
-                task("bad-token"),
-                task("nan-score"),
-                task("huge-state"),
-                task("long-reason"),
-            ],
-            observation: ObservationSpec {
-                vocab_size: Some(32),
-                max_tokens: Some(1),
-                ..Default::default()
-            },
-            action: ActionSpec {
-                discrete: 3,
-                discrete_labels: vec![],
-                text: false,
-            },
+        INFO.get_or_init(|| {
+            EnvInfo::new(
+                vec![
+                    task("goal-1"),
+                    task("goal-2"),
+                    task("broken"),
+                    task("endless"),
+                    task("bad-token"),
+                    task("nan-score"),
+                    task("huge-state"),
+                    task("long-reason"),
+                ],
+                ObservationSpec {
+                    vocab_size: Some(32),
+                    max_tokens: Some(1),
+                    ..Default::default()
+                },
+                ActionSpec {
+                    discrete: 3,
+                    discrete_labels: vec![],
+                    text: false,
+                },
+            )
         })
     }
     async fn instantiate(&self) -> Result<Box<dyn EnvInstance>, CallError> {

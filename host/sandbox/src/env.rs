@@ -112,11 +112,11 @@ async fn read_info(g: &mut Guarded<EnvWorld>) -> Result<EnvInfo, CallError> {
         .call_action_space(&mut live.store)
         .await;
     let action = g.finish(Call::ActionSpace, out.map(Ok))?;
-    Ok(EnvInfo {
-        tasks: tasks.into_iter().map(Into::into).collect(),
-        observation: observation.into(),
-        action: action.into(),
-    })
+    Ok(EnvInfo::new(
+        tasks.into_iter().map(Into::into).collect(),
+        observation.into(),
+        action.into(),
+    ))
 }
 
 #[async_trait]

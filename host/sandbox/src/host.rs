@@ -136,6 +136,25 @@ impl WasiView for HostState {
     }
 }
 
+impl Drop for HostState {
+    /// Lines dropped since the last one let through are said when the instance goes
+    /// (otherwise a flood at the end of a run would vanish without a word).
+    fn drop(&mut self) {
+        let dropped = self
+            .budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take_dropped();
+        if dropped > 0 {
+            tracing::warn!(
+                target: "plugin",
+                "[{}] {dropped} log lines dropped (more than {LINES_PER_SECOND} a second)",
+                self.plugin
+            );
+        }
+    }
+}
+
 /// Whether a plugin's line may be logged now under its budget; says first how many were
 /// dropped since the last one.
 fn admitted(plugin: &str, budget: &std::sync::Mutex<LogBudget>) -> bool {

@@ -15,6 +15,7 @@ mod log_budget;
 mod plugin;
 mod resampler;
 mod sandbox;
+mod trap_log;
 
 pub use bindings::WIT_VERSION;
 pub use checker::WasmRewardChecker;

@@ -62,6 +62,11 @@ impl LogBudget {
         let dropped_before = std::mem::take(&mut self.dropped);
         Admit::Log { dropped_before }
     }
+
+    /// Lines dropped and not yet reported (reported by this call).
+    pub fn take_dropped(&mut self) -> u64 {
+        std::mem::take(&mut self.dropped)
+    }
 }
 
 #[cfg(test)]
@@ -91,5 +96,16 @@ mod tests {
             }
         );
         assert_eq!(b.admit(later), Admit::Log { dropped_before: 0 });
+    }
+
+    #[test]
+    fn lines_dropped_at_the_end_are_handed_over_once() {
+        let mut b = LogBudget::new();
+        let t0 = Instant::now();
+        for _ in 0..(LINES_PER_SECOND + 7) {
+            b.admit(t0);
+        }
+        assert_eq!(b.take_dropped(), 7);
+        assert_eq!(b.take_dropped(), 0);
     }
 }

@@ -17,6 +17,7 @@ use crate::grants::Grants;
 use crate::host::{Clocks, HostState};
 use crate::limits::{Call, Limits};
 use crate::sandbox::Sandbox;
+use crate::trap_log::TrapLog;
 
 /// The three plugin kinds, one WIT world each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -289,6 +290,19 @@ pub(crate) struct Shared<W: World> {
     pub(crate) options: PluginOptions,
     /// The normalized network grant.
     allowed: Arc<[String]>,
+    /// Traps seen, so each distinct one's backtrace is logged once.
+    traps: TrapLog,
+}
+
+/// The first line of a wasm backtrace's text.
+const BACKTRACE_HEADER: &str = "error while executing at wasm backtrace:";
+
+impl<W: World> Drop for Shared<W> {
+    fn drop(&mut self) {
+        for line in self.traps.repeats() {
+            tracing::warn!("plugin `{}`, {line}", self.name);
+        }
+    }
 }
 
 impl<W: World> Shared<W> {
@@ -333,6 +347,7 @@ impl<W: World> Shared<W> {
             pre,
             options,
             allowed: allowed.into(),
+            traps: TrapLog::default(),
         })
     }
 
@@ -345,10 +360,31 @@ impl<W: World> Shared<W> {
             Some(Trap::OutOfFuel) => TrapKind::Fuel {
                 limit: self.options.limits.fuel_per_call.unwrap_or(0),
             },
+            Some(Trap::StackOverflow) => TrapKind::StackOverflow,
             _ if memory_denied => TrapKind::Memory {
                 limit_bytes: self.options.limits.memory_bytes,
             },
-            _ => TrapKind::Guest(format!("{err:#}")),
+            trap => {
+                // The error's one-line reason; its wasm backtrace is logged once per
+                // distinct trap (see `trap_log`), never repeated in every message.
+                let message = match trap {
+                    Some(t) => t.to_string(),
+                    None => err
+                        .chain()
+                        .map(ToString::to_string)
+                        .filter(|m| !m.starts_with(BACKTRACE_HEADER))
+                        .collect::<Vec<_>>()
+                        .join(": "),
+                };
+                if let Some(bt) = err.downcast_ref::<wasmtime::WasmBacktrace>() {
+                    let text = bt.to_string();
+                    let frames = text.strip_prefix(BACKTRACE_HEADER).unwrap_or(&text);
+                    if let Some(line) = self.traps.record(call.name(), &message, frames) {
+                        tracing::warn!("plugin `{}`, {line}", self.name);
+                    }
+                }
+                TrapKind::Guest(message)
+            }
         };
         CallError::Trap {
             plugin: self.name.to_string(),

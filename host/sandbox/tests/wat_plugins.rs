@@ -205,6 +205,8 @@ async fn a_trap_mid_call_names_plugin_and_call_and_the_next_call_gets_a_fresh_in
             assert_eq!(plugin, "wat-resampler");
             assert_eq!(*call, "plan");
             assert!(msg.contains("unreachable"), "{msg}");
+            // One line: the backtrace is logged once, not carried by every error.
+            assert!(!msg.contains('\n') && !msg.contains("backtrace"), "{msg}");
         }
         other => panic!("expected a guest trap, got {other:?}"),
     }
@@ -215,6 +217,30 @@ async fn a_trap_mid_call_names_plugin_and_call_and_the_next_call_gets_a_fresh_in
             Vec::<String>::new()
         );
     }
+}
+
+#[tokio::test]
+async fn unbounded_recursion_is_called_a_stack_overflow() {
+    let mut r = resampler(Limits::default()).await;
+    for _ in 0..2 {
+        let err = r.plan(5, &stats(), &request()).await.unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                CallError::Trap {
+                    kind: TrapKind::StackOverflow,
+                    call: "plan",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("stack overflow"), "{err}");
+    }
+    assert_eq!(
+        r.plan(0, &stats(), &request()).await.unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]

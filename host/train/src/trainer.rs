@@ -19,7 +19,9 @@ use steprl_core::{
     Environment, Learner, PlanRequest, Resampler, RewardChecker, SplitMix, State as PolicyState,
     StepSample,
 };
-use steprl_learner::{Context, LmChoiceLearner, LmGenerateLearner, LmMode, NetLearner, PolicyKind};
+use steprl_learner::{
+    Context, LmChoiceLearner, LmGenerateLearner, LmMode, LoadFor, NetLearner, PolicyKind,
+};
 use steprl_rollout::{EpisodeResult, EpisodeSpec, Pool, RolloutConfig, RolloutStats, Sampling};
 
 use crate::checkpoint::{self, CheckpointError, State};
@@ -211,7 +213,7 @@ fn build_learner(
     env: &dyn Environment,
     cfg: &RunConfig,
     device: &burn_device::Device,
-    restore: Option<&Path>,
+    restore: Option<(&Path, LoadFor)>,
 ) -> Result<Box<dyn Learner>, TrainError> {
     let p = &cfg.policy;
     Ok(match p.kind {
@@ -235,7 +237,7 @@ fn build_learner(
                             cfg.learner,
                             cfg.seed,
                         )?),
-                        Some(dir) => Box::new(LmGenerateLearner::load(
+                        Some((dir, purpose)) => Box::new(LmGenerateLearner::load(
                             dir,
                             model,
                             device,
@@ -243,6 +245,7 @@ fn build_learner(
                             h,
                             &lora,
                             cfg.learner,
+                            purpose,
                         )?),
                     }
                 }
@@ -255,7 +258,7 @@ fn build_learner(
                     cfg.learner,
                     cfg.seed,
                 )?),
-                (LmMode::Choice, Some(dir)) => Box::new(LmChoiceLearner::load(
+                (LmMode::Choice, Some((dir, purpose))) => Box::new(LmChoiceLearner::load(
                     dir,
                     model,
                     device,
@@ -263,6 +266,7 @@ fn build_learner(
                     h,
                     &lora,
                     cfg.learner,
+                    purpose,
                 )?),
             }
         }
@@ -270,7 +274,14 @@ fn build_learner(
             let context = layout(env, cfg)?;
             match restore {
                 None => Box::new(NetLearner::new(device, context, p, cfg.learner, cfg.seed)?),
-                Some(dir) => Box::new(NetLearner::load(dir, device, context, p, cfg.learner)?),
+                Some((dir, purpose)) => Box::new(NetLearner::load(
+                    dir,
+                    device,
+                    context,
+                    p,
+                    cfg.learner,
+                    purpose,
+                )?),
             }
         }
     })
@@ -362,7 +373,9 @@ impl Trainer {
     /// Whether the run in `out` stopped before its first checkpoint (it has a saved
     /// config but no `latest`): [`Trainer::restart`] starts it over.
     pub fn never_checkpointed(out: &Path) -> bool {
-        out.join("config.toml").exists() && !out.join("latest").exists()
+        out.join("config.toml").exists()
+            && !out.join("latest").exists()
+            && checkpoint::checkpoint_dirs(out).is_ok_and(|d| d.is_empty())
     }
 
     /// Start over, from round 0, a run that stopped before its first checkpoint (killed,
@@ -491,7 +504,12 @@ impl Trainer {
         }
         let state = checkpoint::load_state(&dir)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
-        let learner = build_learner(plugins.env.as_ref(), &cfg, device, Some(&dir))?;
+        let learner = build_learner(
+            plugins.env.as_ref(),
+            &cfg,
+            device,
+            Some((&dir, LoadFor::Training)),
+        )?;
         let heldout = heldout_tasks(plugins.env.as_ref(), &cfg);
         checkpoint::truncate_metrics(&out.join("metrics.jsonl"), state.metrics_lines)?;
         Ok(Trainer {
@@ -520,7 +538,13 @@ impl Trainer {
         checkpoint::verify(dir)?;
         let state = checkpoint::load_state(dir)?;
         let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
-        let learner = build_learner(plugins.env.as_ref(), &cfg, device, Some(dir))?;
+        // Evaluation acts only: the optimizer state is never read.
+        let learner = build_learner(
+            plugins.env.as_ref(),
+            &cfg,
+            device,
+            Some((dir, LoadFor::Evaluation)),
+        )?;
         let heldout = heldout_tasks(plugins.env.as_ref(), &cfg);
         let out = dir
             .parent()
@@ -856,6 +880,7 @@ impl Trainer {
             perf,
         };
         self.append_metrics(&metrics)?;
+        steprl_core::failpoint::hit("metrics.appended");
         if self
             .state
             .next_round

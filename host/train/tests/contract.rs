@@ -21,9 +21,8 @@ struct OneStep {
 impl OneStep {
     fn new(ids: &[&str]) -> Self {
         OneStep {
-            info: EnvInfo {
-                tasks: ids
-                    .iter()
+            info: EnvInfo::new(
+                ids.iter()
                     .map(|id| TaskInfo {
                         id: (*id).into(),
                         suite: "t".into(),
@@ -33,17 +32,17 @@ impl OneStep {
                         metadata_json: "{}".into(),
                     })
                     .collect(),
-                observation: ObservationSpec {
+                ObservationSpec {
                     vocab_size: Some(4),
                     max_tokens: Some(1),
                     ..Default::default()
                 },
-                action: ActionSpec {
+                ActionSpec {
                     discrete: 2,
                     discrete_labels: vec![],
                     text: false,
                 },
-            },
+            ),
         }
     }
 }

@@ -184,9 +184,17 @@ async fn check_env(
         }
         None => None,
     };
+    if let (Some(c), Some(f)) = (&checker, &args.with) {
+        println!(
+            "episodes judged by `{}` ({})",
+            steprl_core::RewardChecker::name(c),
+            f.display()
+        );
+    }
     let opts = EnvCheck {
         episodes: args.episodes,
         seed: args.seed,
+        budget: args.budget(),
     };
     let report = conformance::check_environment(
         &env,
@@ -258,8 +266,14 @@ fn print_env_report(info: &EnvInfo, r: &EnvReport, all_tasks: bool) {
             "{live} of them declare themselves not replayable (a live VM or emulator): their replays were checked to run and keep to the spaces, not to match"
         );
     }
+    if has_checker && episodes > 0 && r.tasks.iter().filter_map(|t| t.successes).sum::<u32>() == 0 {
+        println!(
+            "note: no random-policy episode succeeded, so the checker's success path was not exercised; check it on a scripted solution with `steprl play ENV --task ID --actions FILE --checker CHECKER`"
+        );
+    }
     print_timing("reset", &r.reset);
     print_timing("step", &r.step);
+    print_timing("check", &r.check);
 }
 
 fn print_timing(what: &str, t: &Timing) {
@@ -287,7 +301,7 @@ async fn check_checker(
         options(&args.config, "--config", args.seed, &args.grants)?,
     )
     .await?;
-    let r: CheckerReport = conformance::check_checker(&mut checker, args.seed).await;
+    let r: CheckerReport = conformance::check_checker(&mut checker, args.seed, args.budget()).await;
     println!(
         "generated inputs: {} calls, {} verdicts, {} typed errors",
         r.calls, r.verdicts, r.guest_errors
@@ -310,6 +324,7 @@ async fn check_checker(
             &EnvCheck {
                 episodes: args.episodes,
                 seed: args.seed,
+                budget: args.budget(),
             },
             progress(global.verbose),
         )
@@ -331,7 +346,8 @@ async fn check_resampler(
         options(&args.config, "--config", args.seed, &args.grants)?,
     )
     .await?;
-    let report: ResamplerReport = conformance::check_resampler(&mut r, args.seed, 5).await;
+    let report: ResamplerReport =
+        conformance::check_resampler(&mut r, args.seed, 5, args.budget()).await;
     println!(
         "{} rounds over 24 synthetic tasks (B=8, N=4): plan sizes {:?}",
         report.rounds, report.plan_sizes

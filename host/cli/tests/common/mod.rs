@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A built plugin in plugins/dist (absolute path); panics with the fix if missing.
@@ -24,6 +24,18 @@ pub fn steprl(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("steprl runs")
+}
+
+/// `steprl train CFG --backend cpu --out OUT`.
+pub fn train_into(cfg: &Path, out: &Path) -> Output {
+    steprl(&[
+        "train",
+        cfg.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ])
 }
 
 /// (stdout, stderr) as text.
