@@ -37,4 +37,33 @@ if [ ! -f "$py_out" ] || [ "$py_src" -nt "$py_out" ] || [ -n "$(find "$root/wit"
         -p "$root/plugins/resample-uniform-py" app -o "$py_out.tmp"
     mv "$py_out.tmp" "$py_out"
 fi
+# The hostile Python resampler of the boundary tests (tests/hostile/resampler-py).
+hpy_src="$root/tests/hostile/resampler-py/app.py"
+hpy_out="$dist/hostile-py.wasm"
+if [ ! -f "$hpy_out" ] || [ "$hpy_src" -nt "$hpy_out" ] || [ -n "$(find "$root/wit" -newer "$hpy_out" -print -quit)" ]; then
+    echo "plugins/build.sh: building hostile-py (componentize-py)" >&2
+    componentize-py -d "$root/wit/v0.1.0" -w resampler componentize \
+        -p "$root/tests/hostile/resampler-py" app -o "$hpy_out.tmp"
+    mv "$hpy_out.tmp" "$hpy_out"
+fi
+# The hostile JavaScript checker (tests/hostile/checker-js), with componentize-js from
+# npm (installed once into a cache outside the clone; node and npm must be present).
+COMPONENTIZE_JS_VERSION=0.23.0
+js_tools="${STEPRL_JS_TOOLS:-$HOME/.cache/steprl-componentize-js}"
+js_dir="$root/tests/hostile/checker-js"
+js_out="$dist/hostile-js.wasm"
+if [ ! -f "$js_out" ] || [ "$js_dir/checker.js" -nt "$js_out" ] || [ "$js_dir/build.mjs" -nt "$js_out" ] \
+    || [ -n "$(find "$root/wit" -newer "$js_out" -print -quit)" ]; then
+    js_pkg="$js_tools/node_modules/@bytecodealliance/componentize-js/package.json"
+    if [ ! -f "$js_pkg" ] || ! grep -q "\"version\": \"$COMPONENTIZE_JS_VERSION\"" "$js_pkg"; then
+        echo "plugins/build.sh: installing componentize-js $COMPONENTIZE_JS_VERSION into $js_tools" >&2
+        mkdir -p "$js_tools"
+        npm install --silent --no-audit --no-fund --prefix "$js_tools" \
+            "@bytecodealliance/componentize-js@$COMPONENTIZE_JS_VERSION"
+    fi
+    echo "plugins/build.sh: building hostile-js (componentize-js)" >&2
+    cp "$js_dir/build.mjs" "$js_tools/build.mjs"
+    node "$js_tools/build.mjs" "$js_dir/checker.js" "$root/wit/v0.1.0" "$js_out.tmp"
+    mv "$js_out.tmp" "$js_out"
+fi
 ls -l "$dist"/*.wasm >&2

@@ -1,7 +1,9 @@
 //! The hostile plugins of `tests/hostile/` through `steprl train`, one misbehaviour per
 //! run: each must cost only its own episodes (or, for broken declarations, refuse the run
 //! before it starts), with a message naming the plugin and the broken rule — never a host
-//! panic, a hang or a crash.
+//! panic, a hang or a crash. The environment and a checker are Rust components, the
+//! resampler is Python and another checker JavaScript (`tests/hostile/`, built by
+//! `plugins/build.sh`).
 
 mod common;
 
@@ -10,9 +12,31 @@ use std::path::Path;
 use common::{plugin, text, train_into};
 
 /// Train one round on `hostile-env` in `env_mode`, judged by `hostile-checker` in
-/// `checker_mode`: (exit code, stderr without colours, run directory).
+/// `checker_mode`, planned by `resample-step`: (exit code, stderr without colours).
 fn train(dir: &Path, env_mode: &str, checker_mode: &str) -> (Option<i32>, String) {
-    let cfg = dir.join(format!("{env_mode}-{checker_mode}.toml"));
+    train_with(dir, env_mode, ("hostile-checker", checker_mode), None)
+}
+
+/// [`train`] judged by `checker` (plugin, mode), planned by the Python `hostile-py` in
+/// `resampler_mode` when one is given.
+fn train_with(
+    dir: &Path,
+    env_mode: &str,
+    (checker, checker_mode): (&str, &str),
+    resampler_mode: Option<&str>,
+) -> (Option<i32>, String) {
+    let label = format!(
+        "{env_mode}-{checker}-{checker_mode}-{}",
+        resampler_mode.unwrap_or("step")
+    );
+    let cfg = dir.join(format!("{label}.toml"));
+    let resampler = match resampler_mode {
+        Some(m) => format!(
+            "plugin = \"{}\"\nconfig = {{ mode = \"{m}\" }}",
+            plugin("hostile-py").display()
+        ),
+        None => format!("plugin = \"{}\"", plugin("resample-step").display()),
+    };
     std::fs::write(
         &cfg,
         format!(
@@ -26,7 +50,7 @@ config = {{ mode = "{env_mode}" }}
 plugin = "{}"
 config = {{ mode = "{checker_mode}" }}
 [resampler]
-plugin = "{}"
+{resampler}
 [rollout]
 tasks_per_round = 2
 copies_per_task = 2
@@ -40,15 +64,16 @@ layers = 1
 episodes = 1
 [limits]
 env_step_ms = 2000
+plan_ms = 3000
+check_ms = 1000
 memory_mib = 160
 "#,
             plugin("hostile-env").display(),
-            plugin("hostile-checker").display(),
-            plugin("resample-step").display()
+            plugin(checker).display(),
         ),
     )
     .unwrap();
-    let o = train_into(&cfg, &dir.join(format!("run-{env_mode}-{checker_mode}")));
+    let o = train_into(&cfg, &dir.join(format!("run-{label}")));
     let (_, err) = text(&o);
     let err = strip_ansi(&err);
     assert!(
@@ -155,8 +180,10 @@ fn every_hostile_environment_costs_only_its_own_episodes_with_a_named_reason() {
     // An episode the environment never ends is truncated by the host at max-steps.
     let (code, err) = train(d, "endless", "well-behaved");
     assert_eq!(code, Some(0), "{err}");
-    let metrics =
-        std::fs::read_to_string(d.join("run-endless-well-behaved/metrics.jsonl")).unwrap();
+    let metrics = std::fs::read_to_string(
+        d.join("run-endless-hostile-checker-well-behaved-step/metrics.jsonl"),
+    )
+    .unwrap();
     let m: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
     assert!(m["host_truncated"].as_u64().unwrap() > 0, "{m}");
 
@@ -197,4 +224,97 @@ fn every_hostile_checker_costs_only_its_own_verdicts_with_a_named_reason() {
     // A megabyte reason is cut, not kept: the run goes on.
     let (code, err) = train(d, "well-behaved", "huge-reason");
     assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn every_hostile_python_resampler_stops_the_run_with_a_named_reason_or_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, err) = train_with(
+        d,
+        "well-behaved",
+        ("hostile-checker", "well-behaved"),
+        Some("well-behaved"),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    // A plan larger than requested is cut to the request, and the run goes on.
+    let (code, err) = train_with(
+        d,
+        "well-behaved",
+        ("hostile-checker", "well-behaved"),
+        Some("huge-plan"),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("the plan names 100000 rollouts, more than the 4 requested")
+            && err.contains("running the first 4"),
+        "{err}"
+    );
+    for (mode, wants) in [
+        (
+            "unknown-task",
+            "resampler `hostile-py` in round 0: the plan names `no-such-task`, which is not a training task",
+        ),
+        (
+            "empty",
+            "resampler `hostile-py` in round 0: the plan is empty",
+        ),
+        ("raise", "RuntimeError: hostile-py raises in plan"),
+        (
+            "spin",
+            "plugin `hostile-py` was stopped in `plan`: deadline of 3 s exceeded (raise `limits.plan_ms` if the plugin needs longer)",
+        ),
+    ] {
+        let (code, err) = train_with(
+            d,
+            "well-behaved",
+            ("hostile-checker", "well-behaved"),
+            Some(mode),
+        );
+        assert_eq!(code, Some(1), "{mode}: {err}");
+        assert!(err.contains(wants), "{mode}: wanted `{wants}` in:\n{err}");
+    }
+    // `plugin check` fails a resampler whose plans exceed the request.
+    let o = common::steprl(&[
+        "plugin",
+        "check",
+        plugin("hostile-py").to_str().unwrap(),
+        "--config",
+        r#"{"mode": "huge-plan"}"#,
+    ]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FAIL hostile-py")
+            && out.contains("the plan names 100000 rollouts, more than the 32 requested"),
+        "{out}"
+    );
+}
+
+#[test]
+fn every_hostile_javascript_checker_costs_only_its_own_verdicts_with_a_named_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, err) = train_with(d, "well-behaved", ("hostile-js", "well-behaved"), None);
+    assert_eq!(code, Some(0), "{err}");
+    for (mode, wants) in [
+        (
+            "nan-score",
+            "reward checker `hostile-js` returned a verdict outside its contract: score NaN is not a number in [0, 1]",
+        ),
+        ("throw", "TypeError: hostile-js throws in check"),
+        (
+            "spin",
+            "plugin `hostile-js` was stopped in `check`: deadline of 1 s exceeded (raise `limits.check_ms` if the plugin needs longer)",
+        ),
+    ] {
+        let (code, err) = train_with(d, "well-behaved", ("hostile-js", mode), None);
+        assert!(err.contains(wants), "{mode}: wanted `{wants}` in:\n{err}");
+        assert!(err.contains("lost to a plugin failure"), "{mode}: {err}");
+        assert_eq!(
+            code,
+            Some(1),
+            "{mode}: no verdict, so nothing evaluated: {err}"
+        );
+    }
 }

@@ -22,7 +22,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::v0_1_0::log;
 use crate::grants::{Grants, NetHooks};
-use crate::log_budget::{Admit, LINES_PER_SECOND, LogBudget};
+use crate::log_budget::{Admit, LINES_PER_SECOND, LogBudget, TOTAL_LINES_PER_SECOND};
 
 /// Everything one plugin instance's `Store` holds.
 pub(crate) struct HostState {
@@ -152,16 +152,36 @@ impl Drop for HostState {
                 self.plugin
             );
         }
+        report_total_dropped(
+            total_budget()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take_dropped(),
+        );
     }
 }
 
-/// Whether a plugin's line may be logged now under its budget; says first how many were
-/// dropped since the last one.
+/// The budget all plugins of the process share, on top of each instance's own.
+fn total_budget() -> &'static std::sync::Mutex<LogBudget> {
+    static TOTAL: std::sync::OnceLock<std::sync::Mutex<LogBudget>> = std::sync::OnceLock::new();
+    TOTAL.get_or_init(|| std::sync::Mutex::new(LogBudget::with_limit(TOTAL_LINES_PER_SECOND)))
+}
+
+/// Say how many lines the process-wide budget dropped since it last said so.
+fn report_total_dropped(dropped: u64) {
+    if dropped > 0 {
+        tracing::warn!(
+            target: "plugin",
+            "{dropped} plugin log lines dropped (more than {TOTAL_LINES_PER_SECOND} a second from all plugins together)"
+        );
+    }
+}
+
+/// Whether a plugin's line may be logged now under its own budget and the process-wide
+/// one; says first how many were dropped since the last one.
 fn admitted(plugin: &str, budget: &std::sync::Mutex<LogBudget>) -> bool {
-    let admit = budget
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .admit(std::time::Instant::now());
+    let now = std::time::Instant::now();
+    let admit = budget.lock().unwrap_or_else(|e| e.into_inner()).admit(now);
     match admit {
         Admit::Drop => false,
         Admit::Log { dropped_before } => {
@@ -171,7 +191,17 @@ fn admitted(plugin: &str, budget: &std::sync::Mutex<LogBudget>) -> bool {
                     "[{plugin}] {dropped_before} log lines dropped (more than {LINES_PER_SECOND} a second)"
                 );
             }
-            true
+            let total = total_budget()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .admit(now);
+            match total {
+                Admit::Drop => false,
+                Admit::Log { dropped_before } => {
+                    report_total_dropped(dropped_before);
+                    true
+                }
+            }
         }
     }
 }

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 /// Lines an instance may log per second.
 pub const LINES_PER_SECOND: u32 = 200;
+/// Lines all plugins of the process together may log per second.
+pub const TOTAL_LINES_PER_SECOND: u32 = 1000;
 
 /// The budget of one instance.
 #[derive(Debug)]
 pub struct LogBudget {
+    limit: u32,
     window_start: Option<Instant>,
     in_window: u32,
     dropped: u64,
@@ -38,7 +41,13 @@ impl Default for LogBudget {
 impl LogBudget {
     /// A full budget.
     pub fn new() -> Self {
+        LogBudget::with_limit(LINES_PER_SECOND)
+    }
+
+    /// A full budget of `limit` lines a second.
+    pub fn with_limit(limit: u32) -> Self {
         LogBudget {
+            limit,
             window_start: None,
             in_window: 0,
             dropped: 0,
@@ -54,7 +63,7 @@ impl LogBudget {
             self.window_start = Some(now);
             self.in_window = 0;
         }
-        if self.in_window >= LINES_PER_SECOND {
+        if self.in_window >= self.limit {
             self.dropped += 1;
             return Admit::Drop;
         }
@@ -96,6 +105,17 @@ mod tests {
             }
         );
         assert_eq!(b.admit(later), Admit::Log { dropped_before: 0 });
+    }
+
+    #[test]
+    fn a_budget_holds_its_own_limit() {
+        let mut b = LogBudget::with_limit(3);
+        let t0 = Instant::now();
+        let logged = (0..10)
+            .filter(|_| matches!(b.admit(t0), Admit::Log { .. }))
+            .count();
+        assert_eq!(logged, 3);
+        assert_eq!(b.take_dropped(), 7);
     }
 
     #[test]

@@ -196,3 +196,146 @@ async fn a_plan_larger_than_requested_is_cut_to_the_request() {
     let m = t.round().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(m.trajectories, 2 * 3, "B × N = 6 rollouts, not 3,000,000");
 }
+
+/// Plans exactly the given rollouts.
+struct Fixed(Vec<String>);
+
+#[async_trait]
+impl Resampler for Fixed {
+    fn name(&self) -> &str {
+        "fixed"
+    }
+    async fn plan(
+        &mut self,
+        _: u32,
+        _: &[TaskStat],
+        _: &PlanRequest,
+    ) -> Result<Vec<String>, CallError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Seeded-random task lists (empty, repeated, odd or very long ids, many tasks) and
+/// plans (empty, oversized, unknown or repeated ids) from hostile plugins: the trainer
+/// refuses a bad task list by name, runs a round within the request, or refuses the
+/// plan by name — never a panic, never more rollouts than B × N, never an unknown task.
+#[tokio::test]
+async fn random_task_lists_and_plans_are_run_within_the_request_or_refused_by_name() {
+    let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
+        .unwrap()
+        .device;
+    let long = "x".repeat(10_000);
+    let pool: Vec<&str> = vec!["a", "b", "", " ", "ünï/cødé", "a\u{0}b", "../x", &long, "9"];
+    let mut rng = steprl_core::SplitMix::new(17, 0);
+    let (mut refused_tasks, mut refused_plans, mut ran) = (0, 0, 0);
+    for case in 0..60 {
+        let n = match rng.below(6) {
+            0 => 0,
+            1 => 400 + rng.below(400),
+            _ => 1 + rng.below(8),
+        };
+        let ids: Vec<String> = (0..n)
+            .map(|i| {
+                if n > 20 {
+                    format!("t{i}")
+                } else {
+                    (*rng.pick(&pool)).to_owned()
+                }
+            })
+            .collect();
+        let plan: Vec<String> = match rng.below(5) {
+            0 => Vec::new(),
+            1 => vec![ids.first().cloned().unwrap_or_default(); 10_000],
+            2 => vec!["not-a-task".into(); 1 + rng.below(4)],
+            _ => (0..1 + rng.below(8))
+                .map(|_| {
+                    if ids.is_empty() {
+                        "a".to_owned()
+                    } else {
+                        rng.pick(&ids).clone()
+                    }
+                })
+                .collect(),
+        };
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let t = Trainer::new(
+            config(),
+            &dir.path().join("run"),
+            Plugins {
+                env: Arc::new(OneStep::new(&refs)),
+                checker: Box::new(Fails),
+                resampler: Box::new(Fixed(plan.clone())),
+            },
+            &device,
+        );
+        let mut t = match t {
+            Ok(t) => t,
+            Err(e) => {
+                let e = e.to_string();
+                assert!(
+                    e.contains("one-step"),
+                    "case {case}: a refused task list names the plugin: {e}"
+                );
+                refused_tasks += 1;
+                continue;
+            }
+        };
+        match t.round().await {
+            Ok(m) => {
+                ran += 1;
+                assert!(
+                    m.trajectories + m.plugin_failures <= 6,
+                    "case {case}: {m:?}"
+                );
+                assert!(
+                    m.task_rollouts.keys().all(|k| ids.contains(k)),
+                    "case {case}: ran a task the environment does not offer"
+                );
+            }
+            Err(e) => {
+                let e = e.to_string();
+                assert!(
+                    e.contains("resampler `fixed`"),
+                    "case {case}: a refused plan names the resampler: {e}"
+                );
+                refused_plans += 1;
+            }
+        }
+    }
+    assert!(
+        refused_tasks > 0 && refused_plans > 0 && ran > 0,
+        "every outcome was exercised: {refused_tasks} task lists refused, {refused_plans} plans refused, {ran} rounds run"
+    );
+}
+
+/// A suite of 200,000 tasks: loading, the record and a round stay linear in the tasks
+/// (task lookup is by map, not a search per episode).
+#[tokio::test]
+async fn a_suite_of_200000_tasks_loads_and_runs_a_round() {
+    let ids: Vec<String> = (0..200_000).map(|i| format!("task-{i:06}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
+        .unwrap()
+        .device;
+    let started = std::time::Instant::now();
+    let mut t = Trainer::new(
+        config(),
+        &dir.path().join("run"),
+        Plugins {
+            env: Arc::new(OneStep::new(&refs)),
+            checker: Box::new(Fails),
+            resampler: Box::new(Fixed(vec![ids[199_999].clone(); 6])),
+        },
+        &device,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.tasks().len(), 200_000);
+    let m = t.round().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.trajectories, 6);
+    eprintln!(
+        "200,000 tasks: load and one round in {:?}",
+        started.elapsed()
+    );
+}
