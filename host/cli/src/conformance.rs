@@ -220,10 +220,7 @@ pub async fn check_environment(
             row.done += u32::from(trace.summary.done);
             row.truncated += u32::from(trace.summary.truncated);
             if let Some(c) = checker.as_deref_mut() {
-                let t0 = Instant::now();
-                let judged = judge_twice(c, task, &trace).await;
-                report.check.push(t0.elapsed());
-                match judged {
+                match judge_twice(c, task, &trace, &mut report.check).await {
                     Ok(success) => {
                         if let Some(s) = row.successes.as_mut() {
                             *s += u32::from(success);
@@ -395,6 +392,7 @@ async fn run_episode(
         if !r.reward.is_finite() {
             problems.push(format!("reward {} is not a finite number", r.reward));
         }
+        problems.extend(steprl_core::validate::info_problem(&r.info_json));
         flag(report, results.len() + 1, problems);
         mask = r.observation.action_mask.clone();
         let end = r.done || r.truncated;
@@ -430,20 +428,25 @@ async fn run_episode(
     })
 }
 
-/// Judge an episode twice: the verdicts must agree and the score lie in [0, 1].
+/// Judge an episode twice (each call timed): the verdicts must agree and the score lie
+/// in [0, 1].
 async fn judge_twice(
     checker: &mut dyn RewardChecker,
     task: &TaskInfo,
     trace: &Trace,
+    timing: &mut Timing,
 ) -> Result<bool, String> {
-    let a = checker
-        .check(task, &trace.summary, &trace.final_state)
-        .await
-        .map_err(|e| e.to_string())?;
-    let b = checker
-        .check(task, &trace.summary, &trace.final_state)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut judge = async || {
+        let t0 = Instant::now();
+        let v = checker
+            .check(task, &trace.summary, &trace.final_state)
+            .await
+            .map_err(|e| e.to_string());
+        timing.push(t0.elapsed());
+        v
+    };
+    let a = judge().await?;
+    let b = judge().await?;
     let problems = verdict_problems(&a);
     if !problems.is_empty() {
         return Err(format!(

@@ -254,6 +254,21 @@ fn inspect_shows_kind_version_tasks_and_exports() {
     ] {
         assert!(out.contains(needle), "missing `{needle}` in\n{out}");
     }
+    assert!(!out.contains("other exports"), "{out}");
+    // componentize-py's own `exports#init` is listed apart from the contract's exports.
+    let py = plugin("uniform-py");
+    let o = steprl(&["plugin", "inspect", py.to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let (contract, other) = out
+        .split_once("other exports (added by the plugin's toolchain; steprl does not call them)")
+        .expect("a separate list");
+    assert!(
+        contract.contains("steprl:plugin/resample@0.1.0#plan"),
+        "{out}"
+    );
+    assert!(!contract.contains("exports#init"), "{out}");
+    assert!(other.contains("exports#init"), "{out}");
 }
 
 #[test]

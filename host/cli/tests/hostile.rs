@@ -143,6 +143,10 @@ fn every_hostile_environment_costs_only_its_own_episodes_with_a_named_reason() {
             "environment `hostile-env`, task `walk-1`: its final state is 20.0 MiB, above the 16 MiB the host accepts",
         ),
         ("panic", "hostile-env panics in step"),
+        (
+            "bad-info",
+            "environment `hostile-env` returned a step whose info-json is neither empty nor a JSON object",
+        ),
     ] {
         let (_, err) = train(d, mode, "well-behaved");
         assert!(err.contains(wants), "{mode}: wanted `{wants}` in:\n{err}");
@@ -211,6 +215,10 @@ fn every_hostile_checker_costs_only_its_own_verdicts_with_a_named_reason() {
             "reward checker `hostile-checker` returned a verdict outside its contract: score 2 is not a number in [0, 1]",
         ),
         ("panic", "hostile-checker panics in check"),
+        (
+            "success-score-0",
+            "reward checker `hostile-checker` returned a verdict outside its contract: success with score 0: a successful episode must score above 0",
+        ),
     ] {
         let (code, err) = train(d, "well-behaved", mode);
         assert!(err.contains(wants), "{mode}: wanted `{wants}` in:\n{err}");

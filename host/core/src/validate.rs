@@ -203,12 +203,14 @@ pub fn capped_reason(reason: String) -> String {
 }
 
 /// Problems with a reward checker's verdict (empty = fine): the score is a finite
-/// number in [0, 1] and step rewards are finite — a NaN score is a broken checker, never
-/// a training signal.
+/// number in [0, 1], a success scores above 0, and step rewards are finite — a NaN
+/// score is a broken checker, never a training signal.
 pub fn verdict_problems(v: &Verdict) -> Vec<String> {
     let mut p = Vec::new();
     if !(v.score.is_finite() && (0.0..=1.0).contains(&v.score)) {
         p.push(format!("score {} is not a number in [0, 1]", v.score));
+    } else if v.success && v.score == 0.0 {
+        p.push("success with score 0: a successful episode must score above 0".to_owned());
     }
     if let Some(rewards) = &v.step_rewards
         && let Some((i, r)) = rewards.iter().enumerate().find(|(_, r)| !r.is_finite())
@@ -216,6 +218,16 @@ pub fn verdict_problems(v: &Verdict) -> Vec<String> {
         p.push(format!("step reward {i} is {r}, not a finite number"));
     }
     p
+}
+
+/// The problem with a step's `info-json`, if any: it must be empty or a JSON object.
+pub fn info_problem(info_json: &str) -> Option<String> {
+    (!info_json.is_empty()
+        && !matches!(
+            serde_json::from_str::<serde_json::Value>(info_json),
+            Ok(serde_json::Value::Object(_))
+        ))
+    .then(|| "info-json is neither empty nor a JSON object".to_owned())
 }
 
 /// Problems with a resampler's plan for `request` (empty = fine): it names at least one
@@ -296,6 +308,30 @@ mod tests {
             verdict_problems(&v(0.5, Some(vec![0.0, f32::NAN]))),
             ["step reward 1 is NaN, not a finite number"]
         );
+        let success = |score: f32| Verdict {
+            success: true,
+            ..v(score, None)
+        };
+        assert!(verdict_problems(&success(1.0)).is_empty());
+        assert!(verdict_problems(&success(0.3)).is_empty());
+        assert_eq!(
+            verdict_problems(&success(0.0)),
+            ["success with score 0: a successful episode must score above 0"]
+        );
+    }
+
+    #[test]
+    fn step_info_is_a_json_object_or_empty() {
+        assert_eq!(info_problem(""), None);
+        assert_eq!(info_problem("{}"), None);
+        assert_eq!(info_problem(r#"{"a": [1, 2]}"#), None);
+        for bad in ["{not json", "[]", "3", "\"x\""] {
+            assert_eq!(
+                info_problem(bad).as_deref(),
+                Some("info-json is neither empty nor a JSON object"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

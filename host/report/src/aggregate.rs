@@ -121,7 +121,7 @@ pub struct MethodSummary {
     /// See `share_early`.
     pub share_late: BTreeMap<u8, f64>,
     /// Mean env steps, trajectories, samples, augmentation samples, wall seconds,
-    /// degenerate rounds.
+    /// rounds with no update (no sample to learn from).
     pub env_steps: f64,
     /// See `env_steps`.
     pub trajectories: f64,
@@ -268,7 +268,8 @@ impl Summary {
                 .find(|s| &s.method == r)
                 .and_then(|s| s.final_success.map(|f| f.0))
         });
-        if let Some(t) = target {
+        // A target of 0 is no target: every curve starts there.
+        if let Some(t) = target.filter(|t| *t > 0.0) {
             for m in &mut methods {
                 m.steps_to_target = steps_to_reach(&m.success, t);
             }
@@ -394,6 +395,27 @@ pub(crate) mod tests {
         let share = &s.method("step").unwrap().share_late;
         assert!((share[&2] - 0.75).abs() < 1e-12 && (share[&1] - 0.25).abs() < 1e-12);
         assert_eq!(s.method("step").unwrap().mastered.last().unwrap().1, 2.0);
+    }
+
+    #[test]
+    fn a_reference_that_never_succeeds_sets_no_target() {
+        let zero = |method: &str| {
+            let mut r = run(method, 0, &[0.0; 5]);
+            for round in &mut r.rounds {
+                round.task_rate.insert("b".into(), 0.0);
+            }
+            r
+        };
+        let s = Summary::of(&comparison(vec![zero("step"), zero("tgrpo")]));
+        assert_eq!(s.target, Some(0.0));
+        assert!(s.methods.iter().all(|m| m.steps_to_target.is_none()));
+        let mut out = String::new();
+        crate::markdown::efficiency_section(&mut out, &s);
+        assert!(
+            out.contains("tgrpo's final training success is 0.0%: there is no target to reach"),
+            "{out}"
+        );
+        assert!(!out.contains("| method | env steps to target"), "{out}");
     }
 
     #[test]

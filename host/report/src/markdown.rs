@@ -23,7 +23,7 @@ fn steps(v: Option<f64>) -> String {
 fn summary_table(out: &mut String, agg: &Summary) {
     let _ = writeln!(
         out,
-        "| method | seeds | final mean ŝ % (train tasks) | greedy success % (train tasks) | held-out % | env steps | trajectories | update samples | aug samples | degenerate rounds | wall s |"
+        "| method | seeds | final mean ŝ % (train tasks) | greedy success % (train tasks) | held-out % | env steps | trajectories | update samples | aug samples | rounds with no update | wall s |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
     for m in &agg.methods {
@@ -45,7 +45,8 @@ fn summary_table(out: &mut String, agg: &Summary) {
     }
 }
 
-fn efficiency(out: &mut String, agg: &Summary) {
+/// The steps-to-target table (or why there is none).
+pub(crate) fn efficiency_section(out: &mut String, agg: &Summary) {
     let (Some(reference), Some(target)) = (&agg.reference, agg.target) else {
         let _ = writeln!(
             out,
@@ -53,6 +54,13 @@ fn efficiency(out: &mut String, agg: &Summary) {
         );
         return;
     };
+    if target <= 0.0 {
+        let _ = writeln!(
+            out,
+            "{reference}'s final training success is 0.0%: there is no target to reach (every method starts there), so there is no steps-to-target table.\n"
+        );
+        return;
+    }
     let base = agg.method(reference).and_then(|m| m.steps_to_target);
     let _ = writeln!(
         out,
@@ -263,7 +271,7 @@ pub fn report(
     let _ = writeln!(out, "## Summary\n");
     summary_table(&mut out, agg);
     out.push('\n');
-    efficiency(&mut out, agg);
+    efficiency_section(&mut out, agg);
     ablation(&mut out, agg);
     lr_grid(&mut out, cmp);
     per_difficulty(&mut out, agg);

@@ -128,7 +128,30 @@ struct Lines<'a> {
     y_label: &'a str,
     x_max: f64,
     y_max: f64,
+    /// The y axis counts (tasks): whole-number ticks only.
+    counts: bool,
     series: &'a [Series<'a>],
+}
+
+/// Stroke width of series `i` of `n`: earlier series are drawn wider, so curves that
+/// coincide still show every colour (as nested lines) instead of the last one only.
+fn stroke(i: usize, n: usize) -> u32 {
+    2 + 2 * (n.saturating_sub(1) - i.min(n.saturating_sub(1))) as u32
+}
+
+/// The y range and tick count of a chart: counts get whole-number ticks, and an
+/// all-zero chart a 0..1 axis instead of six ticks all reading 0.
+fn y_axis(y_max: f64, counts: bool) -> (f64, usize) {
+    if counts {
+        let top = y_max.ceil().max(1.0);
+        let step = (top / 10.0).ceil().max(1.0);
+        let top = (top / step).ceil() * step;
+        (top, (top / step) as usize + 1)
+    } else if y_max > 0.0 {
+        (y_max, 6)
+    } else {
+        (1.0, 6)
+    }
 }
 
 impl Figure for Lines<'_> {
@@ -138,17 +161,28 @@ impl Figure for Lines<'_> {
             y_label,
             x_max,
             y_max,
+            counts,
             series,
         } = *self;
-        let mut chart = chart(&root, title, x_max.max(1.0), y_max.max(1e-9))?;
+        let (y_top, y_ticks) = y_axis(y_max, counts);
+        let mut chart = chart(&root, title, x_max.max(1.0), y_top)?;
         chart
             .configure_mesh()
             .x_desc("environment steps")
             .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_labels(y_ticks)
+            .y_label_formatter(&|y| {
+                if counts {
+                    format!("{y:.0}")
+                } else {
+                    format!("{y:.2}")
+                }
+            })
             .y_desc(y_label)
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
+        let n = series.len();
         for (i, s) in series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
             if s.curve.is_empty() {
@@ -169,7 +203,7 @@ impl Figure for Lines<'_> {
             chart
                 .draw_series(LineSeries::new(
                     s.curve.iter().map(|p| (p.0, p.1)),
-                    color.stroke_width(2),
+                    color.stroke_width(stroke(i, n)),
                 ))
                 .map_err(|e| e.to_string())?
                 .label(s.name)
@@ -197,12 +231,11 @@ impl Figure for Bars<'_> {
             groups,
             series,
         } = *self;
-        let y_max = series
+        let highest = series
             .iter()
             .flat_map(|s| s.1.iter().copied())
-            .fold(0.0f64, f64::max)
-            .max(1e-9)
-            * 1.15;
+            .fold(0.0f64, f64::max);
+        let (y_max, y_ticks) = y_axis(highest * 1.15, false);
         let mut chart = chart(&root, title, groups.len().max(1) as f64, y_max)?;
         let labels = groups.to_vec();
         chart
@@ -218,6 +251,8 @@ impl Figure for Bars<'_> {
                     String::new()
                 }
             })
+            .y_labels(y_ticks)
+            .y_label_formatter(&|y| format!("{y:.2}"))
             .y_desc(y_label)
             .label_style(("sans-serif", 14))
             .draw()
@@ -264,6 +299,13 @@ impl Output<'_> {
     }
 }
 
+/// Whether `method` (a `steprl compare` method) resamples from STEP's task cache: STEP
+/// and its ablation without augmentation; not the ablations without adaptive
+/// resampling, nor T-GRPO or GiGPO.
+fn uses_cache(method: &str) -> bool {
+    matches!(method, "step" | "step-no-aug")
+}
+
 /// Draw every plot into `dir`; returns the files and notes.
 pub fn draw_all(
     cmp: &Comparison,
@@ -306,6 +348,7 @@ pub fn draw_all(
             y_label: "mean ŝ",
             x_max: x,
             y_max: 1.0,
+            counts: false,
             series: &success,
         },
     )?;
@@ -328,25 +371,34 @@ pub fn draw_all(
             y_label: "tasks",
             x_max: x,
             y_max: n_tasks,
+            counts: true,
             series: &mastered,
         },
     )?;
-    let cache = series(|m| &m.cache);
-    let cache_max = agg
-        .methods
-        .iter()
-        .flat_map(|m| m.cache.iter().map(|p| p.3))
-        .fold(1.0f64, f64::max);
-    out.figure(
-        "cache",
-        &Lines {
-            title: "Cache size |C| (tasks with 0 < ŝ < s0)",
-            y_label: "tasks",
-            x_max: x,
-            y_max: cache_max * 1.1,
-            series: &cache,
-        },
-    )?;
+    // Only methods that resample from the cache have one to plot.
+    let cache: Vec<Series<'_>> = series(|m| &m.cache)
+        .into_iter()
+        .filter(|s| uses_cache(s.name))
+        .collect();
+    if !cache.is_empty() {
+        let cache_max = agg
+            .methods
+            .iter()
+            .filter(|m| uses_cache(&m.method))
+            .flat_map(|m| m.cache.iter().map(|p| p.3))
+            .fold(1.0f64, f64::max);
+        out.figure(
+            "cache",
+            &Lines {
+                title: "Cache size |C| (tasks with 0 < ŝ < s0)",
+                y_label: "tasks",
+                x_max: x,
+                y_max: cache_max * 1.1,
+                counts: true,
+                series: &cache,
+            },
+        )?;
+    }
     let levels: Vec<u8> = {
         let mut l: Vec<u8> = cmp.tasks.iter().filter_map(|t| t.difficulty).collect();
         l.sort_unstable();
@@ -412,4 +464,32 @@ pub fn draw_all(
         )?;
     }
     Ok((out.files, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{stroke, uses_cache, y_axis};
+
+    #[test]
+    fn count_axes_tick_whole_numbers_and_an_empty_axis_still_spans_0_to_1() {
+        // 6 tasks: ticks 0..=6, one per task; 37 tasks: every 4th, to 40.
+        assert_eq!(y_axis(6.0, true), (6.0, 7));
+        assert_eq!(y_axis(37.0, true), (40.0, 11));
+        assert_eq!(y_axis(0.0, true), (1.0, 2));
+        // Rates: all zero gets 0..1, not ticks that all read 0.
+        assert_eq!(y_axis(0.0, false), (1.0, 6));
+        assert_eq!(y_axis(0.4, false), (0.4, 6));
+    }
+
+    #[test]
+    fn coinciding_curves_stay_visible_and_only_cache_users_get_a_cache_plot() {
+        // Earlier series wider: identical curves nest instead of hiding each other.
+        let w: Vec<u32> = (0..4).map(|i| stroke(i, 4)).collect();
+        assert_eq!(w, [8, 6, 4, 2]);
+        assert_eq!(stroke(0, 1), 2);
+        assert!(uses_cache("step") && uses_cache("step-no-aug"));
+        for m in ["tgrpo", "gigpo", "step-no-resample", "step-no-both"] {
+            assert!(!uses_cache(m), "{m}");
+        }
+    }
 }

@@ -331,6 +331,12 @@ impl Pool {
                             r.reward
                         ));
                     }
+                    if let Some(p) = steprl_core::validate::info_problem(&r.info_json) {
+                        return Err(format!(
+                            "environment `{}` returned a step whose {p}",
+                            self.env.name()
+                        ));
+                    }
                     Ok(r)
                 }) {
                     Ok(r) => {

@@ -1,8 +1,9 @@
 //! A property test of the host side of the plugin boundary: an environment and a reward
 //! checker that answer every call with seeded-random hostile values (tokens past the
-//! vocabulary, thousands of tokens, NaN and infinite features, rewards and scores,
-//! images of the wrong size, masks of the wrong length or allowing nothing, errors and
-//! traps at any call, huge or non-JSON final states, endless episodes, megabyte reasons).
+//! vocabulary, thousands of tokens, NaN and infinite features, rewards and scores, step
+//! info that is not a JSON object, images of the wrong size, masks of the wrong length or
+//! allowing nothing, errors and traps at any call, huge or non-JSON final states, endless
+//! episodes, megabyte reasons).
 //! Thousands of episodes must end without a panic, each judged within the contract or
 //! lost as a plugin failure with a message; nothing outside the contract reaches a
 //! policy or a verdict.
@@ -176,10 +177,11 @@ impl EnvInstance for ChaosInstance {
             // Some episodes never end on their own: the host's max-steps must.
             done: r.below(8) == 0,
             truncated: r.below(30) == 0,
-            info_json: if r.coin() {
-                "{}".into()
-            } else {
-                "{not json".into()
+            info_json: match r.below(40) {
+                0 => "{not json".into(),
+                1 => "[]".into(),
+                2 => String::new(),
+                _ => "{}".into(),
             },
         })
     }

@@ -126,6 +126,64 @@ mod tests {
         }
     }
 
+    /// The text names every action the mask allows by its label, beside what it acts
+    /// on, all along an episode (a language model reads the labels from the text).
+    #[test]
+    fn the_text_shows_every_allowed_action_by_its_label() {
+        let labels = Act::labels();
+        for t in catalog() {
+            for seed in 0..3 {
+                let mut ep = Episode::new(&t.id, seed).unwrap();
+                let mut r = sim_kit::Rng::new(seed, 1);
+                let script = reference_solution(&t.id, seed).unwrap();
+                let mut i = 0;
+                while !ep.finished() {
+                    let o = ep.observe(true, false);
+                    let text = o.text.unwrap();
+                    let lines: Vec<&str> = text.lines().collect();
+                    for (a, allowed) in o.mask.iter().enumerate() {
+                        let label = &labels[a];
+                        if !allowed || label.starts_with("rename") {
+                            continue;
+                        }
+                        let shown = lines.iter().any(|l| {
+                            l.split(':')
+                                .next()
+                                .is_some_and(|head| head.split(" / ").any(|x| x == label))
+                        });
+                        assert!(
+                            shown,
+                            "{} seed {seed}: `{label}` allowed but not shown:\n{text}",
+                            t.id
+                        );
+                    }
+                    if o.mask
+                        .iter()
+                        .enumerate()
+                        .any(|(a, m)| *m && labels[a].starts_with("rename"))
+                    {
+                        assert!(
+                            text.contains("rename k to slot 0: renames row k to '"),
+                            "{text}"
+                        );
+                    }
+                    // Follow the reference solution, with a random action now and then.
+                    let a = if i < script.len() && r.below(4) != 0 {
+                        i += 1;
+                        script[i - 1]
+                    } else {
+                        r.below(N_ACTIONS as usize) as u32
+                    };
+                    ep.step(a).unwrap();
+                }
+            }
+        }
+        let ep = Episode::new("shellsim/delete-file", 0).unwrap();
+        let text = ep.observe(true, false).text.unwrap();
+        assert!(text.contains("mark 0: "), "{text}");
+        assert!(text.ends_with("done: ends the task"), "{text}");
+    }
+
     #[test]
     fn seeds_vary_instances_deterministically() {
         let t = tasks::find("shellsim/move-by-ext").unwrap();

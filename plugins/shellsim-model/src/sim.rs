@@ -429,55 +429,70 @@ impl Episode {
         t
     }
 
+    /// The listing as text. Every row and text slot is named by the actions that act on
+    /// it (`open 2 / mark 2: docs/ (folder)`, `touch slot 0: creates the file 'a.txt'`)
+    /// and the whole-listing actions are spelled out, so a reader of the text (a language
+    /// model choosing among the action labels) sees which label does what.
     fn render_text(&self, rows: &[String]) -> String {
         use std::fmt::Write;
         let total = self.fs.list(&self.cwd).len();
         let mut s = format!("Task: {}\n", self.inst.instruction);
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "cwd: /{} (items {}-{} of {total})",
+            "Folder /{} (items {}-{} of {total})",
             self.cwd,
             (self.page * ROWS + 1).min(total),
             (self.page * ROWS + rows.len()).min(total)
         );
-        match &self.clip {
-            None => {}
-            Some(c) => {
-                let _ = write!(
-                    s,
-                    " clipboard: {} {}",
-                    if c.cut { "cut" } else { "copy" },
-                    c.paths.len()
-                );
-            }
-        }
-        s.push('\n');
-        if !self.inst.slots.is_empty() {
-            let slots: Vec<String> = self
-                .inst
-                .slots
-                .iter()
-                .enumerate()
-                .map(|(j, n)| format!("[{j}] {n}"))
-                .collect();
-            let _ = writeln!(s, "slots: {}", slots.join(" "));
-        }
         for (k, p) in rows.iter().enumerate() {
-            let node = if p.is_empty() {
+            if p.is_empty() {
                 continue;
+            }
+            let node = self.fs.entries[p];
+            let marked = if self.marks.contains(p) {
+                ", marked"
             } else {
-                self.fs.entries[p]
+                ""
             };
             if node.dir {
-                let _ = write!(s, "[{k}] {}/", name(p));
+                let _ = writeln!(s, "open {k} / mark {k}: {}/ (folder{marked})", name(p));
             } else {
-                let _ = write!(s, "[{k}] {} {} B", name(p), node.size);
+                let _ = writeln!(s, "mark {k}: {} (file, {} B{marked})", name(p), node.size);
             }
-            if self.marks.contains(p) {
-                s.push_str(" (marked)");
-            }
-            s.push('\n');
         }
+        for (j, n) in self.inst.slots.iter().enumerate() {
+            if n.contains('.') {
+                let _ = writeln!(s, "touch slot {j}: creates the file '{n}' here");
+            } else {
+                let _ = writeln!(s, "mkdir slot {j}: creates the folder '{n}' here");
+            }
+        }
+        if let Some(n) = self.inst.slots.first() {
+            let _ = writeln!(s, "rename k to slot 0: renames row k to '{n}'");
+        }
+        if !self.marks.is_empty() {
+            let n = self.marks.len();
+            let _ = writeln!(
+                s,
+                "cut / copy / delete: acts on the {n} marked item{}",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        if let Some(c) = &self.clip {
+            let _ = writeln!(
+                s,
+                "paste: {} the {} item(s) on the clipboard here",
+                if c.cut { "moves" } else { "copies" },
+                c.paths.len()
+            );
+        }
+        if total > ROWS {
+            s.push_str("more: shows the next page of this folder\n");
+        }
+        if !self.cwd.is_empty() {
+            s.push_str("up: goes to the parent folder\n");
+        }
+        s.push_str("done: ends the task");
         s
     }
 }

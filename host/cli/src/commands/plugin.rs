@@ -50,9 +50,21 @@ pub(super) async fn inspect(sandbox: &Sandbox, args: &InspectArgs) -> anyhow::Re
             Err(e) => println!("tasks      unavailable: {e}"),
         }
     }
+    // The contract's exports first; anything else a toolchain adds (componentize-py's
+    // `exports#init`, say) is listed apart: steprl never calls it.
+    let (contract, other): (Vec<_>, Vec<_>) = plugin
+        .exports
+        .iter()
+        .partition(|e| e.name.starts_with("steprl:plugin/"));
     println!("exports");
-    for e in &plugin.exports {
+    for e in contract {
         println!("  {}  {}", e.name, e.signature);
+    }
+    if !other.is_empty() {
+        println!("other exports (added by the plugin's toolchain; steprl does not call them)");
+        for e in other {
+            println!("  {}  {}", e.name, e.signature);
+        }
     }
     println!("imports");
     for i in &plugin.imports {

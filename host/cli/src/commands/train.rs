@@ -172,6 +172,7 @@ fn show_progress(trainer: &mut Trainer) {
 async fn run_rounds(trainer: &mut Trainer) -> anyhow::Result<()> {
     let rounds = trainer.config().rounds;
     let tty = interactive();
+    let mut warned_stuck = std::collections::BTreeSet::new();
     while !trainer.finished() {
         let m = trainer.round().await?;
         let line = progress_line(&m, rounds);
@@ -184,15 +185,46 @@ async fn run_rounds(trainer: &mut Trainer) -> anyhow::Result<()> {
         } else {
             eprintln!("{line}");
         }
-        if !m.stuck_tasks.is_empty() && m.round % 10 == 9 {
+        // Said once per task, when it becomes stuck (not every few rounds).
+        let newly: Vec<&str> = m
+            .stuck_tasks
+            .iter()
+            .filter(|t| warned_stuck.insert((*t).clone()))
+            .map(String::as_str)
+            .collect();
+        if !newly.is_empty() {
+            let never = newly
+                .iter()
+                .filter(|t| trainer.record().get(t).is_none_or(|r| r.successes == 0))
+                .count();
             tracing::warn!(
-                "tasks at 0% success for {} rounds (often a broken checker, not a hard task): {}",
-                trainer.config().algo.stuck_rounds,
-                m.stuck_tasks.join(", ")
+                "{}",
+                stuck_warning(&newly, trainer.config().algo.stuck_rounds, never)
             );
         }
     }
     Ok(())
+}
+
+/// The warning for tasks that just reached `rounds` rounds at ŝ = 0; `never` of them have
+/// not succeeded in any rollout of the run.
+fn stuck_warning(newly: &[&str], rounds: u32, never: usize) -> String {
+    const SHOWN: usize = 8;
+    let mut list = newly[..newly.len().min(SHOWN)].join(", ");
+    if newly.len() > SHOWN {
+        list.push_str(&format!(" and {} more", newly.len() - SHOWN));
+    }
+    let n = newly.len();
+    let mut s = format!(
+        "{n} task{} at 0% success for {rounds} rounds: {list}",
+        if n == 1 { "" } else { "s" }
+    );
+    if never > 0 {
+        s.push_str(&format!(
+            "; {never} of them never succeeded in any rollout: hard for this policy, or a checker or task that cannot succeed — check one with a scripted solution (`steprl play ENV --task ID --actions FILE --checker CHECKER`)"
+        ));
+    }
+    s
 }
 
 async fn evaluate(trainer: &mut Trainer, label: &str) -> Option<EvalReport> {
@@ -420,4 +452,28 @@ pub(super) async fn eval(sandbox: &Sandbox, args: &EvalArgs) -> anyhow::Result<b
         r.plugin_failures
     );
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stuck_warning;
+
+    #[test]
+    fn stuck_tasks_are_listed_briefly_without_blaming_the_checker() {
+        let w = stuck_warning(&["a"], 10, 0);
+        assert_eq!(w, "1 task at 0% success for 10 rounds: a");
+        let many: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let w = stuck_warning(&refs, 10, 11);
+        assert!(
+            w.starts_with("11 tasks at 0% success for 10 rounds: t0, t1"),
+            "{w}"
+        );
+        assert!(w.contains("t7 and 3 more;"), "{w}");
+        assert!(
+            w.contains("11 of them never succeeded in any rollout"),
+            "{w}"
+        );
+        assert!(!w.contains("t8"), "{w}");
+    }
 }

@@ -1,6 +1,7 @@
 //! A hostile reward-checker plugin for `hostile-env`'s episodes: success when the walk
 //! said `done` at its goal, misjudged in the way its config's `mode` names:
-//! `well-behaved`, `nan-score`, `score-2`, `huge-reason`, `panic`.
+//! `well-behaved`, `nan-score`, `score-2`, `huge-reason`, `panic`, `success-score-0`
+//! (every episode a success, scored 0).
 
 use steprl_plugin::check::{PluginError, RewardChecker, TaskInfo, TrajectorySummary, Verdict};
 
@@ -10,6 +11,7 @@ const MODES: &[&str] = &[
     "score-2",
     "huge-reason",
     "panic",
+    "success-score-0",
 ];
 
 /// The checker, in one mode.
@@ -39,11 +41,13 @@ impl RewardChecker for HostileChecker {
     ) -> Result<Verdict, PluginError> {
         let v: serde_json::Value = serde_json::from_str(final_state_json)
             .map_err(|e| PluginError::InvalidInput(e.to_string()))?;
-        let success = v["done"] == true && v["pos"] == v["goal"];
+        let success =
+            self.mode == "success-score-0" || (v["done"] == true && v["pos"] == v["goal"]);
         let score = match self.mode {
             "nan-score" => f32::NAN,
             "score-2" => 2.0,
             "panic" => panic!("hostile-checker panics in check"),
+            "success-score-0" => 0.0,
             _ => f32::from(u8::from(success)),
         };
         Ok(Verdict {

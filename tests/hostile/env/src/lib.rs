@@ -3,7 +3,7 @@
 //! tests in `tests/tests/hostile.rs` can check the host's named outcome for each:
 //! `well-behaved`, `token-past-vocab`, `nan-features`, `nan-reward`, `endless`, `spin`,
 //! `panic`, `recurse`, `grow-memory`, `huge-final-state`, `huge-vocab`, `duplicate-ids`,
-//! `log-flood`.
+//! `log-flood`, `bad-info`.
 
 use steprl_plugin::env::{
     Action, ActionSpec, Environment, Episode, Observation, ObservationParts, ObservationSpec,
@@ -24,6 +24,7 @@ const MODES: &[&str] = &[
     "huge-vocab",
     "duplicate-ids",
     "log-flood",
+    "bad-info",
 ];
 
 /// The suite, in one mode.
@@ -191,7 +192,11 @@ impl Episode for Walk {
             },
             done: self.done && self.mode != "endless",
             truncated: false,
-            info_json: "{}".into(),
+            info_json: if self.mode == "bad-info" {
+                "{not json".into()
+            } else {
+                "{}".into()
+            },
         })
     }
 
