@@ -2,7 +2,8 @@
 # Builds every shipped plugin into plugins/dist/*.wasm:
 #   Rust plugins  -> cargo build --target wasm32-wasip2 (one cargo run per plugin, so the
 #                    SDK's world features are never unified across plugins)
-#   Python plugin -> componentize-py (installed from PyPI if missing; builds offline)
+#   Python plugins -> componentize-py (installed from PyPI if missing; builds offline)
+#   JS test plugin -> componentize-js (installed from npm into ~/.cache when node/npm exist)
 # Usage: plugins/build.sh            (respects CARGO_TARGET_DIR)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,7 +53,9 @@ COMPONENTIZE_JS_VERSION=0.23.0
 js_tools="${STEPRL_JS_TOOLS:-$HOME/.cache/steprl-componentize-js}"
 js_dir="$root/tests/hostile/checker-js"
 js_out="$dist/hostile-js.wasm"
-if [ ! -f "$js_out" ] || [ "$js_dir/checker.js" -nt "$js_out" ] || [ "$js_dir/build.mjs" -nt "$js_out" ] \
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "plugins/build.sh: warning: node/npm not found, hostile-js not built (only the tests need it: host/cli/tests/hostile.rs)" >&2
+elif [ ! -f "$js_out" ] || [ "$js_dir/checker.js" -nt "$js_out" ] || [ "$js_dir/build.mjs" -nt "$js_out" ] \
     || [ -n "$(find "$root/wit" -newer "$js_out" -print -quit)" ]; then
     js_pkg="$js_tools/node_modules/@bytecodealliance/componentize-js/package.json"
     if [ ! -f "$js_pkg" ] || ! grep -q "\"version\": \"$COMPONENTIZE_JS_VERSION\"" "$js_pkg"; then
