@@ -30,23 +30,31 @@ if ! command -v componentize-py >/dev/null 2>&1 \
     echo "plugins/build.sh: installing componentize-py $COMPONENTIZE_PY_VERSION" >&2
     python3 -m pip install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY_VERSION"
 fi
-py_src="$root/plugins/resample-uniform-py/app.py"
-py_out="$dist/uniform-py.wasm"
-if [ ! -f "$py_out" ] || [ "$py_src" -nt "$py_out" ] || [ -n "$(find "$root/wit" -newer "$py_out" -print -quit)" ]; then
-    echo "plugins/build.sh: building uniform-py (componentize-py)" >&2
-    componentize-py -d "$root/wit/v0.1.0" -w resampler componentize \
-        -p "$root/plugins/resample-uniform-py" app -o "$py_out.tmp"
-    mv "$py_out.tmp" "$py_out"
-fi
+# Whether OUT is missing or older than any of the given sources or the WIT package.
+stale() {
+    local out="$1"
+    shift
+    [ ! -f "$out" ] && return 0
+    local src
+    for src in "$@"; do
+        [ "$src" -nt "$out" ] && return 0
+    done
+    [ -n "$(find "$root/wit" -newer "$out" -print -quit)" ]
+}
+
+# build_py NAME DIR: the resampler in DIR/app.py as dist/NAME.wasm (componentize-py).
+build_py() {
+    local out="$dist/$1.wasm"
+    if stale "$out" "$2/app.py"; then
+        echo "plugins/build.sh: building $1 (componentize-py)" >&2
+        componentize-py -d "$root/wit/v0.1.0" -w resampler componentize -p "$2" app -o "$out.tmp"
+        mv "$out.tmp" "$out"
+    fi
+}
+
+build_py uniform-py "$root/plugins/resample-uniform-py"
 # The hostile Python resampler of the boundary tests (tests/hostile/resampler-py).
-hpy_src="$root/tests/hostile/resampler-py/app.py"
-hpy_out="$dist/hostile-py.wasm"
-if [ ! -f "$hpy_out" ] || [ "$hpy_src" -nt "$hpy_out" ] || [ -n "$(find "$root/wit" -newer "$hpy_out" -print -quit)" ]; then
-    echo "plugins/build.sh: building hostile-py (componentize-py)" >&2
-    componentize-py -d "$root/wit/v0.1.0" -w resampler componentize \
-        -p "$root/tests/hostile/resampler-py" app -o "$hpy_out.tmp"
-    mv "$hpy_out.tmp" "$hpy_out"
-fi
+build_py hostile-py "$root/tests/hostile/resampler-py"
 # The hostile JavaScript checker (tests/hostile/checker-js), with componentize-js from
 # npm (installed once into a cache outside the clone; node and npm must be present).
 COMPONENTIZE_JS_VERSION=0.23.0
@@ -55,8 +63,7 @@ js_dir="$root/tests/hostile/checker-js"
 js_out="$dist/hostile-js.wasm"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     echo "plugins/build.sh: warning: node/npm not found, hostile-js not built (only the tests need it: host/cli/tests/hostile.rs)" >&2
-elif [ ! -f "$js_out" ] || [ "$js_dir/checker.js" -nt "$js_out" ] || [ "$js_dir/build.mjs" -nt "$js_out" ] \
-    || [ -n "$(find "$root/wit" -newer "$js_out" -print -quit)" ]; then
+elif stale "$js_out" "$js_dir/checker.js" "$js_dir/build.mjs"; then
     js_pkg="$js_tools/node_modules/@bytecodealliance/componentize-js/package.json"
     if [ ! -f "$js_pkg" ] || ! grep -q "\"version\": \"$COMPONENTIZE_JS_VERSION\"" "$js_pkg"; then
         echo "plugins/build.sh: installing componentize-js $COMPONENTIZE_JS_VERSION into $js_tools" >&2

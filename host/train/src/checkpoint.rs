@@ -194,6 +194,12 @@ pub fn latest_intact(out: &Path) -> Result<(PathBuf, Vec<CheckpointError>), Chec
     Err(skipped.remove(0))
 }
 
+/// Whether run directory `out` holds a checkpoint: `latest`, or a complete checkpoint
+/// directory (a process killed before it wrote `latest` leaves one).
+pub fn has_checkpoint(out: &Path) -> bool {
+    out.join("latest").exists() || checkpoint_dirs(out).is_ok_and(|d| !d.is_empty())
+}
+
 /// Every complete checkpoint directory of a run (not `.partial` ones), oldest first.
 pub fn checkpoint_dirs(out: &Path) -> Result<Vec<PathBuf>, CheckpointError> {
     let root = out.join("checkpoints");

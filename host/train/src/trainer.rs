@@ -373,9 +373,7 @@ impl Trainer {
     /// Whether the run in `out` stopped before its first checkpoint (it has a saved
     /// config but no `latest`): [`Trainer::restart`] starts it over.
     pub fn never_checkpointed(out: &Path) -> bool {
-        out.join("config.toml").exists()
-            && !out.join("latest").exists()
-            && checkpoint::checkpoint_dirs(out).is_ok_and(|d| d.is_empty())
+        out.join("config.toml").exists() && !checkpoint::has_checkpoint(out)
     }
 
     /// Start over, from round 0, a run that stopped before its first checkpoint (killed,

@@ -163,6 +163,16 @@ layers = 1
 }
 
 fn trainer(ids: &[&str], plan: usize, out: &Path) -> Result<Trainer, steprl_train::TrainError> {
+    planned(ids, Box::new(Greedy(plan)), out)
+}
+
+/// A trainer on the CPU over one-step tasks `ids`, judged as failures, planned by
+/// `resampler`, writing to `out`.
+fn planned(
+    ids: &[&str],
+    resampler: Box<dyn Resampler>,
+    out: &Path,
+) -> Result<Trainer, steprl_train::TrainError> {
     let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
         .unwrap()
         .device;
@@ -172,7 +182,7 @@ fn trainer(ids: &[&str], plan: usize, out: &Path) -> Result<Trainer, steprl_trai
         Plugins {
             env: Arc::new(OneStep::new(ids)),
             checker: Box::new(Fails),
-            resampler: Box::new(Greedy(plan)),
+            resampler,
         },
         &device,
     )
@@ -221,9 +231,6 @@ impl Resampler for Fixed {
 /// plan by name — never a panic, never more rollouts than B × N, never an unknown task.
 #[tokio::test]
 async fn random_task_lists_and_plans_are_run_within_the_request_or_refused_by_name() {
-    let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
-        .unwrap()
-        .device;
     let long = "x".repeat(10_000);
     let pool: Vec<&str> = vec!["a", "b", "", " ", "ünï/cødé", "a\u{0}b", "../x", &long, "9"];
     let mut rng = steprl_core::SplitMix::new(17, 0);
@@ -259,15 +266,10 @@ async fn random_task_lists_and_plans_are_run_within_the_request_or_refused_by_na
         };
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let dir = tempfile::tempdir().unwrap();
-        let t = Trainer::new(
-            config(),
+        let t = planned(
+            &refs,
+            Box::new(Fixed(plan.clone())),
             &dir.path().join("run"),
-            Plugins {
-                env: Arc::new(OneStep::new(&refs)),
-                checker: Box::new(Fails),
-                resampler: Box::new(Fixed(plan.clone())),
-            },
-            &device,
         );
         let mut t = match t {
             Ok(t) => t,
@@ -316,19 +318,11 @@ async fn a_suite_of_200000_tasks_loads_and_runs_a_round() {
     let ids: Vec<String> = (0..200_000).map(|i| format!("task-{i:06}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let dir = tempfile::tempdir().unwrap();
-    let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
-        .unwrap()
-        .device;
     let started = std::time::Instant::now();
-    let mut t = Trainer::new(
-        config(),
+    let mut t = planned(
+        &refs,
+        Box::new(Fixed(vec![ids[199_999].clone(); 6])),
         &dir.path().join("run"),
-        Plugins {
-            env: Arc::new(OneStep::new(&refs)),
-            checker: Box::new(Fails),
-            resampler: Box::new(Fixed(vec![ids[199_999].clone(); 6])),
-        },
-        &device,
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(t.tasks().len(), 200_000);

@@ -85,9 +85,7 @@ async fn one(
     }
     let selected = steprl_learner::select(backend)?;
     let loaded = plugins(sandbox, &cfg, None, None).await?;
-    let checkpointed = steprl_train::checkpoint::latest(dir).is_ok()
-        || steprl_train::checkpoint::checkpoint_dirs(dir).is_ok_and(|d| !d.is_empty());
-    let mut trainer = if checkpointed {
+    let mut trainer = if steprl_train::checkpoint::has_checkpoint(dir) {
         let saved = RunConfig::load(&dir.join("config.toml"))?;
         Trainer::resume(dir, saved, loaded, &selected.device)?
     } else {
