@@ -194,7 +194,10 @@ async fn tasks_are_listed_and_the_unsupported_one_is_marked() {
     );
     // 32 element slots × (click, double-click, 4 text slots) + keys, hotkeys, scroll, specials.
     assert_eq!(info.action.discrete, 32 * 6 + 14 + 12 + 2 + 3);
-    assert!(!info.action.text);
+    assert!(
+        info.action.text,
+        "set-of-marks also takes its text commands"
+    );
     assert_eq!(info.observation.max_tokens, Some(32 + 32 * 10));
     assert!(info.observation.image.is_none());
     // Listing tasks needs no VM.
@@ -280,6 +283,51 @@ async fn an_os_task_solved_with_set_of_marks_actions_is_judged_a_success() {
     .await;
     assert!(!v.success, "{}", v.reason);
     assert_eq!(state["result"], "not-executable\n");
+}
+
+/// In the set-of-marks space a text-writing policy types what no text slot holds
+/// (`type eK: TEXT`) and uses the labels for everything else.
+#[tokio::test]
+async fn set_of_marks_text_actions_type_text_no_slot_holds() {
+    let server = OsworldServer::start();
+    let env = env(&server, json!({})).await;
+    assert!(env.info().action.text && env.info().action.discrete > 0);
+    let mut checker = checker().await;
+    let mut inst = env.instantiate().await.unwrap();
+    let t = task(&env, EXECUTABLE).clone();
+    let (_, v, state) = play(inst.as_mut(), &mut checker, &t, text_parts(), |o, i| {
+        Some(Action::Text(match i {
+            0 => format!(
+                "type e{}: chmod 755 ~/Desktop/backup.sh",
+                element(o, "terminal")
+            ),
+            1 => "press enter".into(),
+            _ => "DONE".into(),
+        }))
+    })
+    .await;
+    assert!(v.success, "{}", v.reason);
+    assert_eq!(state["result"], "executable\n");
+    let reqs = server.requests();
+    let execs = calls(&reqs, "/execute");
+    assert!(
+        execs[0].command().unwrap().ends_with(
+            "pyautogui.click(520, 420); pyautogui.typewrite('chmod 755 ~/Desktop/backup.sh')"
+        ),
+        "{:?}",
+        execs[0].command()
+    );
+
+    // Text that is no action ends nothing silently: the step is refused by name.
+    let ep = inst.start(&t.id, 0, text_parts()).await.unwrap();
+    inst.reset(ep).await.unwrap();
+    let err = inst
+        .step(ep, &Action::Text("open the terminal please".into()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a set-of-marks action"), "{err}");
+    inst.close(ep).await;
 }
 
 #[tokio::test]

@@ -163,7 +163,6 @@ fn layout(env: &dyn Environment, cfg: &RunConfig) -> Result<Context, TrainError>
     })
 }
 
-/// The action labels a language-model policy chooses among, or why it cannot act here.
 /// Why a language-model policy cannot act in `env`, if it cannot: it reads the text
 /// rendering.
 fn lm_reads_text(env: &dyn Environment) -> Result<(), TrainError> {
@@ -188,6 +187,7 @@ fn lm_writes_text(env: &dyn Environment) -> Result<(), TrainError> {
     Ok(())
 }
 
+/// The action labels a language-model policy chooses among, or why it cannot act here.
 fn lm_labels(env: &dyn Environment) -> Result<Vec<String>, TrainError> {
     let info = env.info();
     let unsupported = |reason: &str| TrainError::Unsupported {

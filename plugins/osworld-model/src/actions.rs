@@ -280,6 +280,63 @@ impl ActionTable {
     }
 }
 
+impl ActionTable {
+    /// A text action in the set-of-marks space, for text-writing policies: any
+    /// action's label (`click e3`, `press enter`, `hotkey ctrl+c`, `DONE`, …) does that
+    /// action; `type e3: TEXT` clicks element 3 and types TEXT; `type: TEXT` types TEXT
+    /// where the focus is. TEXT is any text, so a task needs no text slot for it.
+    pub fn act_text(
+        &self,
+        text: &str,
+        elements: &[Element],
+        slots: &[String],
+    ) -> Result<Act, String> {
+        let t = text.trim();
+        if let Some(i) = self.labels().iter().position(|l| l == t) {
+            return self.act(i, elements, slots);
+        }
+        if let Some(rest) = t.strip_prefix("type") {
+            let (target, typed) = rest.split_once(':').ok_or_else(|| text_forms(t))?;
+            // One space after the colon separates; the rest is typed as written.
+            let typed = typed.strip_prefix(' ').unwrap_or(typed);
+            if typed.is_empty() {
+                return Err(format!(
+                    "`{t}` types nothing (write the text after the colon)"
+                ));
+            }
+            let target = target.trim();
+            if target.is_empty() {
+                return Ok(Act::Code(format!("pyautogui.typewrite({})", py_str(typed))));
+            }
+            let k: usize = target
+                .strip_prefix('e')
+                .and_then(|k| k.parse().ok())
+                .ok_or_else(|| text_forms(t))?;
+            let visible = elements.len().min(self.elements);
+            if k >= visible {
+                return Err(format!(
+                    "`{t}` types into element {k}, but only {visible} elements are on screen"
+                ));
+            }
+            let (x, y) = elements[k].center();
+            return Ok(Act::Code(format!(
+                "pyautogui.click({x}, {y}); pyautogui.typewrite({})",
+                py_str(typed)
+            )));
+        }
+        Err(text_forms(t))
+    }
+}
+
+/// What a set-of-marks text action may say, for an error about `t`.
+fn text_forms(t: &str) -> String {
+    let shown: String = t.chars().take(80).collect();
+    format!(
+        "`{shown}` is not a set-of-marks action: write an action's label (`click e3`, `double_click e3`, \
+         `press enter`, `hotkey ctrl+c`, `scroll up`, DONE, FAIL, WAIT), `type e3: TEXT` or `type: TEXT`"
+    )
+}
+
 /// A Python string literal (single-quoted, escapes for `\`, `'` and control
 /// characters).
 pub fn py_str(s: &str) -> String {
@@ -654,6 +711,45 @@ mod tests {
         );
         assert!(m[t.index(Discrete::Special(Special::Fail))]);
         assert!(t.mask(0, 0).iter().any(|&b| b));
+    }
+
+    #[test]
+    fn text_actions_in_the_set_of_marks_space_are_labels_or_free_typing() {
+        let t = ActionTable {
+            elements: 4,
+            slots: 1,
+        };
+        let e = els(2);
+        let slots = vec!["a".to_owned()];
+        // Every label does what its discrete action does.
+        for (i, label) in t.labels().iter().enumerate() {
+            assert_eq!(
+                t.act_text(&format!(" {label}\n"), &e, &slots),
+                t.act(i, &e, &slots),
+                "{label}"
+            );
+        }
+        // Free text, with no text slot for it.
+        assert_eq!(
+            t.act_text("type e1: ls -la ~/Desktop\n", &e, &slots)
+                .unwrap(),
+            Act::Code("pyautogui.click(15, 25); pyautogui.typewrite('ls -la ~/Desktop')".into())
+        );
+        assert_eq!(
+            t.act_text("type:  two spaces: 'q'", &e, &[]).unwrap(),
+            Act::Code(r#"pyautogui.typewrite(' two spaces: \'q\'')"#.into())
+        );
+        for (bad, why) in [
+            ("type e3: x", "only 2 elements are on screen"),
+            ("type e1:", "types nothing"),
+            ("type ex: y", "not a set-of-marks action"),
+            ("click the button", "not a set-of-marks action"),
+            ("click e2", "masked"),
+            ("", "not a set-of-marks action"),
+        ] {
+            let err = t.act_text(bad, &e, &slots).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -507,10 +507,13 @@ impl<T: Transport> Session<T> {
             .cloned()
             .collect();
         let (act, recorded) = match (space, action) {
-            (ActionSpaceKind::Som, AgentAction::Discrete(i)) => {
-                let a = action_table(&self.config)
-                    .act(i as usize, &self.elements, &slots)
-                    .map_err(OsworldError::InvalidAction)?;
+            (ActionSpaceKind::Som, action) => {
+                let table = action_table(&self.config);
+                let a = match action {
+                    AgentAction::Discrete(i) => table.act(i as usize, &self.elements, &slots),
+                    AgentAction::Text(t) => table.act_text(t, &self.elements, &slots),
+                }
+                .map_err(OsworldError::InvalidAction)?;
                 let rec = match &a {
                     Act::Special(s) => s.as_str().to_owned(),
                     Act::Code(c) => c.clone(),
@@ -524,13 +527,6 @@ impl<T: Transport> Session<T> {
             (ActionSpaceKind::Computer13, AgentAction::Text(t)) => {
                 let a = actions::parse_computer13(t).map_err(OsworldError::InvalidAction)?;
                 (a, t.trim().to_owned())
-            }
-            (ActionSpaceKind::Som, AgentAction::Text(_)) => {
-                return Err(OsworldError::InvalidAction(
-                    "this osworld instance takes discrete set-of-marks actions (action_space = \"som\"); \
-                     use action_space = \"pyautogui\" or \"computer_13\" for text actions"
-                        .into(),
-                ));
             }
             (_, AgentAction::Discrete(_)) => {
                 return Err(OsworldError::InvalidAction(

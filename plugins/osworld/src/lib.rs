@@ -161,7 +161,7 @@ impl Environment for Osworld {
             ActionSpec {
                 discrete: t.len() as u32,
                 discrete_labels: t.labels(),
-                text: false,
+                text: true,
             }
         } else {
             ActionSpec {
