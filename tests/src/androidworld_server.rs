@@ -153,6 +153,11 @@ impl AndroidWorldServer {
         }
     }
 
+    /// Whether `/close` was called.
+    pub fn closed(&self) -> bool {
+        self.state.lock().unwrap().closed
+    }
+
     /// Make `/health` fail as the real server does when its environment is missing.
     pub fn set_healthy(&self, healthy: bool) {
         self.state.lock().unwrap().healthy = healthy;
@@ -913,6 +918,20 @@ impl State {
             None => return detail(404, json!("Not Found")),
             Some((_, m)) if *m != method => return detail(405, json!("Method Not Allowed")),
             Some(_) => {}
+        }
+        // After `/close` the server's environment is closed: whatever drives the device
+        // raises inside the handler (a plain 500); the suite routes still answer.
+        const DEVICE: [&str; 7] = [
+            "/reset",
+            "/screenshot",
+            "/execute_action",
+            "/task/initialize",
+            "/task/tear_down",
+            "/task/score",
+            "/ui_elements",
+        ];
+        if self.closed && DEVICE.contains(&path) {
+            return internal_error();
         }
         let mut q = Query::parse(query);
         match self.route(path, &mut q, body) {

@@ -523,6 +523,12 @@ pub struct Vm {
     /// The top bar's clock, when the VM has one: it advances a second at every look
     /// at the accessibility tree, as a live VM's clock runs between two episodes.
     pub clock: Option<u32>,
+    /// A Windows VM as OSWorld's Windows server shows it: `/platform` says `Windows`
+    /// and the accessibility tree uses the Windows namespaces, without `st:showing`.
+    pub windows: bool,
+    /// How long `/setup/open_file` takes before it answers (a large file opening;
+    /// OSWorld's server waits up to 1,800 s for the window).
+    pub open_delay: std::time::Duration,
 }
 
 const PROGRAMS: &[&str] = &[
@@ -584,6 +590,8 @@ impl Vm {
             programs: PROGRAMS.iter().map(|s| (*s).to_owned()).collect(),
             requests: Vec::new(),
             clock: None,
+            windows: false,
+            open_delay: std::time::Duration::ZERO,
         }
     }
 
@@ -1569,7 +1577,7 @@ impl Vm {
 
     /// `/execute` semantics: `command` (string or list), `shell`.
     fn execute(&mut self, body: &Value) -> Result<ExecOut, String> {
-        let shell = body.get("shell").and_then(Value::as_bool).unwrap_or(false);
+        let shell = body.get("shell").is_some_and(truthy);
         let command =
             body.get("command")
                 .cloned()
@@ -2409,7 +2417,7 @@ impl Vm {
                     Ok(b) => b,
                     Err(r) => return r,
                 };
-                let shell = b.get("shell").and_then(Value::as_bool).unwrap_or(false);
+                let shell = b.get("shell").is_some_and(truthy);
                 let cmd = b.get("command").cloned().unwrap_or(json!([]));
                 let argv: Vec<String> = match &cmd {
                     Value::String(s) if shell => vec![s.clone()],
@@ -2451,7 +2459,17 @@ impl Vm {
                 if let Some(c) = self.clock.as_mut() {
                     *c += 1;
                 }
-                reply_json(200, json!({"AT": self.accessibility_xml()}))
+                let xml = self.accessibility_xml();
+                let xml = if self.windows {
+                    xml.replace(
+                        "accessibility.ubuntu.example.org",
+                        "accessibility.windows.example.org",
+                    )
+                    .replace(" st:showing=\"true\"", "")
+                } else {
+                    xml
+                };
+                reply_json(200, json!({"AT": xml}))
             }
             "/screen_size" => reply_json(200, json!({"width": SCREEN_W, "height": SCREEN_H})),
             "/window_size" => match field("app_class_name") {
@@ -2535,7 +2553,7 @@ impl Vm {
                     ),
                 }
             }
-            "/platform" => reply_text(200, "Linux"),
+            "/platform" => reply_text(200, if self.windows { "Windows" } else { "Linux" }),
             "/cursor_position" => {
                 reply_json(200, json!([self.desktop.mouse.0, self.desktop.mouse.1]))
             }
@@ -2665,6 +2683,18 @@ impl Vm {
     }
 }
 
+/// A JSON value as Python's `bool()` reads it (the server does `shell=data.get("shell")`).
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
 /// The running server.
 pub struct OsworldServer {
     server: Arc<tiny_http::Server>,
@@ -2696,6 +2726,10 @@ impl OsworldServer {
                     .map(|h| h.value.as_str().to_owned());
                 let mut body = Vec::new();
                 let _ = req.as_reader().read_to_end(&mut body);
+                if path == "/setup/open_file" {
+                    let delay = v.lock().unwrap_or_else(|e| e.into_inner()).open_delay;
+                    std::thread::sleep(delay);
+                }
                 let reply = {
                     let mut vm = v.lock().unwrap_or_else(|e| e.into_inner());
                     let reply = vm.handle(&method, &path, ct.as_deref(), &body);

@@ -831,3 +831,53 @@ lora_rank = 2
     let metrics = std::fs::read_to_string(out.path().join("run/metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 1);
 }
+
+/// `close_on_exit`: when the host is done with the environment (`lifecycle.shutdown`)
+/// the adapter sends `/close`, as android_world's own client ends its run, and the
+/// server's environment is then closed; without it the server is left serving.
+#[tokio::test]
+async fn close_on_exit_closes_the_servers_environment_at_shutdown() {
+    let server = AndroidWorldServer::start();
+    let env = env(&server).await;
+    env.shutdown().await.unwrap();
+    assert!(!server.closed());
+    assert!(
+        !server
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("POST /close"))
+    );
+
+    let env = env_with(
+        &server,
+        serde_json::json!({"close_on_exit": true}),
+        grant(server.port()),
+    )
+    .await
+    .unwrap();
+    let mut inst = env.instantiate().await.unwrap();
+    let id = env.info().tasks[0].id.clone();
+    let ep = inst
+        .start(&id, 0, ObservationParts::default())
+        .await
+        .unwrap();
+    inst.reset(ep).await.unwrap();
+    inst.close(ep).await;
+    env.shutdown().await.unwrap();
+    assert!(server.closed());
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with("POST /close"))
+            .count(),
+        1
+    );
+    // The closed environment no longer drives the device.
+    let ep = inst
+        .start(&id, 0, ObservationParts::default())
+        .await
+        .unwrap();
+    let err = inst.reset(ep).await.unwrap_err().to_string();
+    assert!(err.contains("500"), "{err}");
+}

@@ -1260,3 +1260,203 @@ action_hint = "Reply with one line of pyautogui code, or DONE."
     );
     (invalid, server.requests())
 }
+
+// ----- mismatches with OSWorld's client, reproduced in the local server -------------
+
+/// The mismatch tasks (`tests/fixtures/osworld/mismatches`), each built to show one way
+/// the adapter once differed from OSWorld's own client.
+async fn mismatch_env(server: &OsworldServer, extra: Value) -> WasmEnvironment {
+    let mut grants = grants(server);
+    grants.read_dirs.push(DirGrant {
+        host: fixtures().join("mismatches"),
+        guest: "/mismatches".into(),
+    });
+    let mut config = config(server, extra);
+    config["task_dir"] = json!("/mismatches");
+    env_with(config, grants)
+        .await
+        .unwrap_or_else(|e| panic!("osworld loads: {e}"))
+}
+
+/// Reset, then DONE, judged.
+async fn done_at_once(env: &WasmEnvironment, id: &str) -> (Verdict, Value) {
+    let mut checker = checker().await;
+    let mut inst = env.instantiate().await.unwrap();
+    let t = task(env, id).clone();
+    let (_, v, state) = play(inst.as_mut(), &mut checker, &t, text_parts(), |_, _| {
+        Some(label(env, "DONE"))
+    })
+    .await;
+    (v, state)
+}
+
+#[tokio::test]
+async fn a_string_shell_flag_runs_the_setup_through_a_shell_as_python_reads_it() {
+    let server = OsworldServer::start();
+    let env = mismatch_env(&server, json!({})).await;
+    let (v, state) = done_at_once(&env, "mismatch-string-shell").await;
+    assert!(v.success, "{} / {state}", v.reason);
+    let reqs = server.requests();
+    let setup = calls(&reqs, "/setup/execute");
+    assert_eq!(setup[0].json().unwrap()["shell"], true);
+
+    // The local server reads the flag by truthiness too, as OSWorld's Flask server does,
+    // and without a shell the same line does not make the file: what the adapter did
+    // when it read "true" as false.
+    let line = "mkdir -p ~/Desktop/s && echo ok > ~/Desktop/s/flag";
+    for (shell, made) in [(json!("true"), true), (json!(false), false)] {
+        let body = json!({"command": line, "shell": shell}).to_string();
+        let (status, _) = raw(
+            &server,
+            "POST",
+            "/setup/execute",
+            Some("application/json"),
+            body.as_bytes(),
+        );
+        assert_eq!(status, 200);
+        let exists = server.vm(|vm| {
+            // Without a shell, mkdir makes `flag` a directory among others.
+            let flag = vm.fs.read_text("/home/user/Desktop/s/flag").is_some();
+            vm.fs.remove_tree("/home/user/Desktop/s");
+            flag
+        });
+        assert_eq!(exists, made, "shell = {shell}");
+    }
+}
+
+#[tokio::test]
+async fn a_setup_execute_answered_500_without_until_is_sent_once_and_setup_goes_on() {
+    let server = OsworldServer::start();
+    let env = mismatch_env(&server, json!({"retries": 5})).await;
+    let (v, state) = done_at_once(&env, "mismatch-setup-500").await;
+    assert!(v.success, "{} / {state}", v.reason);
+    let reqs = server.requests();
+    let setup = calls(&reqs, "/setup/execute");
+    let failing: Vec<_> = setup
+        .iter()
+        .filter(|r| r.json().unwrap()["command"][0] == "no-such-program")
+        .collect();
+    assert_eq!(failing.len(), 1, "sent once, not retried");
+    assert_eq!(failing[0].status, 500);
+    assert!(setup.iter().any(|r| r.status == 200), "the next step ran");
+}
+
+#[tokio::test]
+async fn a_missing_window_gives_a_null_result_that_scores_0_not_a_failure() {
+    let server = OsworldServer::start();
+    let env = mismatch_env(&server, json!({"retries": 2})).await;
+    let (v, state) = done_at_once(&env, "mismatch-missing-window").await;
+    assert!(!v.success);
+    assert_eq!(v.score, 0.0);
+    assert_eq!(state["result"], Value::Null, "{state}");
+    let reqs = server.requests();
+    let asked = calls(&reqs, "/window_size");
+    assert!(
+        !asked.is_empty() && asked.iter().all(|r| r.status == 500),
+        "{asked:?}"
+    );
+
+    // With the window open the getter answers its size.
+    server.vm(|vm| {
+        let mut w = vm.desktop.windows[0].clone();
+        w.class = "gedit".into();
+        vm.desktop.windows.push(w);
+    });
+    let (_, state) = done_at_once(&env, "mismatch-missing-window").await;
+    assert!(state["result"]["width"].is_number(), "{state}");
+}
+
+#[tokio::test]
+async fn an_open_step_waits_its_own_timeout_not_the_ordinary_request_timeout() {
+    let server = OsworldServer::start();
+    server.vm(|vm| vm.open_delay = std::time::Duration::from_millis(1500));
+    // Ordinary requests give up after 500 ms; the open step may take 20 s.
+    let env = mismatch_env(
+        &server,
+        json!({"http_timeout_ms": 500, "open_file_timeout_ms": 20000}),
+    )
+    .await;
+    let (v, state) = done_at_once(&env, "mismatch-slow-open").await;
+    assert!(v.success, "{} / {state}", v.reason);
+    assert!(
+        server.vm(|vm| vm
+            .desktop
+            .windows
+            .iter()
+            .any(|w| w.title.contains("notes.txt"))),
+        "the file was opened"
+    );
+
+    // With an open timeout below the server's time the reset fails, naming the step.
+    let env = mismatch_env(
+        &server,
+        json!({"http_timeout_ms": 500, "open_file_timeout_ms": 300}),
+    )
+    .await;
+    let mut inst = env.instantiate().await.unwrap();
+    let ep = inst
+        .start("mismatch-slow-open", 0, text_parts())
+        .await
+        .unwrap();
+    let err = inst.reset(ep).await.unwrap_err().to_string();
+    assert!(err.contains("/setup/open_file"), "{err}");
+}
+
+#[tokio::test]
+async fn the_terminal_cell_shows_the_latest_output() {
+    let server = OsworldServer::start();
+    let env = env(&server, json!({})).await;
+    let mut checker = checker().await;
+    let mut inst = env.instantiate().await.unwrap();
+    let t = task(&env, EXECUTABLE).clone();
+    let pad = "x".repeat(40);
+    // Five commands (10 steps; the task allows 15), each about 100 characters of history.
+    let (obs, _, _) = play(inst.as_mut(), &mut checker, &t, text_parts(), |o, i| {
+        Some(Action::Text(match i {
+            i if i < 10 && i % 2 == 0 => {
+                format!(
+                    "type e{}: echo marker-{}-{pad}",
+                    element(o, "terminal"),
+                    i / 2
+                )
+            }
+            i if i < 10 => "press enter".into(),
+            _ => "DONE".into(),
+        }))
+    })
+    .await;
+    let text = obs.last().unwrap().text.as_deref().unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.split('\t').nth(1) == Some("terminal"))
+        .unwrap_or_else(|| panic!("no terminal row in {text}"));
+    // The last command and its output, which the first 240 characters would not reach.
+    assert!(
+        row.contains(&format!("marker-4-{pad} user@ubuntu")),
+        "{row}"
+    );
+    assert!(
+        !row.contains("marker-0-"),
+        "the head is cut, not the tail: {row}"
+    );
+}
+
+#[tokio::test]
+async fn a_windows_tree_without_showing_still_lists_its_elements() {
+    let server = OsworldServer::start();
+    server.vm(|vm| vm.windows = true);
+    let (status, body) = raw(&server, "GET", "/accessibility", None, b"");
+    assert_eq!(status, 200);
+    let xml = String::from_utf8(body).unwrap();
+    assert!(
+        xml.contains("accessibility.windows.example.org") && !xml.contains("showing"),
+        "{xml}"
+    );
+    let env = env(&server, json!({})).await;
+    let mut inst = env.instantiate().await.unwrap();
+    let ep = inst.start(EXECUTABLE, 0, text_parts()).await.unwrap();
+    let obs = inst.reset(ep).await.unwrap();
+    assert!(obs.action_mask.as_ref().unwrap()[0], "{:?}", obs.text);
+    element(&obs, "terminal");
+    inst.close(ep).await;
+}

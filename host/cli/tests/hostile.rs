@@ -199,6 +199,20 @@ fn every_hostile_environment_costs_only_its_own_episodes_with_a_named_reason() {
         "{}",
         err.len()
     );
+
+    // A panic in `lifecycle.shutdown`, called when the run is over, is a warning that
+    // names the plugin and the call; the run it ends has already succeeded.
+    let (code, err) = train(d, "shutdown-panic", "well-behaved");
+    assert_eq!(code, Some(0), "{err}");
+    let warning = err
+        .lines()
+        .find(|l| l.starts_with("warning:") && l.contains("lifecycle.shutdown"))
+        .unwrap_or_else(|| panic!("no shutdown warning in {err}"));
+    assert!(warning.contains("hostile-env"), "{warning}");
+    assert!(
+        d.join("run-shutdown-panic-hostile-checker-well-behaved-step/eval-after.json")
+            .exists()
+    );
 }
 
 #[test]

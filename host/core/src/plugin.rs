@@ -23,6 +23,11 @@ pub trait Environment: Send + Sync {
     /// A fresh, initialized instance. Instances are independent; each can run many
     /// episodes, one call at a time.
     async fn instantiate(&self) -> Result<Box<dyn EnvInstance>, CallError>;
+    /// The host is done with this environment (the command is over): let the plugin
+    /// release what lives outside the sandbox. Nothing by default.
+    async fn shutdown(&self) -> Result<(), CallError> {
+        Ok(())
+    }
 }
 
 /// One environment instance, running any number of episodes.

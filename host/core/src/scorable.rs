@@ -109,6 +109,10 @@ impl Environment for Scorable {
     async fn instantiate(&self) -> Result<Box<dyn EnvInstance>, CallError> {
         self.inner.instantiate().await
     }
+
+    async fn shutdown(&self) -> Result<(), CallError> {
+        self.inner.shutdown().await
+    }
 }
 
 #[cfg(test)]

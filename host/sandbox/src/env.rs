@@ -11,7 +11,7 @@ use steprl_core::{
     StepResult,
 };
 use wasmtime::Store;
-use wasmtime::component::{InstancePre, ResourceAny};
+use wasmtime::component::{InstancePre, ResourceAny, TypedFunc};
 
 use crate::bindings::v0_1_0::environment::{Environment as Bindings, EnvironmentPre};
 use crate::bindings::v0_1_0::types as wit;
@@ -23,8 +23,27 @@ use crate::sandbox::Sandbox;
 
 pub(crate) struct EnvWorld;
 
+/// The export name of the optional `lifecycle` interface.
+const LIFECYCLE: &str = "steprl:plugin/lifecycle@0.1.0";
+
+/// `lifecycle.shutdown`'s type.
+type ShutdownFunc = TypedFunc<(), (Result<(), wit::PluginError>,)>;
+
+/// An environment instance's exports: the `env` interface, and `lifecycle.shutdown`
+/// when the component has it.
+pub(crate) struct EnvBindings {
+    env: Bindings,
+    shutdown: Option<ShutdownFunc>,
+}
+
+impl EnvBindings {
+    fn env(&self) -> &crate::bindings::v0_1_0::environment::exports::steprl::plugin::env::Guest {
+        self.env.steprl_plugin_env()
+    }
+}
+
 impl World for EnvWorld {
-    type Bindings = Bindings;
+    type Bindings = EnvBindings;
     type Pre = EnvironmentPre<HostState>;
     const KIND: PluginKind = PluginKind::Environment;
     const CLOCKS: Clocks = Clocks::Real;
@@ -36,16 +55,33 @@ impl World for EnvWorld {
     async fn instantiate(
         pre: &Self::Pre,
         store: &mut Store<HostState>,
-    ) -> wasmtime::Result<Bindings> {
-        pre.instantiate_async(store).await
+    ) -> wasmtime::Result<EnvBindings> {
+        let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
+        let env = Bindings::new(&mut *store, &instance)?;
+        let shutdown = match instance.get_export_index(&mut *store, None, LIFECYCLE) {
+            None => None,
+            Some(iface) => {
+                let func = instance
+                    .get_export_index(&mut *store, Some(&iface), "shutdown")
+                    .ok_or_else(|| {
+                        wasmtime::format_err!("{LIFECYCLE} is exported without `shutdown`")
+                    })?;
+                Some(
+                    instance
+                        .get_typed_func(&mut *store, func)
+                        .map_err(|e| e.context(format!("{LIFECYCLE}#shutdown")))?,
+                )
+            }
+        };
+        Ok(EnvBindings { env, shutdown })
     }
 
     async fn init(
-        b: &Bindings,
+        b: &EnvBindings,
         store: &mut Store<HostState>,
         config_json: &str,
     ) -> wasmtime::Result<Result<(), steprl_core::GuestError>> {
-        Ok(b.steprl_plugin_env()
+        Ok(b.env()
             .call_init(store, config_json)
             .await?
             .map_err(Into::into))
@@ -57,6 +93,8 @@ pub struct WasmEnvironment {
     shared: Arc<Shared<EnvWorld>>,
     info: EnvInfo,
     next_index: AtomicU64,
+    /// Whether the component exports `lifecycle`.
+    lifecycle: bool,
 }
 
 impl WasmEnvironment {
@@ -74,6 +112,10 @@ impl WasmEnvironment {
             shared,
             info,
             next_index: AtomicU64::new(0),
+            lifecycle: plugin
+                .exports
+                .iter()
+                .any(|e| e.name.starts_with(&format!("{LIFECYCLE}#"))),
         })
     }
 
@@ -92,25 +134,17 @@ impl WasmEnvironment {
 
 async fn read_info(g: &mut Guarded<EnvWorld>) -> Result<EnvInfo, CallError> {
     let live = g.begin(Call::Tasks).await?;
-    let out = live
-        .bindings
-        .steprl_plugin_env()
-        .call_tasks(&mut live.store)
-        .await;
+    let out = live.bindings.env().call_tasks(&mut live.store).await;
     let tasks = g.finish(Call::Tasks, out.map(Ok))?;
     let live = g.begin(Call::ObservationSpace).await?;
     let out = live
         .bindings
-        .steprl_plugin_env()
+        .env()
         .call_observation_space(&mut live.store)
         .await;
     let observation = g.finish(Call::ObservationSpace, out.map(Ok))?;
     let live = g.begin(Call::ActionSpace).await?;
-    let out = live
-        .bindings
-        .steprl_plugin_env()
-        .call_action_space(&mut live.store)
-        .await;
+    let out = live.bindings.env().call_action_space(&mut live.store).await;
     let action = g.finish(Call::ActionSpace, out.map(Ok))?;
     Ok(EnvInfo::new(
         tasks.into_iter().map(Into::into).collect(),
@@ -131,6 +165,25 @@ impl Environment for WasmEnvironment {
 
     async fn instantiate(&self) -> Result<Box<dyn EnvInstance>, CallError> {
         Ok(Box::new(self.instance().await?))
+    }
+
+    /// Calls `lifecycle.shutdown` on a fresh instance when the component exports it.
+    async fn shutdown(&self) -> Result<(), CallError> {
+        if !self.lifecycle {
+            return Ok(());
+        }
+        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        let mut guarded = Guarded::new(self.shared.clone(), index);
+        let live = guarded.begin(Call::Shutdown).await?;
+        let func = live
+            .bindings
+            .shutdown
+            .expect("the component exports lifecycle");
+        let out = func
+            .call_async(&mut live.store, ())
+            .await
+            .map(|(r,)| r.map_err(Into::into));
+        guarded.finish(Call::Shutdown, out)
     }
 }
 
@@ -170,7 +223,7 @@ impl EnvInstance for WasmEnvInstance {
         let live = self.guarded.begin(Call::Start).await?;
         let out = live
             .bindings
-            .steprl_plugin_env()
+            .env()
             .episode()
             .call_start(
                 &mut live.store,
@@ -193,7 +246,7 @@ impl EnvInstance for WasmEnvInstance {
         let live = self.guarded.begin(Call::Reset).await?;
         let out = live
             .bindings
-            .steprl_plugin_env()
+            .env()
             .episode()
             .call_reset(&mut live.store, res)
             .await;
@@ -208,7 +261,7 @@ impl EnvInstance for WasmEnvInstance {
         let live = self.guarded.begin(Call::Step).await?;
         let out = live
             .bindings
-            .steprl_plugin_env()
+            .env()
             .episode()
             .call_step(&mut live.store, res, &wit::Action::from(action))
             .await;
@@ -223,7 +276,7 @@ impl EnvInstance for WasmEnvInstance {
         let live = self.guarded.begin(Call::FinalState).await?;
         let out = live
             .bindings
-            .steprl_plugin_env()
+            .env()
             .episode()
             .call_final_state(&mut live.store, res)
             .await;

@@ -58,6 +58,8 @@ pub enum Call {
     FinalState,
     /// dropping an `episode` resource
     DropEpisode,
+    /// `lifecycle.shutdown`
+    Shutdown,
     /// `check`
     Check,
     /// `plan`
@@ -77,6 +79,7 @@ impl Call {
             Call::Step => "episode.step",
             Call::FinalState => "episode.final-state",
             Call::DropEpisode => "episode.drop",
+            Call::Shutdown => "lifecycle.shutdown",
             Call::Check => "check",
             Call::Plan => "plan",
         }
@@ -88,7 +91,7 @@ impl Call {
             Call::Init | Call::Tasks | Call::ObservationSpace | Call::ActionSpace => {
                 (limits.init, "limits.init_ms")
             }
-            Call::Start | Call::Reset | Call::FinalState | Call::DropEpisode => {
+            Call::Start | Call::Reset | Call::FinalState | Call::DropEpisode | Call::Shutdown => {
                 (limits.env_reset, "limits.env_reset_ms")
             }
             Call::Step => (limits.env_step, "limits.env_step_ms"),

@@ -88,6 +88,12 @@ pub struct Config {
     /// a route of the patched server): `auto` (when the server has the route), `on` or
     /// `off`.
     pub ui_elements: UiElementsMode,
+    /// `POST /close` when the host is done with the environment (the end of a run,
+    /// evaluation, check or play), as android_world's own client ends its run. The
+    /// server's Android environment is then closed: restart the server before the next
+    /// command. Off by default, so one server serves many commands (the server closes
+    /// the environment itself when it stops).
+    pub close_on_exit: bool,
 }
 
 impl Default for Config {
@@ -116,6 +122,7 @@ impl Default for Config {
             tear_down: true,
             action_errors: ActionErrors::Continue,
             ui_elements: UiElementsMode::Auto,
+            close_on_exit: false,
         }
     }
 }
@@ -233,7 +240,7 @@ impl Config {
 }
 
 /// Every config key, for messages.
-pub const KEYS: [&str; 23] = [
+pub const KEYS: [&str; 24] = [
     "server_url",
     "timeout_ms",
     "task_family",
@@ -257,6 +264,7 @@ pub const KEYS: [&str; 23] = [
     "tear_down",
     "action_errors",
     "ui_elements",
+    "close_on_exit",
 ];
 
 #[cfg(test)]

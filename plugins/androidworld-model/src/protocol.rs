@@ -324,7 +324,7 @@ impl<T: Transport> Client<T> {
     }
 
     /// `POST /close`: shuts the server's Android environment down (the emulator is
-    /// unusable afterwards; the adapter never calls it on its own).
+    /// unusable afterwards; the adapter calls it only at shutdown with `close_on_exit`).
     pub fn close(&self) -> Result<Ack, AwError> {
         self.json(&Call::new(Method::Post, "/close"))
     }

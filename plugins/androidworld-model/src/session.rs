@@ -173,6 +173,16 @@ impl<T: Transport + 'static> Suite<T> {
         &self.tasks
     }
 
+    /// The host is done with the environment: `POST /close` when `close_on_exit` is
+    /// set (nothing otherwise). True when it was sent.
+    pub fn shut_down(&self) -> Result<bool, AwError> {
+        if !self.shared.config.close_on_exit {
+            return Ok(false);
+        }
+        self.shared.client.close()?;
+        Ok(true)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.shared.config

@@ -102,6 +102,16 @@ impl Environment for AndroidWorld {
             .collect()
     }
 
+    fn shutdown(&self) -> Result<(), PluginError> {
+        if self.suite.shut_down().map_err(plugin_error)? {
+            steprl_plugin::log::info(&format!(
+                "androidworld: closed the server's environment ({} /close)",
+                self.suite.config().base_url()
+            ));
+        }
+        Ok(())
+    }
+
     fn observation_space(&self) -> ObservationSpec {
         let c = self.suite.config();
         ObservationSpec {

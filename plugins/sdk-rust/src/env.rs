@@ -5,7 +5,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit/v0.1.0",
-        world: "environment",
+        world: "environment-with-lifecycle",
         pub_export_macro: true,
         default_bindings_module: "steprl_plugin::env::bindings",
         export_macro_name: "__export_environment",
@@ -46,6 +46,12 @@ pub trait Environment: Sized + 'static {
         seed: u64,
         parts: ObservationParts,
     ) -> Result<Self::Episode, PluginError>;
+    /// The host is done with this environment (its command is over; called on a fresh
+    /// instance after `init`): release what lives outside the sandbox. Nothing by
+    /// default.
+    fn shutdown(&self) -> Result<(), PluginError> {
+        Ok(())
+    }
 }
 
 /// One episode of one task.
@@ -93,6 +99,12 @@ impl<T: Environment> wit::Guest for Adapter<T> {
     }
 }
 
+impl<T: Environment> bindings::exports::steprl::plugin::lifecycle::Guest for Adapter<T> {
+    fn shutdown() -> Result<(), PluginError> {
+        env::<T>()?.shutdown()
+    }
+}
+
 impl<T: Environment> wit::GuestEpisode for EpisodeAdapter<T> {
     fn start(
         task_id: String,
@@ -116,7 +128,9 @@ impl<T: Environment> wit::GuestEpisode for EpisodeAdapter<T> {
     }
 }
 
-/// Export an [`Environment`] implementation as this component's `environment` world.
+/// Export an [`Environment`] implementation as this component's `environment` world
+/// (with the optional `lifecycle` interface, so the host can call
+/// [`Environment::shutdown`]).
 #[macro_export]
 macro_rules! export_environment {
     ($t:ty) => {

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use steprl_report::{GridEntry, Manifest, RunEntry};
 use steprl_sandbox::Sandbox;
 use steprl_train::config::Method;
-use steprl_train::{RunConfig, Trainer};
+use steprl_train::{Plugins, RunConfig, Trainer};
 
 use crate::args::{CompareArgs, ReportArgs};
 use crate::plugins::plugins;
@@ -85,6 +85,20 @@ async fn one(
     }
     let selected = steprl_learner::select(backend)?;
     let loaded = plugins(sandbox, &cfg, None, None).await?;
+    let env = loaded.env.clone();
+    let result = train_one(loaded, cfg, dir, label, &selected).await;
+    super::shut_down(&*env).await;
+    result
+}
+
+/// Train run `dir` to its end (resuming it if it has a checkpoint) and evaluate it.
+async fn train_one(
+    loaded: Plugins,
+    cfg: RunConfig,
+    dir: &Path,
+    label: &str,
+    selected: &steprl_learner::Selected,
+) -> anyhow::Result<Outcome> {
     let mut trainer = if steprl_train::checkpoint::has_checkpoint(dir) {
         let saved = RunConfig::load(&dir.join("config.toml"))?;
         Trainer::resume(dir, saved, loaded, &selected.device)?

@@ -64,6 +64,14 @@ fn sandbox(global: &Global) -> anyhow::Result<Sandbox> {
     .context("could not start the WebAssembly sandbox")
 }
 
+/// Tell `env` that this command is done with it (its `lifecycle.shutdown`, for an
+/// adapter that releases something outside the sandbox); a failure is a warning.
+pub(crate) async fn shut_down(env: &dyn steprl_core::Environment) {
+    if let Err(e) = env.shutdown().await {
+        eprintln!("warning: {e}");
+    }
+}
+
 /// Load a plugin file with a clear error naming it.
 fn load(sandbox: &Sandbox, file: &Path) -> anyhow::Result<LoadedPlugin> {
     Ok(sandbox.load(file)?)

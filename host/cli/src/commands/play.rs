@@ -43,6 +43,16 @@ fn read_actions(source: &str, info: &EnvInfo) -> anyhow::Result<Vec<Action>> {
 
 pub(super) async fn play(sandbox: &Sandbox, args: &PlayArgs) -> anyhow::Result<bool> {
     let env = environment(sandbox, &args.file, &args.config, &args.grants).await?;
+    let result = play_in(sandbox, args, &env).await;
+    super::shut_down(&env).await;
+    result
+}
+
+async fn play_in(
+    sandbox: &Sandbox,
+    args: &PlayArgs,
+    env: &steprl_sandbox::WasmEnvironment,
+) -> anyhow::Result<bool> {
     let info = env.info().clone();
     let Some(task) = info.task(&args.task).cloned() else {
         let ids: Vec<&str> = info.tasks.iter().take(8).map(|t| t.id.as_str()).collect();

@@ -217,6 +217,7 @@ async fn check_env(
         progress(global.verbose),
     )
     .await;
+    super::shut_down(&env).await;
     print_env_report(env.info(), &report, args.all_tasks);
     Ok(report.violations)
 }
@@ -341,6 +342,7 @@ async fn check_checker(
             progress(global.verbose),
         )
         .await;
+        super::shut_down(&env).await;
         print_env_report(env.info(), &report, args.all_tasks);
         violations.extend(report.violations);
     }

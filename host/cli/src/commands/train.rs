@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use steprl_learner::{BackendChoice, Selected};
 use steprl_sandbox::Sandbox;
-use steprl_train::{EvalReport, RoundMetrics, RunConfig, Trainer};
+use steprl_train::{EvalReport, Plugins, RoundMetrics, RunConfig, Trainer};
 
 use super::interactive;
 use crate::args::{EvalArgs, ResumeArgs, TrainArgs};
@@ -282,8 +282,11 @@ pub(super) async fn train(sandbox: &Sandbox, args: &TrainArgs) -> anyhow::Result
     });
     let backend = device(args.backend)?;
     let plugins = plugins(sandbox, &cfg, None, None).await?;
+    let env = plugins.env.clone();
     let trainer = Trainer::new(cfg.clone(), &out, plugins, &backend.device)?;
-    run_fresh(trainer, cfg, &out, &backend).await
+    let result = run_fresh(trainer, cfg, &out, &backend).await;
+    super::shut_down(&*env).await;
+    result
 }
 
 /// A new run from round 0: the resolved config, evaluation before, warm start, the
@@ -382,13 +385,25 @@ pub(super) async fn resume(sandbox: &Sandbox, args: &ResumeArgs) -> anyhow::Resu
         .with_context(|| format!("{} is not a steprl run directory", out.display()))?;
     let backend = device(args.backend)?;
     let plugins = plugins(sandbox, &cfg, None, None).await?;
+    let env = plugins.env.clone();
+    let result = resume_with(plugins, cfg, out, &backend).await;
+    super::shut_down(&*env).await;
+    result
+}
+
+async fn resume_with(
+    plugins: Plugins,
+    cfg: RunConfig,
+    out: &Path,
+    backend: &Selected,
+) -> anyhow::Result<bool> {
     if Trainer::never_checkpointed(out) {
         eprintln!(
             "{} has no checkpoint yet (it stopped before its first): starting it over from round 0 with its saved config",
             out.display()
         );
         let trainer = Trainer::restart(cfg.clone(), out, plugins, &backend.device)?;
-        return run_fresh(trainer, cfg, out, &backend).await;
+        return run_fresh(trainer, cfg, out, backend).await;
     }
     let mut trainer = Trainer::resume(out, cfg, plugins, &backend.device)?;
     show_progress(&mut trainer);
@@ -432,9 +447,17 @@ pub(super) async fn eval(sandbox: &Sandbox, args: &EvalArgs) -> anyhow::Result<b
     cfg.eval.greedy = args.greedy;
     let backend = device(args.backend)?;
     let plugins = plugins(sandbox, &cfg, args.env.as_deref(), args.checker.as_deref()).await?;
-    let mut trainer = Trainer::from_checkpoint(&checkpoint, cfg, plugins, &backend.device)?;
-    show_progress(&mut trainer);
-    let r = trainer.evaluate(args.episodes, args.greedy).await;
+    let env = plugins.env.clone();
+    let trainer = Trainer::from_checkpoint(&checkpoint, cfg, plugins, &backend.device);
+    let r = match trainer {
+        Ok(mut trainer) => {
+            show_progress(&mut trainer);
+            Ok(trainer.evaluate(args.episodes, args.greedy).await)
+        }
+        Err(e) => Err(e),
+    };
+    super::shut_down(&*env).await;
+    let r = r?;
     let mut t = Table::new(&["task", "#success", "#episodes", "#rate"]);
     for (task, (s, n)) in &r.tasks {
         t.row(vec![

@@ -3,7 +3,8 @@
 //! tests in `tests/tests/hostile.rs` can check the host's named outcome for each:
 //! `well-behaved`, `token-past-vocab`, `nan-features`, `nan-reward`, `endless`, `spin`,
 //! `panic`, `recurse`, `grow-memory`, `huge-final-state`, `huge-vocab`, `duplicate-ids`,
-//! `log-flood`, `bad-info`.
+//! `log-flood`, `bad-info`, `shutdown-panic` (runs well, panics in
+//! `lifecycle.shutdown`).
 
 use steprl_plugin::env::{
     Action, ActionSpec, Environment, Episode, Observation, ObservationParts, ObservationSpec,
@@ -25,6 +26,7 @@ const MODES: &[&str] = &[
     "duplicate-ids",
     "log-flood",
     "bad-info",
+    "shutdown-panic",
 ];
 
 /// The suite, in one mode.
@@ -46,6 +48,13 @@ impl Environment for Hostile {
             PluginError::InvalidConfig(format!("mode `{mode}`: one of {}", MODES.join(", ")))
         })?;
         Ok(Hostile { mode })
+    }
+
+    fn shutdown(&self) -> Result<(), PluginError> {
+        if self.mode == "shutdown-panic" {
+            panic!("hostile-env panics in shutdown");
+        }
+        Ok(())
     }
 
     fn tasks(&self) -> Vec<TaskInfo> {
