@@ -337,6 +337,12 @@ pub struct CheckArgs {
     /// Show every per-task row, not only those with violations.
     #[arg(long)]
     pub all_tasks: bool,
+    /// Known solutions to replay through the environment and the reward checker (one of
+    /// them checked, the other given with `--with`): JSON lines `{"task", "seed",
+    /// "actions"}` as `steprl play --record` and `[warmstart] demos` use; each must end
+    /// and be judged a success
+    #[arg(long, value_name = "FILE")]
+    pub demos: Option<PathBuf>,
     /// Wall-clock cap on the total time of each kind of call (reset, step, check, plan)
     /// over the whole check; past it the check stops with a violation saying so.
     #[arg(long, value_name = "SECS", default_value_t = 600.0, value_parser = positive_secs)]

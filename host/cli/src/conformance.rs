@@ -658,3 +658,136 @@ pub async fn check_resampler(
     }
     report
 }
+
+/// What replaying known solutions found: how many the checker judged a success, and
+/// each demonstration that did not replay or was not judged a success.
+#[derive(Debug, Default)]
+pub struct DemoReport {
+    /// Demonstrations replayed to their end.
+    pub replayed: u32,
+    /// Of those, the ones the checker judged a success.
+    pub successes: u32,
+    /// What went wrong, one per failing demonstration.
+    pub violations: Vec<Violation>,
+}
+
+/// Replay known solutions (`demos`, each with its line in `file`) through `env` and
+/// `checker`: every one must run through its actions, end, and be judged a success —
+/// the success path a random policy rarely reaches.
+pub async fn check_demos(
+    env: &dyn Environment,
+    checker: &mut dyn RewardChecker,
+    demos: &[(usize, steprl_train::warmstart::Demo)],
+    file: &str,
+) -> DemoReport {
+    let mut report = DemoReport::default();
+    let info = env.info();
+    let mut inst: Option<Box<dyn EnvInstance>> = None;
+    for (line, demo) in demos {
+        let fail = |message: String| Violation {
+            task: Some(demo.task.clone()),
+            message: format!("demonstration {file}, line {line}: {message}"),
+        };
+        if inst.is_none() {
+            match env.instantiate().await {
+                Ok(i) => inst = Some(i),
+                Err(e) => {
+                    report.violations.push(fail(e.to_string()));
+                    continue;
+                }
+            }
+        }
+        let i = inst.as_mut().expect("just made");
+        match replay_demo(i.as_mut(), &mut *checker, info, demo).await {
+            Ok(verdict) => {
+                report.replayed += 1;
+                if verdict.success {
+                    report.successes += 1;
+                } else {
+                    report.violations.push(fail(format!(
+                        "the checker judged the known solution a failure (score {}): {}",
+                        verdict.score, verdict.reason
+                    )));
+                }
+            }
+            Err(message) => report.violations.push(fail(message)),
+        }
+    }
+    report
+}
+
+/// One demonstration through `inst` and `checker`: its verdict, or what went wrong.
+async fn replay_demo(
+    inst: &mut dyn EnvInstance,
+    checker: &mut dyn RewardChecker,
+    info: &EnvInfo,
+    demo: &steprl_train::warmstart::Demo,
+) -> Result<steprl_core::Verdict, String> {
+    let task = info
+        .task(&demo.task)
+        .ok_or_else(|| format!("the environment offers no task `{}`", demo.task))?;
+    let actions = demo
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(k, a)| {
+            info.action
+                .parse_action(a)
+                .map_err(|e| format!("action {}: {e}", k + 1))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let episode = inst
+        .start(&task.id, demo.seed, ObservationParts::ALL)
+        .await
+        .map_err(|e| e.to_string())?;
+    let outcome = play_demo(inst, checker, task, demo, &actions, episode).await;
+    inst.close(episode).await;
+    outcome
+}
+
+/// The steps, final state and verdict of a started demonstration episode.
+async fn play_demo(
+    inst: &mut dyn EnvInstance,
+    checker: &mut dyn RewardChecker,
+    task: &TaskInfo,
+    demo: &steprl_train::warmstart::Demo,
+    actions: &[Action],
+    episode: steprl_core::EpisodeId,
+) -> Result<steprl_core::Verdict, String> {
+    inst.reset(episode).await.map_err(|e| e.to_string())?;
+    let (mut done, mut truncated) = (false, false);
+    let mut rewards = Vec::new();
+    for (k, a) in actions.iter().enumerate() {
+        if done || truncated {
+            return Err(format!(
+                "the episode ended after {k} of its {} actions",
+                actions.len()
+            ));
+        }
+        let r = inst
+            .step(episode, a)
+            .await
+            .map_err(|e| format!("action {} (`{}`): {e}", k + 1, demo.actions[k]))?;
+        rewards.push(r.reward);
+        done = r.done;
+        truncated = r.truncated;
+    }
+    if !done && !truncated {
+        return Err(format!(
+            "the episode had not ended after its {} actions",
+            actions.len()
+        ));
+    }
+    let state = inst.final_state(episode).await.map_err(|e| e.to_string())?;
+    let summary = TrajectorySummary {
+        seed: demo.seed,
+        actions: actions.to_vec(),
+        rewards,
+        done,
+        truncated,
+    };
+    checker
+        .check(task, &summary, &state)
+        .await
+        .map_err(|e| e.to_string())
+}

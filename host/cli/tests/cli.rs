@@ -53,6 +53,72 @@ fn check_passes_for_every_shipped_plugin() {
     );
 }
 
+/// `--demos`: known solutions replayed through environment and checker, each required
+/// to be judged a success (the success path a random policy seldom reaches).
+#[test]
+fn check_replays_known_solutions_and_names_each_that_fails() {
+    let (env, checker) = (plugin("uisim"), plugin("uisim-checker"));
+    let (env, checker) = (env.to_str().unwrap(), checker.to_str().unwrap());
+    let demos = common::repo_root().join("configs/uisim-lm-demos.jsonl");
+    let n = std::fs::read_to_string(&demos).unwrap().lines().count();
+    let check = |args: &[&str]| {
+        let mut all = vec!["plugin", "check", "--episodes", "1"];
+        all.extend_from_slice(args);
+        steprl(&all)
+    };
+    // Checking the environment, judged by its checker; and the other way round.
+    for args in [[env, "--with", checker], [checker, "--with", env]] {
+        let mut a = args.to_vec();
+        a.extend(["--demos", demos.to_str().unwrap()]);
+        let o = check(&a);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+        assert!(
+            out.contains(&format!("{n} of {n} judged a success")),
+            "{out}"
+        );
+    }
+
+    // A wrong solution, one cut short and an unknown task are each named by line.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        concat!(
+            r#"{"task":"open.settings","seed":0,"actions":["click 0","done"]}"#,
+            "\n",
+            r#"{"task":"open.settings","seed":0,"actions":["click 1","done"]}"#,
+            "\n",
+            r#"{"task":"open.settings","seed":0,"actions":["click 0"]}"#,
+            "\n",
+            r#"{"task":"no.such","seed":0,"actions":["done"]}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let o = check(&[env, "--with", checker, "--demos", bad.to_str().unwrap()]);
+    let (out, _) = text(&o);
+    assert!(!o.status.success());
+    assert!(out.contains("1 of 4 judged a success"), "{out}");
+    for (line, why) in [
+        (2, "the checker judged the known solution a failure"),
+        (3, "the episode had not ended after its 1 actions"),
+        (4, "the environment offers no task `no.such`"),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(&format!("bad.jsonl, line {line}: {why}"))),
+            "line {line}: {out}"
+        );
+    }
+
+    // Without the other plugin there is nothing to judge them with.
+    let o = check(&[env, "--demos", bad.to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("--demos needs the reward checker"), "{err}");
+}
+
 #[test]
 fn check_fails_with_the_reason_when_the_with_plugin_is_the_wrong_kind() {
     let env = plugin("uisim");

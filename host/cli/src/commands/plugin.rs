@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 
+use anyhow::bail;
 use steprl_core::{EnvInfo, Environment};
 use steprl_sandbox::{
     LoadedPlugin, PluginKind, Sandbox, WIT_VERSION, WasmEnvironment, WasmResampler,
@@ -217,9 +219,40 @@ async fn check_env(
         progress(global.verbose),
     )
     .await;
-    super::shut_down(&env).await;
     print_env_report(env.info(), &report, args.all_tasks);
-    Ok(report.violations)
+    let mut violations = report.violations;
+    if let Some(file) = &args.demos {
+        let Some(c) = checker.as_mut() else {
+            super::shut_down(&env).await;
+            bail!("--demos needs the reward checker that judges them: add --with CHECKER.wasm");
+        };
+        violations.extend(replay_demos(&env, c, file).await?);
+    }
+    super::shut_down(&env).await;
+    Ok(violations)
+}
+
+/// `--demos`: replay the known solutions in `file` through `env` and `checker`, print
+/// how many were judged a success, and return what failed.
+async fn replay_demos(
+    env: &WasmEnvironment,
+    checker: &mut WasmRewardChecker,
+    file: &Path,
+) -> anyhow::Result<Vec<Violation>> {
+    let demos = steprl_train::warmstart::read_demos(file)?;
+    let r = conformance::check_demos(env, checker, &demos, &file.display().to_string()).await;
+    println!(
+        "known solutions ({}): {} of {} judged a success{}",
+        file.display(),
+        r.successes,
+        demos.len(),
+        if r.replayed < demos.len() as u32 {
+            format!(", {} did not replay", demos.len() as u32 - r.replayed)
+        } else {
+            String::new()
+        }
+    );
+    Ok(r.violations)
 }
 
 fn print_env_report(info: &EnvInfo, r: &EnvReport, all_tasks: bool) {
@@ -281,7 +314,7 @@ fn print_env_report(info: &EnvInfo, r: &EnvReport, all_tasks: bool) {
     }
     if has_checker && episodes > 0 && r.tasks.iter().filter_map(|t| t.successes).sum::<u32>() == 0 {
         println!(
-            "note: no random-policy episode succeeded, so the checker's success path was not exercised; check it on a scripted solution with `steprl play ENV --task ID --actions FILE --checker CHECKER`"
+            "note: no random-policy episode succeeded, so the checker's success path was not exercised; pass known solutions with --demos FILE (or play one with `steprl play ENV --task ID --actions FILE --checker CHECKER`)"
         );
     }
     print_timing("reset", &r.reset);
@@ -342,9 +375,14 @@ async fn check_checker(
             progress(global.verbose),
         )
         .await;
-        super::shut_down(&env).await;
         print_env_report(env.info(), &report, args.all_tasks);
         violations.extend(report.violations);
+        if let Some(file) = &args.demos {
+            violations.extend(replay_demos(&env, &mut checker, file).await?);
+        }
+        super::shut_down(&env).await;
+    } else if args.demos.is_some() {
+        bail!("--demos needs the environment whose episodes they are: add --with ENV.wasm");
     }
     Ok(violations)
 }

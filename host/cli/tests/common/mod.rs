@@ -18,6 +18,14 @@ pub fn plugin(name: &str) -> PathBuf {
     p.canonicalize().expect("plugin path resolves")
 }
 
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root resolves")
+}
+
 /// Run `steprl` with `args`.
 pub fn steprl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_steprl"))
