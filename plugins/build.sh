@@ -5,7 +5,16 @@
 #   Python plugins -> componentize-py (installed from PyPI if missing; builds offline)
 #   JS test plugin -> componentize-js (installed from npm into ~/.cache when node/npm exist)
 # Usage: plugins/build.sh            (respects CARGO_TARGET_DIR)
+#        plugins/build.sh --install  (then copies the shipped plugins, not the test ones,
+#                                     to ${XDG_DATA_HOME:-~/.local/share}/steprl/plugins,
+#                                     where `steprl` finds them by name: `uisim`)
 set -euo pipefail
+install=0
+case "${1:-}" in
+    "") ;;
+    --install) install=1 ;;
+    *) echo "plugins/build.sh: unknown argument \`$1\` (valid: --install)" >&2; exit 2 ;;
+esac
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dist="$root/plugins/dist"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
@@ -77,3 +86,14 @@ elif stale "$js_out" "$js_dir/checker.js" "$js_dir/build.mjs"; then
     mv "$js_out.tmp" "$js_out"
 fi
 ls -l "$dist"/*.wasm >&2
+
+if [ "$install" = 1 ]; then
+    data="${XDG_DATA_HOME:-$HOME/.local/share}"
+    dest="$data/steprl/plugins"
+    mkdir -p "$dest"
+    for plugin in uisim uisim-checker shellsim shellsim-checker osworld osworld-checker androidworld androidworld-checker resample-step uniform-py; do
+        cp "$dist/$plugin.wasm" "$dest/$plugin.wasm.tmp"
+        mv "$dest/$plugin.wasm.tmp" "$dest/$plugin.wasm"
+    done
+    echo "plugins/build.sh: installed the shipped plugins into $dest (steprl plugin list shows them)" >&2
+fi

@@ -283,6 +283,11 @@ pub enum PluginCommand {
     /// environments, generated calls for reward checkers and resamplers. Exits non-zero
     /// on any violation.
     Check(CheckArgs),
+    /// List the plugins that can be named instead of given by path (`uisim`,
+    /// `resample-step`): those in the directories of STEPRL_PLUGIN_PATH, then in the
+    /// installed plugins' directory (`plugins/build.sh --install`), with kind and WIT
+    /// version.
+    List,
 }
 
 /// Arguments of `steprl plugin inspect`.

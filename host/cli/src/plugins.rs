@@ -70,6 +70,12 @@ pub async fn scorable(
     }
 }
 
+/// The plugin file of a config's or flag's plugin reference (a path, or a name found
+/// on the plugin search path).
+fn resolve(reference: &Path) -> anyhow::Result<std::path::PathBuf> {
+    Ok(steprl_train::plugin_path::resolve(reference)?)
+}
+
 /// Load the three plugins of a run, each checked against its kind, with clear errors
 /// naming the config key.
 pub async fn plugins(
@@ -79,13 +85,15 @@ pub async fn plugins(
     checker_override: Option<&Path>,
 ) -> anyhow::Result<Plugins> {
     let env_path = env_override.unwrap_or(&cfg.env.plugin);
-    let env = sandbox.load(env_path).context("loading [env] plugin")?;
+    let env = sandbox
+        .load(&resolve(env_path)?)
+        .context("loading [env] plugin")?;
     env.expect_kind(PluginKind::Environment)
         .context("[env] plugin")?;
     let env = WasmEnvironment::new(sandbox, &env, options(cfg, &cfg.env, 1)).await?;
     let checker_path = checker_override.unwrap_or(&cfg.checker.plugin);
     let checker = sandbox
-        .load(checker_path)
+        .load(&resolve(checker_path)?)
         .context("loading [checker] plugin")?;
     checker
         .expect_kind(PluginKind::RewardChecker)
@@ -94,7 +102,7 @@ pub async fn plugins(
         WasmRewardChecker::new(sandbox, &checker, options(cfg, &cfg.checker, 2)).await?;
     let env = scorable(Arc::new(env), &mut checker).await;
     let resampler = sandbox
-        .load(&cfg.resampler.plugin)
+        .load(&resolve(&cfg.resampler.plugin)?)
         .context("loading [resampler] plugin")?;
     resampler
         .expect_kind(PluginKind::Resampler)

@@ -356,3 +356,106 @@ fn every_command_has_help() {
     let o = steprl(&["frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Plugins by name: `uisim` instead of a path, found in STEPRL_PLUGIN_PATH's
+/// directories and then in the installed plugins' directory, on the command line and in
+/// run configs; `plugin list` shows what is found.
+#[test]
+fn plugins_are_found_by_name_on_the_search_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, data) = (dir.path().join("first"), dir.path().join("data"));
+    let installed = data.join("steprl/plugins");
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::create_dir_all(&installed).unwrap();
+    for (name, to) in [
+        ("uisim", &first),
+        ("uisim-checker", &installed),
+        ("resample-step", &installed),
+        ("uisim", &installed),
+    ] {
+        std::fs::copy(plugin(name), to.join(format!("{name}.wasm"))).unwrap();
+    }
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_steprl"))
+            .args(args)
+            .env("STEPRL_PLUGIN_PATH", &first)
+            .env("XDG_DATA_HOME", &data)
+            .output()
+            .expect("steprl runs")
+    };
+
+    let o = run(&["plugin", "list"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains(".wasm")).collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    assert!(
+        rows[0].starts_with("uisim ") && rows[0].contains("environment"),
+        "{out}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("uisim (shadowed)") && r.contains("data")),
+        "{out}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("resample-step") && r.contains("resampler")),
+        "{out}"
+    );
+
+    // On the command line.
+    let o = run(&["tasks", "uisim"]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(text(&o).0.contains("open.settings"));
+    // In a run config: every plugin by name.
+    let cfg = dir.path().join("by-name.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+seed = 1
+rounds = 1
+[env]
+plugin = "uisim"
+[checker]
+plugin = "uisim-checker"
+[resampler]
+plugin = "resample-step"
+[tasks]
+include = ["open.*"]
+[rollout]
+tasks_per_round = 2
+copies_per_task = 2
+[policy]
+kind = "mlp"
+embed_dim = 8
+hidden = 16
+layers = 1
+[eval]
+episodes = 1
+"#,
+    )
+    .unwrap();
+    let out_dir = dir.path().join("run");
+    let o = run(&[
+        "train",
+        cfg.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(out_dir.join("eval-after.json").exists());
+
+    // A name found nowhere names itself and where it was looked for.
+    let o = run(&["tasks", "no-such-plugin"]);
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("plugin `no-such-plugin` was not found: looked for no-such-plugin.wasm in")
+            && err.contains(&first.display().to_string())
+            && err.contains(&installed.display().to_string()),
+        "{err}"
+    );
+}

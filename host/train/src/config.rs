@@ -414,7 +414,8 @@ impl RunConfig {
         })?;
         let base = origin.parent().unwrap_or(Path::new("."));
         for p in [&mut cfg.env, &mut cfg.checker, &mut cfg.resampler] {
-            if p.plugin.is_relative() {
+            // A plugin name (`uisim`) is found on the plugin search path when loaded.
+            if p.plugin.is_relative() && !crate::plugin_path::is_name(&p.plugin) {
                 p.plugin = base.join(&p.plugin);
             }
             for host in p.grants.read_dirs.values_mut() {

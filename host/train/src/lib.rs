@@ -8,6 +8,7 @@ pub mod config;
 pub mod eval;
 pub mod lock;
 pub mod metrics;
+pub mod plugin_path;
 pub mod trainer;
 pub mod warmstart;
 

@@ -39,6 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Plugin(PluginCommand::Inspect(a)) => plugin::inspect(&sandbox, &a).await,
         Command::Plugin(PluginCommand::Check(a)) => plugin::check(&sandbox, &a, &cli.global).await,
+        Command::Plugin(PluginCommand::List) => plugin::list(&sandbox),
         Command::Tasks(a) => tasks::tasks(&sandbox, &a).await,
         Command::Play(a) => play::play(&sandbox, &a).await,
         Command::Train(a) => train::train(&sandbox, &a).await,
@@ -73,8 +74,10 @@ pub(crate) async fn shut_down(env: &dyn steprl_core::Environment) {
 }
 
 /// Load a plugin file with a clear error naming it.
+/// `file` may be a plugin name (`uisim`), found on the plugin search path.
 fn load(sandbox: &Sandbox, file: &Path) -> anyhow::Result<LoadedPlugin> {
-    Ok(sandbox.load(file)?)
+    let file = steprl_train::plugin_path::resolve(file)?;
+    Ok(sandbox.load(&file)?)
 }
 
 /// An environment plugin from the command line: loaded, checked to be an environment,

@@ -18,6 +18,53 @@ use crate::conformance::{
 };
 use crate::table::{self, Table};
 
+/// `steprl plugin list`: every `.wasm` in the search directories, in search order; a
+/// name found earlier shadows the same name later.
+pub(super) fn list(sandbox: &Sandbox) -> anyhow::Result<bool> {
+    use steprl_train::plugin_path::{PATH_VAR, search_dirs};
+    let dirs = search_dirs();
+    println!("plugin search path ({PATH_VAR}, then the installed plugins' directory):");
+    let mut table = Table::new(&["name", "kind", "WIT", "file"]);
+    let mut seen = std::collections::BTreeSet::new();
+    for dir in &dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            println!("  {} (missing)", dir.display());
+            continue;
+        };
+        println!("  {}", dir.display());
+        let mut files: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let (kind, wit) = match sandbox.load(&file) {
+                Ok(p) => (p.kind.world().to_owned(), WIT_VERSION.to_owned()),
+                Err(e) => (format!("not loadable: {e}"), String::new()),
+            };
+            let shown = if seen.insert(name.clone()) {
+                name
+            } else {
+                format!("{name} (shadowed)")
+            };
+            table.row(vec![shown, kind, wit, file.display().to_string()]);
+        }
+    }
+    if seen.is_empty() {
+        println!(
+            "no plugins found: install the shipped ones with `plugins/build.sh --install`, or set {PATH_VAR}"
+        );
+    } else {
+        print!("{}", table.render());
+    }
+    Ok(true)
+}
+
 pub(super) async fn inspect(sandbox: &Sandbox, args: &InspectArgs) -> anyhow::Result<bool> {
     let plugin = load(sandbox, &args.file)?;
     println!("plugin     {}", plugin.name);
