@@ -27,7 +27,7 @@ fi
 
 # hostile-env and hostile-checker (tests/hostile/) misbehave on purpose, for the
 # boundary tests in tests/tests/hostile.rs.
-for plugin in uisim uisim-checker shellsim shellsim-checker osworld osworld-checker androidworld androidworld-checker resample-step hostile-env hostile-checker; do
+for plugin in uisim uisim-checker shellsim shellsim-checker osworld osworld-checker androidworld androidworld-checker resample-step resample-progress resample-curriculum hostile-env hostile-checker; do
     echo "plugins/build.sh: building $plugin (wasm32-wasip2)" >&2
     cargo build --quiet --release --target wasm32-wasip2 -p "$plugin" --manifest-path "$root/Cargo.toml"
     cp "$target_dir/wasm32-wasip2/release/${plugin//-/_}.wasm" "$dist/$plugin.wasm"
@@ -62,6 +62,7 @@ build_py() {
 }
 
 build_py uniform-py "$root/plugins/resample-uniform-py"
+build_py resample-dapo-py "$root/plugins/resample-dapo-py"
 # The hostile Python resampler of the boundary tests (tests/hostile/resampler-py).
 build_py hostile-py "$root/tests/hostile/resampler-py"
 # The hostile JavaScript checker (tests/hostile/checker-js), with componentize-js from
@@ -91,7 +92,7 @@ if [ "$install" = 1 ]; then
     data="${XDG_DATA_HOME:-$HOME/.local/share}"
     dest="$data/steprl/plugins"
     mkdir -p "$dest"
-    for plugin in uisim uisim-checker shellsim shellsim-checker osworld osworld-checker androidworld androidworld-checker resample-step uniform-py; do
+    for plugin in uisim uisim-checker shellsim shellsim-checker osworld osworld-checker androidworld androidworld-checker resample-step resample-progress resample-curriculum resample-dapo-py uniform-py; do
         cp "$dist/$plugin.wasm" "$dest/$plugin.wasm.tmp"
         mv "$dest/$plugin.wasm.tmp" "$dest/$plugin.wasm"
     done

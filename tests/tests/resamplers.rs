@@ -30,6 +30,11 @@ const REQUEST: PlanRequest = PlanRequest {
 };
 
 async fn plans(name: &str, config: &str) -> Vec<Vec<String>> {
+    rounds_of(name, config, &record()).await
+}
+
+/// `plan` of `name` (configured with `config`) for rounds 0..6 over `stats`.
+async fn rounds_of(name: &str, config: &str, stats: &[TaskStat]) -> Vec<Vec<String>> {
     let sb = sandbox();
     let plugin = load(&sb, name);
     let mut r = WasmResampler::new(
@@ -44,9 +49,27 @@ async fn plans(name: &str, config: &str) -> Vec<Vec<String>> {
     .unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut out = Vec::new();
     for round in 0..6 {
-        out.push(r.plan(round, &record(), &REQUEST).await.unwrap());
+        out.push(r.plan(round, stats, &REQUEST).await.unwrap());
     }
     out
+}
+
+/// The error `init` of `name` gives for `config`.
+async fn init_error(name: &str, config: &str) -> String {
+    let sb = sandbox();
+    let plugin = load(&sb, name);
+    WasmResampler::new(
+        &sb,
+        &plugin,
+        PluginOptions {
+            config_json: config.into(),
+            ..PluginOptions::default()
+        },
+    )
+    .await
+    .err()
+    .unwrap_or_else(|| panic!("{name} accepted {config}"))
+    .to_string()
 }
 
 fn share_on_hard(plans: &[Vec<String>]) -> f64 {
@@ -86,24 +109,116 @@ async fn swapping_the_resampler_plugin_changes_the_plan() {
 
 #[tokio::test]
 async fn resample_step_config_errors_name_the_key() {
-    let sb = sandbox();
-    let plugin = load(&sb, "resample-step");
     for (config, needle) in [
         (r#"{"kapa": 3}"#, "unknown field `kapa`"),
         (r#"{"s0": 1.5}"#, "s0 = 1.5"),
         (r#"{"kappa": -1}"#, "kappa = -1"),
     ] {
-        let err = WasmResampler::new(
-            &sb,
-            &plugin,
-            PluginOptions {
-                config_json: config.into(),
-                ..PluginOptions::default()
-            },
-        )
-        .await
-        .err()
-        .unwrap();
-        assert!(err.to_string().contains(needle), "{config}: {err}");
+        let err = init_error("resample-step", config).await;
+        assert!(err.contains(needle), "{config}: {err}");
+    }
+}
+
+/// [`rounds_of`], each plan checked to be B groups of N equal ids.
+async fn plans_over(name: &str, config: &str, stats: &[TaskStat]) -> Vec<Vec<String>> {
+    let out = rounds_of(name, config, stats).await;
+    for plan in &out {
+        assert_eq!(plan.len(), 32, "{name}");
+        for g in plan.chunks(8) {
+            assert!(g.iter().all(|t| *t == g[0]), "{name}: {plan:?}");
+        }
+    }
+    out
+}
+
+/// The Python DAPO-style filter skips tasks whose record says every rollout succeeds
+/// (or fails) and fills the round with the others; unseen tasks are never skipped.
+#[tokio::test]
+async fn the_dapo_filter_skips_saturated_tasks() {
+    let mut stats: Vec<TaskStat> = (0..6).map(|i| stat(&format!("easy-{i}"), 1.0)).collect();
+    stats.extend((0..2).map(|i| stat(&format!("dead-{i}"), 0.0)));
+    stats.extend((0..3).map(|i| stat(&format!("mid-{i}"), 0.5)));
+    stats.push(TaskStat {
+        id: "new".into(),
+        attempts: 0,
+        successes: 0,
+        smoothed_rate: None,
+        last_round: None,
+    });
+    for plan in plans_over("resample-dapo-py", "{}", &stats).await {
+        assert!(
+            plan.iter().all(|t| t.starts_with("mid-") || t == "new"),
+            "{plan:?}"
+        );
+    }
+    // With too few unsaturated tasks the round is filled from the rest.
+    let few = vec![
+        stat("easy", 1.0),
+        stat("mid", 0.5),
+        stat("dead", 0.0),
+        stat("x", 0.97),
+    ];
+    let plan = &plans_over("resample-dapo-py", r#"{"high": 0.99}"#, &few).await[0];
+    let groups: Vec<&str> = plan.chunks(8).map(|g| g[0].as_str()).collect();
+    let mut unsaturated = groups[..2].to_vec();
+    unsaturated.sort();
+    assert_eq!(unsaturated, ["mid", "x"], "{groups:?}");
+    // Then the saturated ones, nearest the middle first (a tie goes by id).
+    assert_eq!(groups[2..], ["dead", "easy"], "{groups:?}");
+    // Its settings are checked by name.
+    for (config, wants) in [
+        (r#"{"hi": 0.9}"#, "unknown key `hi`"),
+        (r#"{"low": 0.6, "high": 0.5}"#, "must be below high"),
+        (r#"{"low": -1}"#, "must be a number in [0, 1]"),
+    ] {
+        let err = init_error("resample-dapo-py", config).await;
+        assert!(err.contains(wants), "{config}: {err}");
+    }
+}
+
+/// Learning progress: tasks whose success is moving (ŝ far from the whole-run rate)
+/// get most of the rounds; settled ones keep a small share.
+#[tokio::test]
+async fn learning_progress_draws_moving_tasks_most() {
+    let mut stats: Vec<TaskStat> = (0..6)
+        .map(|i| TaskStat {
+            attempts: 40,
+            successes: 40,
+            ..stat(&format!("settled-{i}"), 1.0)
+        })
+        .collect();
+    stats.extend((0..2).map(|i| TaskStat {
+        attempts: 40,
+        successes: 4,
+        ..stat(&format!("moving-{i}"), 0.8)
+    }));
+    let plans = plans_over("resample-progress", "{}", &stats).await;
+    for plan in &plans {
+        assert!(
+            plan.contains(&"moving-0".to_owned()) && plan.contains(&"moving-1".to_owned()),
+            "{plan:?}"
+        );
+    }
+    let err = init_error("resample-progress", r#"{"epsilon": 0}"#).await;
+    assert!(
+        err.contains("epsilon = 0 must be a positive number"),
+        "{err}"
+    );
+}
+
+/// The curriculum plans only over open levels, and opens the next once the current
+/// one is learned.
+#[tokio::test]
+async fn the_curriculum_opens_levels_as_they_are_learned() {
+    let config = r#"{"levels": [["easy-"], ["hard-"]], "threshold": 0.9}"#;
+    // record(): easy tasks at 0.95 (learned), hard ones at 0.2.
+    let open = plans_over("resample-curriculum", config, &record()).await;
+    assert!(
+        open.iter().flatten().any(|t| t.starts_with("hard-")),
+        "level 1 is open: {open:?}"
+    );
+    let config = r#"{"levels": [["easy-"], ["hard-"]], "threshold": 0.99}"#;
+    for plan in plans_over("resample-curriculum", config, &record()).await {
+        assert!(plan.iter().all(|t| t.starts_with("easy-")), "{plan:?}");
     }
 }

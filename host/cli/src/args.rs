@@ -230,6 +230,14 @@ pub struct ReportArgs {
 pub struct ResumeArgs {
     /// The run directory `steprl train` wrote.
     pub run_dir: PathBuf,
+    /// Swap the run's resampler for this plugin (a path or a name) from the next round
+    /// on; the success record carries over. Recorded in the run's config.toml,
+    /// config-history.jsonl and each round's metrics (`resampler`)
+    #[arg(long, value_name = "FILE")]
+    pub resampler: Option<PathBuf>,
+    /// The swapped-in resampler's configuration (JSON object; with --resampler)
+    #[arg(long, value_name = "JSON", requires = "resampler")]
+    pub resampler_config: Option<String>,
     /// Compute backend (as for train).
     #[arg(long, default_value = "auto", value_name = "BACKEND")]
     pub backend: steprl_learner::BackendChoice,

@@ -11,6 +11,21 @@ fn check_passes_for_every_shipped_plugin() {
         plugin("uisim-checker"),
         plugin("uniform-py"),
     );
+    // Every shipped resampler.
+    let resamplers: Vec<_> = [
+        "resample-step",
+        "resample-progress",
+        "resample-curriculum",
+        "resample-dapo-py",
+    ]
+    .map(plugin)
+    .to_vec();
+    let mut args = vec!["plugin", "check"];
+    args.extend(resamplers.iter().map(|p| p.to_str().unwrap()));
+    let o = steprl(&args);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(out.matches(": no violations").count(), 4, "{out}");
     // The environment, judged by its checker.
     let o = steprl(&[
         "plugin",

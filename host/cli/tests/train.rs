@@ -774,3 +774,92 @@ fn a_warm_start_clones_the_demonstrations_before_training() {
         "{err}"
     );
 }
+
+/// `resume --resampler`: a stopped run carries on under another resampler plugin, the
+/// success record carried over; the swap is kept in config.toml, config-history.jsonl
+/// and each round's metrics.
+#[test]
+fn resume_swaps_the_resampler_of_a_stopped_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4, 1);
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_steprl"))
+        .args([
+            "train",
+            cfg.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--out",
+            run_s,
+        ])
+        .env("STEPRL_FAILPOINT", "rollout.episode:40")
+        .output()
+        .unwrap();
+    assert!(o.status.code().is_none(), "the run was to crash mid-round");
+
+    // A config that is not a JSON object is refused before anything runs.
+    let progress = dist("resample-progress");
+    let progress_s = progress.to_str().unwrap();
+    let o = steprl(&[
+        "resume",
+        run_s,
+        "--resampler",
+        progress_s,
+        "--resampler-config",
+        "[1]",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--resampler-config must be a JSON object"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let o = steprl(&[
+        "resume",
+        run_s,
+        "--backend",
+        "cpu",
+        "--resampler",
+        progress_s,
+        "--resampler-config",
+        r#"{"epsilon": 0.2}"#,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("resampler swapped from round"), "{err}");
+    let history = std::fs::read_to_string(run.join("config-history.jsonl")).unwrap();
+    let change: serde_json::Value = serde_json::from_str(history.trim()).unwrap();
+    let from = change["from_round"].as_u64().unwrap() as usize;
+    assert!(from >= 1, "{change}");
+    assert!(
+        change["resampler"]["from"]["plugin"]
+            .as_str()
+            .unwrap()
+            .ends_with("resample-step.wasm"),
+        "{change}"
+    );
+    assert_eq!(change["resampler"]["to"]["config"]["epsilon"], 0.2);
+    let m = metrics(&run);
+    assert_eq!(m.len(), 4);
+    for (i, line) in m.iter().enumerate() {
+        let wants = if i < from {
+            "resample-step"
+        } else {
+            "resample-progress"
+        };
+        assert_eq!(line["resampler"], wants, "round {i}");
+    }
+    let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        saved.contains("resample-progress.wasm") && saved.contains("epsilon = 0.2"),
+        "{saved}"
+    );
+    // The success record carried over: the first swapped round planned from it, so
+    // tasks seen before keep their rates in its metrics.
+    assert!(
+        m[from]["task_rate"].as_object().unwrap().len()
+            >= m[from - 1]["task_rate"].as_object().unwrap().len()
+    );
+}

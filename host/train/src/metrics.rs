@@ -73,6 +73,10 @@ pub struct RoundMetrics {
     pub cache_size: usize,
     /// Rollouts per task this round (shows where the resampler spent effort).
     pub task_rollouts: BTreeMap<String, u32>,
+    /// The resampler plugin that planned this round (`steprl resume --resampler` can
+    /// swap it mid-run).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resampler: String,
     /// Tasks at ŝ = 0 for `algo.stuck_rounds` rounds in a row.
     pub stuck_tasks: Vec<String>,
     /// Step samples from rollouts.

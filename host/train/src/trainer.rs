@@ -846,6 +846,7 @@ impl Trainer {
             trajectories: rstats.trajectories,
             trajectories_total: self.state.trajectories_total,
             plugin_failures: rstats.plugin_failures,
+            resampler: self.plugins.resampler.name().to_owned(),
             failures: failures.clone(),
             invalid_actions: rstats.invalid_actions,
             host_truncated: rstats.host_truncated,

@@ -55,9 +55,19 @@ pub fn method_config(
     };
     cfg.algo.method = algo;
     cfg.algo.augment.enabled = augment && base.algo.augment.enabled;
-    cfg.resampler
-        .config
-        .insert("adaptive".into(), toml::Value::Boolean(adaptive));
+    // Adaptive resampling on or off is a setting of STEP's own resampler; another
+    // resampler plans as it plans, for every method.
+    let stem = base.resampler.plugin.file_stem().unwrap_or_default();
+    if stem == "resample-step" {
+        cfg.resampler
+            .config
+            .insert("adaptive".into(), toml::Value::Boolean(adaptive));
+    } else if method.starts_with("step-no-resample") || method == "step-no-both" {
+        bail!(
+            "method `{method}` turns off STEP's adaptive resampling, a setting of the resample-step plugin, but the config's resampler is `{}`; compare it against `step` with a config naming each resampler instead",
+            base.resampler.plugin.display()
+        );
+    }
     cfg.seed = seed;
     cfg.budget_env_steps = budget;
     // The budget ends the run; rounds only guard against a budget never reached.
@@ -507,4 +517,46 @@ pub(super) fn report(args: &ReportArgs) -> anyhow::Result<bool> {
         println!("note: {n}");
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(name: &str) -> RunConfig {
+        RunConfig::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../configs")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn only_steps_own_resampler_gets_the_adaptive_switch() {
+        let step = config("uisim-step.toml");
+        for (method, adaptive) in [("step", true), ("tgrpo", false), ("step-no-both", false)] {
+            let c = method_config(&step, method, 1, 100).unwrap();
+            assert_eq!(
+                c.resampler.config.get("adaptive"),
+                Some(&toml::Value::Boolean(adaptive)),
+                "{method}"
+            );
+        }
+        // The Python uniform resampler is left as configured (it knows no `adaptive`).
+        let uniform = config("uisim-gigpo.toml");
+        for method in ["step", "tgrpo", "gigpo", "step-no-aug"] {
+            let c = method_config(&uniform, method, 1, 100).unwrap();
+            assert_eq!(c.resampler.config, uniform.resampler.config, "{method}");
+        }
+        for method in ["step-no-resample", "step-no-both"] {
+            let err = method_config(&uniform, method, 1, 100)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("a setting of the resample-step plugin") && err.contains("uniform-py"),
+                "{err}"
+            );
+        }
+    }
 }

@@ -383,10 +383,12 @@ pub(super) async fn resume(sandbox: &Sandbox, args: &ResumeArgs) -> anyhow::Resu
     let config_path = out.join("config.toml");
     let cfg = RunConfig::load(&config_path)
         .with_context(|| format!("{} is not a steprl run directory", out.display()))?;
+    let mut cfg = cfg;
+    let swap = swap_resampler(&mut cfg, args)?;
     let backend = device(args.backend)?;
     let plugins = plugins(sandbox, &cfg, None, None).await?;
     let env = plugins.env.clone();
-    let result = resume_with(plugins, cfg, out, &backend).await;
+    let result = resume_with(plugins, cfg, out, &backend, swap).await;
     super::shut_down(&*env).await;
     result
 }
@@ -396,6 +398,7 @@ async fn resume_with(
     cfg: RunConfig,
     out: &Path,
     backend: &Selected,
+    swap: Option<serde_json::Value>,
 ) -> anyhow::Result<bool> {
     if Trainer::never_checkpointed(out) {
         eprintln!(
@@ -403,9 +406,11 @@ async fn resume_with(
             out.display()
         );
         let trainer = Trainer::restart(cfg.clone(), out, plugins, &backend.device)?;
+        record_swap(out, &trainer, swap)?;
         return run_fresh(trainer, cfg, out, backend).await;
     }
     let mut trainer = Trainer::resume(out, cfg, plugins, &backend.device)?;
+    record_swap(out, &trainer, swap)?;
     show_progress(&mut trainer);
     println!(
         "resuming {} at round {}",
@@ -417,6 +422,67 @@ async fn resume_with(
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
     finish(&mut trainer, out, before).await
+}
+
+/// `--resampler`: put the new plugin and its config into `cfg`; what changed, for the
+/// run's config history (none without the flag).
+fn swap_resampler(
+    cfg: &mut RunConfig,
+    args: &ResumeArgs,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    let Some(plugin) = &args.resampler else {
+        return Ok(None);
+    };
+    let text = args.resampler_config.as_deref().unwrap_or("{}");
+    let json: serde_json::Value = serde_json::from_str(text)
+        .with_context(|| format!("--resampler-config is not JSON: {text}"))?;
+    let config = match toml::Value::try_from(&json) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => anyhow::bail!("--resampler-config must be a JSON object, e.g. '{{\"epsilon\": 0.1}}'"),
+    };
+    let plugin = if steprl_train::plugin_path::is_name(plugin) {
+        plugin.clone()
+    } else {
+        std::path::absolute(plugin).with_context(|| format!("--resampler {}", plugin.display()))?
+    };
+    let section = |s: &steprl_train::config::PluginSection| serde_json::json!({"plugin": s.plugin.display().to_string(), "config": s.config});
+    let from = section(&cfg.resampler);
+    cfg.resampler.plugin = plugin;
+    cfg.resampler.config = config;
+    cfg.resampler.grants = Default::default();
+    Ok(Some(
+        serde_json::json!({"resampler": {"from": from, "to": section(&cfg.resampler)}}),
+    ))
+}
+
+/// Keep a swap (run lock held): the run's config.toml gets the new resampler, and
+/// config-history.jsonl a line with the round it starts at and what changed.
+fn record_swap(
+    out: &Path,
+    trainer: &Trainer,
+    swap: Option<serde_json::Value>,
+) -> anyhow::Result<()> {
+    let Some(mut change) = swap else {
+        return Ok(());
+    };
+    let config = out.join("config.toml");
+    steprl_train::checkpoint::write_atomic(&config, trainer.config().to_toml().as_bytes())
+        .with_context(|| format!("writing {}", config.display()))?;
+    change["from_round"] = serde_json::json!(trainer.next_round());
+    let history = out.join("config-history.jsonl");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&history)
+        .with_context(|| format!("opening {}", history.display()))?;
+    writeln!(f, "{change}").with_context(|| format!("writing {}", history.display()))?;
+    eprintln!(
+        "resampler swapped from round {}: {} (recorded in {})",
+        trainer.next_round() + 1,
+        trainer.config().resampler.plugin.display(),
+        history.display()
+    );
+    Ok(())
 }
 
 /// The run directory and checkpoint of `path`: a checkpoint directory, or a run
