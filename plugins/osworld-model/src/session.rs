@@ -639,7 +639,9 @@ impl<T: Transport> Session<T> {
         let ext = |e: String| OsworldError::External(format!("task {}: getter: {e}", self.task.id));
         let exec = |command: &setup::Command, shell: bool, field: &str| -> Result<Value> {
             let body = Body::Json(json!({"command": command.to_json(), "shell": shell}));
-            Ok(c.json_or_none(Method::Post, "/execute", body)
+            // Posted once, as OSWorld's getters do (no retries: a failing command would
+            // only cost the retry pauses, and its answer would not change).
+            Ok(c.json_once_or_none(Method::Post, "/execute", body)
                 .map_err(ext)?
                 .and_then(|v| v.get(field).cloned())
                 .unwrap_or(Value::Null))
@@ -1274,5 +1276,28 @@ mod tests {
             .filter(|r| r.path == "/window_size")
             .count();
         assert_eq!(asked, 3);
+    }
+
+    #[test]
+    fn a_command_getter_answered_500_is_asked_once_and_gives_none() {
+        let mock = Mock {
+            fail_execute: true,
+            ..Mock::default()
+        };
+        let t = task(json!({"id": "c", "instruction": "x", "evaluator": {
+            "func": "check_include_exclude",
+            "result": {"type": "vm_command_line", "command": "xdg-settings get default-web-browser", "shell": true},
+            "expected": {"type": "rule", "rules": {"include": ["firefox"], "exclude": []}}}}));
+        let mut s = Session::new(&mock, config(r#"{"retries": 3}"#), t, parts()).unwrap();
+        s.reset().unwrap();
+        let fs: FinalState = serde_json::from_str(&s.final_state().unwrap()).unwrap();
+        assert_eq!(fs.result.unwrap_or(Value::Null), Value::Null);
+        let asked = mock
+            .sent
+            .borrow()
+            .iter()
+            .filter(|r| r.path == "/execute")
+            .count();
+        assert_eq!(asked, 1, "OSWorld's getter posts once");
     }
 }

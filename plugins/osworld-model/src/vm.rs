@@ -375,6 +375,22 @@ impl<'a, T: Transport + ?Sized> VmClient<'a, T> {
             None
         })
     }
+
+    /// Like [`Client::json_or_none`], asked once: OSWorld's `vm_command_line` and
+    /// `vm_command_error` getters post once and give `None` on a non-200 answer.
+    pub fn json_once_or_none(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+    ) -> Result<Option<Value>, String> {
+        let resp = self.call_once(&req(method, path, body))?;
+        Ok(if resp.status == 200 {
+            resp.json()
+        } else {
+            None
+        })
+    }
 }
 
 fn method_name(m: Method) -> &'static str {
