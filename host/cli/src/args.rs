@@ -296,6 +296,52 @@ pub enum PluginCommand {
     /// installed plugins' directory (`plugins/build.sh --install`), with kind and WIT
     /// version.
     List,
+    /// Write a new plugin project: a minimal but real example of the world in the
+    /// language, commented where an author changes it, that builds with one command
+    /// (`sh build.sh`) and passes `steprl plugin check` as generated.
+    New(NewArgs),
+}
+
+/// The world a new plugin implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NewWorld {
+    /// An environment (tasks, spaces, episodes).
+    Environment,
+    /// A reward checker (judges finished episodes).
+    RewardChecker,
+    /// A resampler (plans each round's rollouts).
+    Resampler,
+}
+
+/// The language of a new plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NewLang {
+    /// Rust, with the `steprl-plugin` SDK (built with cargo for wasm32-wasip2).
+    Rust,
+    /// Python, with componentize-py.
+    Python,
+    /// JavaScript, with componentize-js.
+    Js,
+}
+
+/// Arguments of `steprl plugin new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The plugin's name: lower-case letters, digits and dashes (`my-suite`).
+    pub name: String,
+    /// The world it implements.
+    #[arg(long, value_enum)]
+    pub world: NewWorld,
+    /// The language it is written in.
+    #[arg(long, value_enum)]
+    pub lang: NewLang,
+    /// Where to write it [default: ./NAME]; must not exist or be empty.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Rust: the steprl checkout's SDK directory (`plugins/sdk-rust`) [default: the one
+    /// this steprl was built from].
+    #[arg(long, value_name = "DIR")]
+    pub sdk: Option<PathBuf>,
 }
 
 /// Arguments of `steprl plugin inspect`.

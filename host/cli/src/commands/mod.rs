@@ -3,6 +3,7 @@
 mod compare;
 mod export;
 mod model;
+mod new;
 mod play;
 mod plugin;
 mod tasks;
@@ -40,6 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Plugin(PluginCommand::Inspect(a)) => plugin::inspect(&sandbox, &a).await,
         Command::Plugin(PluginCommand::Check(a)) => plugin::check(&sandbox, &a, &cli.global).await,
         Command::Plugin(PluginCommand::List) => plugin::list(&sandbox),
+        Command::Plugin(PluginCommand::New(a)) => new::new(&a),
         Command::Tasks(a) => tasks::tasks(&sandbox, &a).await,
         Command::Play(a) => play::play(&sandbox, &a).await,
         Command::Train(a) => train::train(&sandbox, &a).await,

@@ -3,14 +3,14 @@
 import json
 
 from componentize_py_types import Err
-from wit_world import exports
+from wit_world.exports import env as wit_env
 from wit_world.imports import types
 
 import suite
 from steprl_guest import guarded
 
 
-class Episode(exports.env.Episode):
+class Episode(wit_env.Episode):
     def __init__(self, target: int, parts: types.ObservationParts):
         self.target = target
         self.parts = parts
