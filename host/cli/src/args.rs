@@ -164,7 +164,9 @@ pub struct CompareArgs {
     /// the sampling and advantage settings.
     pub config: PathBuf,
     /// Methods, comma-separated: step, tgrpo, gigpo, step-no-resample, step-no-aug,
-    /// step-no-both.
+    /// step-no-both; `METHOD@RESAMPLER` runs a method planned by another resampler
+    /// plugin (a name, found beside the config's resampler or on the plugin search
+    /// path, or a path), e.g. `step@resample-progress`.
     #[arg(
         long,
         default_value = "step,tgrpo,gigpo,step-no-resample,step-no-aug,step-no-both",

@@ -359,3 +359,44 @@ fn fixed_learning_rates_per_method_replace_the_grid() {
     assert!(!o.status.success());
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
+
+/// `METHOD@RESAMPLER`: the same method planned by other resampler plugins, each run
+/// under its own, on the same budget, side by side in the report.
+#[test]
+fn resamplers_are_compared_as_method_at_resampler() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "uisim", "uisim-checker", "open.notes");
+    let out = dir.path().join("cmp");
+    let methods = "step,step@resample-progress,step@resample-dapo-py";
+    let o = steprl(&[
+        "compare",
+        cfg.to_str().unwrap(),
+        "--methods",
+        methods,
+        "--seeds",
+        "1",
+        "--budget-env-steps",
+        "300",
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    for (method, resampler) in [
+        ("step", "resample-step"),
+        ("step@resample-progress", "resample-progress"),
+        ("step@resample-dapo-py", "resample-dapo-py"),
+    ] {
+        let run = out.join(method).join("seed-5");
+        let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+        for line in metrics.lines() {
+            let m: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(m["resampler"], resampler, "{method}");
+        }
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("| step@resample-progress |"), "{report}");
+    assert!(report.contains("| step@resample-dapo-py |"), "{report}");
+}

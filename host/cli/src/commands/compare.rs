@@ -41,6 +41,19 @@ pub fn method_config(
     budget: u64,
 ) -> anyhow::Result<RunConfig> {
     let mut cfg = base.clone();
+    // `METHOD@RESAMPLER`: the method planned by another resampler plugin.
+    let (method, resampler) = match method.split_once('@') {
+        Some((m, r)) if !r.is_empty() => (m, Some(r)),
+        Some(_) => {
+            bail!("`{method}`: name a resampler after the `@` (e.g. `step@resample-progress`)")
+        }
+        None => (method, None),
+    };
+    if let Some(r) = resampler {
+        cfg.resampler.plugin = resampler_beside(base, r);
+        cfg.resampler.config = toml::Table::new();
+        cfg.resampler.grants = Default::default();
+    }
     let (algo, adaptive, augment) = match method {
         "step" => (Method::Step, true, true),
         "tgrpo" => (Method::Tgrpo, false, false),
@@ -57,15 +70,15 @@ pub fn method_config(
     cfg.algo.augment.enabled = augment && base.algo.augment.enabled;
     // Adaptive resampling on or off is a setting of STEP's own resampler; another
     // resampler plans as it plans, for every method.
-    let stem = base.resampler.plugin.file_stem().unwrap_or_default();
+    let stem = cfg.resampler.plugin.file_stem().unwrap_or_default();
     if stem == "resample-step" {
         cfg.resampler
             .config
             .insert("adaptive".into(), toml::Value::Boolean(adaptive));
     } else if method.starts_with("step-no-resample") || method == "step-no-both" {
         bail!(
-            "method `{method}` turns off STEP's adaptive resampling, a setting of the resample-step plugin, but the config's resampler is `{}`; compare it against `step` with a config naming each resampler instead",
-            base.resampler.plugin.display()
+            "method `{method}` turns off STEP's adaptive resampling, a setting of the resample-step plugin, but the resampler is `{}`; compare resamplers as `step@RESAMPLER` instead",
+            cfg.resampler.plugin.display()
         );
     }
     cfg.seed = seed;
@@ -74,6 +87,22 @@ pub fn method_config(
     cfg.rounds = u32::MAX;
     cfg.eval.episodes = cfg.eval.episodes.max(1);
     Ok(cfg)
+}
+
+/// The plugin a `@RESAMPLER` names: a path as given; a name as the `.wasm` beside the
+/// base config's resampler when there is one (the shipped plugins sit together), else
+/// looked up on the plugin search path when loaded.
+fn resampler_beside(base: &RunConfig, reference: &str) -> PathBuf {
+    let given = PathBuf::from(reference);
+    if !steprl_train::plugin_path::is_name(&given) {
+        return given;
+    }
+    base.resampler
+        .plugin
+        .parent()
+        .map(|d| d.join(format!("{reference}.wasm")))
+        .filter(|p| p.is_file())
+        .unwrap_or(given)
 }
 
 /// What happened to one run.
@@ -548,6 +577,33 @@ mod tests {
         for method in ["step", "tgrpo", "gigpo", "step-no-aug"] {
             let c = method_config(&uniform, method, 1, 100).unwrap();
             assert_eq!(c.resampler.config, uniform.resampler.config, "{method}");
+        }
+        // Another resampler for a method: found beside the config's, with its defaults.
+        for (method, plugin) in [
+            ("step@resample-progress", "resample-progress.wasm"),
+            ("tgrpo@resample-dapo-py", "resample-dapo-py.wasm"),
+        ] {
+            let c = method_config(&step, method, 1, 100).unwrap();
+            assert!(c.resampler.plugin.ends_with(plugin), "{method}");
+            assert!(c.resampler.config.is_empty(), "{method}");
+        }
+        let c = method_config(&step, "step@resample-step", 1, 100).unwrap();
+        assert_eq!(
+            c.resampler.config.get("adaptive"),
+            Some(&toml::Value::Boolean(true))
+        );
+        let c = method_config(&step, "step@no-such-resampler", 1, 100).unwrap();
+        assert_eq!(
+            c.resampler.plugin,
+            Path::new("no-such-resampler"),
+            "left for the search path"
+        );
+        for bad in [
+            "step@",
+            "nope@resample-progress",
+            "step-no-both@resample-progress",
+        ] {
+            assert!(method_config(&step, bad, 1, 100).is_err(), "{bad}");
         }
         for method in ["step-no-resample", "step-no-both"] {
             let err = method_config(&uniform, method, 1, 100)
