@@ -51,18 +51,32 @@ stale() {
     [ -n "$(find "$root/wit" -newer "$out" -print -quit)" ]
 }
 
-# build_py NAME DIR: the resampler in DIR/app.py as dist/NAME.wasm (componentize-py).
+# build_py NAME DIR [WORLD [MORE_DIRS...]]: DIR/app.py (and modules beside it, and in
+# MORE_DIRS) as dist/NAME.wasm of WORLD (default resampler), with componentize-py.
 build_py() {
-    local out="$dist/$1.wasm"
-    if stale "$out" "$2/app.py"; then
-        echo "plugins/build.sh: building $1 (componentize-py)" >&2
-        componentize-py -d "$root/wit/v0.1.0" -w resampler componentize -p "$2" app -o "$out.tmp"
+    local name="$1" dir="$2" world="${3:-resampler}"
+    shift 2
+    [ $# -gt 0 ] && shift
+    local out="$dist/$name.wasm" paths=(-p "$dir") sources=("$dir"/*.py)
+    local more
+    for more in "$@"; do
+        paths+=(-p "$more")
+        sources+=("$more"/*.py)
+    done
+    if stale "$out" "${sources[@]}"; then
+        echo "plugins/build.sh: building $name (componentize-py)" >&2
+        componentize-py -d "$root/wit/v0.1.0" -w "$world" componentize "${paths[@]}" app -o "$out.tmp"
         mv "$out.tmp" "$out"
     fi
 }
 
 build_py uniform-py "$root/plugins/resample-uniform-py"
 build_py resample-dapo-py "$root/plugins/resample-dapo-py"
+# The Python crafting suite and its checker (the checker reads world.py beside the
+# suite; both use the Python guest helper of the plugin templates).
+guest_py="$root/host/cli/templates/python"
+build_py craft-py "$root/plugins/craft-py" environment "$guest_py"
+build_py craft-py-checker "$root/plugins/craft-py-checker" reward-checker "$root/plugins/craft-py" "$guest_py"
 # The hostile Python resampler of the boundary tests (tests/hostile/resampler-py).
 build_py hostile-py "$root/tests/hostile/resampler-py"
 # The hostile JavaScript checker (tests/hostile/checker-js), with componentize-js from
@@ -92,7 +106,7 @@ if [ "$install" = 1 ]; then
     data="${XDG_DATA_HOME:-$HOME/.local/share}"
     dest="$data/steprl/plugins"
     mkdir -p "$dest"
-    for plugin in uisim uisim-checker shellsim shellsim-checker osworld osworld-checker androidworld androidworld-checker resample-step resample-progress resample-curriculum resample-dapo-py uniform-py; do
+    for plugin in uisim uisim-checker shellsim shellsim-checker osworld osworld-checker androidworld androidworld-checker resample-step resample-progress resample-curriculum resample-dapo-py uniform-py craft-py craft-py-checker; do
         cp "$dist/$plugin.wasm" "$dest/$plugin.wasm.tmp"
         mv "$dest/$plugin.wasm.tmp" "$dest/$plugin.wasm"
     done
