@@ -83,22 +83,31 @@ build_py hostile-py "$root/tests/hostile/resampler-py"
 # npm (installed once into a cache outside the clone; node and npm must be present).
 COMPONENTIZE_JS_VERSION=0.23.0
 js_tools="${STEPRL_JS_TOOLS:-$HOME/.cache/steprl-componentize-js}"
-js_dir="$root/tests/hostile/checker-js"
-js_out="$dist/hostile-js.wasm"
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    echo "plugins/build.sh: warning: node/npm not found, hostile-js not built (only the tests need it: host/cli/tests/hostile.rs)" >&2
-elif stale "$js_out" "$js_dir/checker.js" "$js_dir/build.mjs"; then
-    js_pkg="$js_tools/node_modules/@bytecodealliance/componentize-js/package.json"
-    if [ ! -f "$js_pkg" ] || ! grep -q "\"version\": \"$COMPONENTIZE_JS_VERSION\"" "$js_pkg"; then
-        echo "plugins/build.sh: installing componentize-js $COMPONENTIZE_JS_VERSION into $js_tools" >&2
-        mkdir -p "$js_tools"
-        npm install --silent --no-audit --no-fund --prefix "$js_tools" \
-            "@bytecodealliance/componentize-js@$COMPONENTIZE_JS_VERSION"
+# build_js NAME ENTRY WORLD: ENTRY (with the modules it imports from beside it) as
+# dist/NAME.wasm of WORLD, with componentize-js (plugins/build-js.mjs).
+build_js() {
+    local name="$1" entry="$2" world="$3" out="$dist/$1.wasm"
+    if stale "$out" "$(dirname "$entry")"/*.js "$root/plugins/build-js.mjs"; then
+        local pkg="$js_tools/node_modules/@bytecodealliance/componentize-js/package.json"
+        if [ ! -f "$pkg" ] || ! grep -q "\"version\": \"$COMPONENTIZE_JS_VERSION\"" "$pkg"; then
+            echo "plugins/build.sh: installing componentize-js $COMPONENTIZE_JS_VERSION into $js_tools" >&2
+            mkdir -p "$js_tools"
+            npm install --silent --no-audit --no-fund --prefix "$js_tools" \
+                "@bytecodealliance/componentize-js@$COMPONENTIZE_JS_VERSION"
+        fi
+        echo "plugins/build.sh: building $name (componentize-js)" >&2
+        cp "$root/plugins/build-js.mjs" "$js_tools/build-js.mjs"
+        node "$js_tools/build-js.mjs" "$entry" "$world" "$root/wit/v0.1.0" "$out.tmp"
+        mv "$out.tmp" "$out"
     fi
-    echo "plugins/build.sh: building hostile-js (componentize-js)" >&2
-    cp "$js_dir/build.mjs" "$js_tools/build.mjs"
-    node "$js_tools/build.mjs" "$js_dir/checker.js" "$root/wit/v0.1.0" "$js_out.tmp"
-    mv "$js_out.tmp" "$js_out"
+}
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "plugins/build.sh: warning: node/npm not found, the JavaScript plugins (sheet-js, sheet-js-checker, hostile-js) are not built" >&2
+else
+    # The spreadsheet suite and its checker; the hostile checker of the boundary tests.
+    build_js sheet-js "$root/plugins/sheet-js/env.js" environment
+    build_js sheet-js-checker "$root/plugins/sheet-js/checker.js" reward-checker
+    build_js hostile-js "$root/tests/hostile/checker-js/checker.js" reward-checker
 fi
 ls -l "$dist"/*.wasm >&2
 
@@ -106,7 +115,7 @@ if [ "$install" = 1 ]; then
     data="${XDG_DATA_HOME:-$HOME/.local/share}"
     dest="$data/steprl/plugins"
     mkdir -p "$dest"
-    for plugin in uisim uisim-checker shellsim shellsim-checker osworld osworld-checker androidworld androidworld-checker resample-step resample-progress resample-curriculum resample-dapo-py uniform-py craft-py craft-py-checker; do
+    for plugin in uisim uisim-checker shellsim shellsim-checker osworld osworld-checker androidworld androidworld-checker resample-step resample-progress resample-curriculum resample-dapo-py uniform-py craft-py craft-py-checker sheet-js sheet-js-checker; do
         cp "$dist/$plugin.wasm" "$dest/$plugin.wasm.tmp"
         mv "$dest/$plugin.wasm.tmp" "$dest/$plugin.wasm"
     done

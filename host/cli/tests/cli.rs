@@ -475,24 +475,20 @@ episodes = 1
     );
 }
 
-/// craft-py, the crafting suite written in Python, with its Python checker: every task
-/// passes the conformance check, the oracle's known solutions (from world.py, seeds
-/// 0-2) are all judged successes, and the shipped config trains.
-#[test]
-fn the_python_crafting_suite_checks_replays_its_solutions_and_trains() {
+/// A suite written in another language with its checker: every task passes the
+/// conformance check, its oracle's known solutions (seeds 0-2, printed by `demos`) are
+/// all judged successes, its 20 tasks span levels 1-3 and solutions of 2 to at least 12
+/// steps, and its shipped config trains (two rounds here).
+fn check_replay_and_train(suite: &str, demos: &mut std::process::Command) {
     let root = common::repo_root();
     let dir = tempfile::tempdir().unwrap();
-    let o = std::process::Command::new("python3")
-        .arg(root.join("plugins/craft-py/world.py"))
-        .args(["demos", "3"])
-        .output()
-        .expect("python3 runs");
+    let o = demos.output().expect("the demos command runs");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let demos = dir.path().join("demos.jsonl");
-    std::fs::write(&demos, &o.stdout).unwrap();
+    let file = dir.path().join("demos.jsonl");
+    std::fs::write(&file, &o.stdout).unwrap();
     let lines = String::from_utf8_lossy(&o.stdout).lines().count();
-    assert_eq!(lines, 60, "20 tasks × 3 seeds");
-    let (env, checker) = (plugin("craft-py"), plugin("craft-py-checker"));
+    assert_eq!(lines, 60, "{suite}: 20 tasks × 3 seeds");
+    let (env, checker) = (plugin(suite), plugin(&format!("{suite}-checker")));
     let o = steprl(&[
         "plugin",
         "check",
@@ -500,37 +496,34 @@ fn the_python_crafting_suite_checks_replays_its_solutions_and_trains() {
         "--with",
         checker.to_str().unwrap(),
         "--demos",
-        demos.to_str().unwrap(),
+        file.to_str().unwrap(),
         "--all-tasks",
     ]);
     let (out, err) = text(&o);
-    assert!(o.status.success(), "{out}\n{err}");
+    assert!(o.status.success(), "{suite}:\n{out}\n{err}");
     assert!(out.contains("20 tasks"), "{out}");
     assert!(out.contains("60 of 60 judged a success"), "{out}");
-    // Levels 1-3 and solutions of 2 to at least 12 steps.
-    let o = steprl(&["tasks", env.to_str().unwrap(), "--json"]);
     // One JSON object per line.
+    let o = steprl(&["tasks", env.to_str().unwrap(), "--json"]);
     let levels: std::collections::BTreeSet<u64> = String::from_utf8_lossy(&o.stdout)
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["difficulty"].as_u64())
         .collect::<Option<_>>()
         .expect("every task has a level");
-    assert_eq!(levels.into_iter().collect::<Vec<_>>(), [1, 2, 3]);
-    let steps: Vec<usize> = String::from_utf8_lossy(&std::fs::read(&demos).unwrap())
+    assert_eq!(levels.into_iter().collect::<Vec<_>>(), [1, 2, 3], "{suite}");
+    let steps: Vec<usize> = String::from_utf8_lossy(&std::fs::read(&file).unwrap())
         .lines()
         .map(|l| {
             let d: serde_json::Value = serde_json::from_str(l).unwrap();
             d["actions"].as_array().unwrap().len()
         })
         .collect();
-    assert_eq!(*steps.iter().min().unwrap(), 2);
-    assert!(*steps.iter().max().unwrap() >= 12, "{steps:?}");
-
-    // The shipped config trains (two rounds here).
+    assert_eq!(*steps.iter().min().unwrap(), 2, "{suite}");
+    assert!(*steps.iter().max().unwrap() >= 12, "{suite}: {steps:?}");
     let out = dir.path().join("run");
     let o = steprl(&[
         "train",
-        root.join("configs/craft-py.toml").to_str().unwrap(),
+        root.join(format!("configs/{suite}.toml")).to_str().unwrap(),
         "--rounds",
         "2",
         "--backend",
@@ -538,12 +531,27 @@ fn the_python_crafting_suite_checks_replays_its_solutions_and_trains() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", text(&o).1);
-    assert_eq!(
-        std::fs::read_to_string(out.join("metrics.jsonl"))
-            .unwrap()
-            .lines()
-            .count(),
-        2
-    );
+    assert!(o.status.success(), "{suite}: {}", text(&o).1);
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "{suite}");
+}
+
+/// craft-py: the crafting suite and its checker, both in Python.
+#[test]
+fn the_python_crafting_suite_checks_replays_its_solutions_and_trains() {
+    let mut demos = std::process::Command::new("python3");
+    demos
+        .arg(common::repo_root().join("plugins/craft-py/world.py"))
+        .args(["demos", "3"]);
+    check_replay_and_train("craft-py", &mut demos);
+}
+
+/// sheet-js: the spreadsheet suite and its checker, both in JavaScript.
+#[test]
+fn the_javascript_spreadsheet_suite_checks_replays_its_solutions_and_trains() {
+    let mut demos = std::process::Command::new("node");
+    demos
+        .arg(common::repo_root().join("plugins/sheet-js/demos.mjs"))
+        .arg("3");
+    check_replay_and_train("sheet-js", &mut demos);
 }
