@@ -863,3 +863,53 @@ fn resume_swaps_the_resampler_of_a_stopped_run() {
             >= m[from - 1]["task_rate"].as_object().unwrap().len()
     );
 }
+
+/// A run trained from a config given by a relative path (as the README's quick start
+/// does) resumes and evaluates from its run directory: the saved config names its
+/// plugins by absolute paths.
+#[test]
+fn a_run_from_a_relative_config_path_resumes_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = common::repo_root();
+    let run = dir.path().join("run");
+    let steprl_in_root = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_steprl"))
+            .current_dir(&root)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = steprl_in_root(&[
+        "train",
+        "configs/uisim-step.toml",
+        "--rounds",
+        "1",
+        "--backend",
+        "cpu",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        saved.contains(&format!("plugin = \"{}", root.display())),
+        "{saved}"
+    );
+    // From another directory.
+    for args in [
+        vec!["resume", run.to_str().unwrap(), "--backend", "cpu"],
+        vec!["eval", run.to_str().unwrap(), "--episodes", "1"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_steprl"))
+            .current_dir(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            args[0],
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

@@ -412,7 +412,14 @@ impl RunConfig {
                 message,
             }
         })?;
-        let base = origin.parent().unwrap_or(Path::new("."));
+        // Absolute, so the resolved config a run saves still names the same files when it
+        // is read back from the run directory (resume, eval) or from another directory.
+        let base = match origin.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let base = std::path::absolute(base).unwrap_or_else(|_| base.to_owned());
+        let base = base.as_path();
         for p in [&mut cfg.env, &mut cfg.checker, &mut cfg.resampler] {
             // A plugin name (`uisim`) is found on the plugin search path when loaded.
             if p.plugin.is_relative() && !crate::plugin_path::is_name(&p.plugin) {
@@ -594,6 +601,20 @@ config = { s0 = 0.4 }
             .unwrap_err()
             .to_string();
         assert!(e.contains("env.grants.http_timeout_ms"), "{e}");
+    }
+
+    /// A config given by a relative path resolves to absolute paths, so the resolved
+    /// config a run saves in its directory names the same files when read back from
+    /// there (resume, eval).
+    #[test]
+    fn a_relative_config_path_resolves_to_absolute_plugin_paths() {
+        let c = RunConfig::parse(MINIMAL, Path::new("configs/x.toml")).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(c.env.plugin, cwd.join("configs/plugins/uisim.wasm"));
+        let bare = RunConfig::parse(MINIMAL, Path::new("x.toml")).unwrap();
+        assert_eq!(bare.env.plugin, cwd.join("./plugins/uisim.wasm"));
+        let again = RunConfig::parse(&c.to_toml(), Path::new("/runs/r/config.toml")).unwrap();
+        assert_eq!(again.env.plugin, c.env.plugin);
     }
 
     #[test]
