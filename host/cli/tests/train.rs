@@ -177,7 +177,8 @@ fn a_killed_and_resumed_language_model_run_matches_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with(dir.path(), 8, 2, &lm_policy(), 16);
     killed_and_resumed(dir.path(), &cfg, 8);
-    // Only the adapters, the optimizer state and the base model's hash are saved.
+    // Only the adapters, the optimizer state and the base model's hash are saved (with
+    // the config and the record).
     let ckpt = dir.path().join("cut/checkpoints/round-00008");
     let mut files: Vec<String> = std::fs::read_dir(&ckpt)
         .unwrap()
@@ -190,6 +191,7 @@ fn a_killed_and_resumed_language_model_run_matches_an_uninterrupted_one() {
             "adam.bin",
             "base.json",
             "checksums.json",
+            "config.toml",
             "lora.safetensors",
             "state.json"
         ]
@@ -219,15 +221,18 @@ fn a_killed_and_resumed_language_model_run_matches_an_uninterrupted_one() {
     let mut tc = std::fs::read_to_string(other.join("tokenizer_config.json")).unwrap();
     tc.push('\n');
     std::fs::write(other.join("tokenizer_config.json"), tc).unwrap();
-    let run_cfg = dir.path().join("cut/config.toml");
-    let text = std::fs::read_to_string(&run_cfg).unwrap();
-    let fixture_text = fixture.display().to_string();
-    assert!(text.contains(&fixture_text), "{text}");
-    std::fs::write(
-        &run_cfg,
-        text.replace(&fixture_text, &other.display().to_string()),
-    )
-    .unwrap();
+    // The run's config and the checkpoint's own copy (which export reads) name it.
+    for cfg in ["cut/config.toml", "cut/checkpoints/round-00008/config.toml"] {
+        let run_cfg = dir.path().join(cfg);
+        let text = std::fs::read_to_string(&run_cfg).unwrap();
+        let fixture_text = fixture.display().to_string();
+        assert!(text.contains(&fixture_text), "{text}");
+        std::fs::write(
+            &run_cfg,
+            text.replace(&fixture_text, &other.display().to_string()),
+        )
+        .unwrap();
+    }
     let o = steprl(&[
         "export",
         dir.path().join("cut").to_str().unwrap(),
@@ -912,4 +917,17 @@ fn a_run_from_a_relative_config_path_resumes_and_evaluates() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
+    // Each checkpoint keeps the config it was written under: eval reads it there.
+    let latest = std::fs::read_to_string(run.join("latest")).unwrap();
+    let ckpt = run.join("checkpoints").join(latest.trim());
+    assert_eq!(
+        std::fs::read_to_string(ckpt.join("config.toml")).unwrap(),
+        std::fs::read_to_string(run.join("config.toml")).unwrap()
+    );
+    std::fs::rename(run.join("config.toml"), dir.path().join("moved.toml")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_steprl"))
+        .args(["eval", ckpt.to_str().unwrap(), "--episodes", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

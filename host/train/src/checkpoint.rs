@@ -87,8 +87,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// Save a checkpoint for `state` under `out` and point `latest` at it.
-pub fn save(out: &Path, state: &State, learner: &dyn Learner) -> Result<PathBuf, CheckpointError> {
+/// The resolved run config a checkpoint was written under (`eval` and `export` read it
+/// from the checkpoint itself).
+pub const CONFIG: &str = "config.toml";
+
+/// Save a checkpoint for `state` (trained under the resolved config `config`) under
+/// `out` and point `latest` at it.
+pub fn save(
+    out: &Path,
+    state: &State,
+    learner: &dyn Learner,
+    config: &str,
+) -> Result<PathBuf, CheckpointError> {
     let root = out.join("checkpoints");
     fs::create_dir_all(&root).map_err(io(&root))?;
     let name = format!("round-{:05}", state.next_round);
@@ -100,6 +110,7 @@ pub fn save(out: &Path, state: &State, learner: &dyn Learner) -> Result<PathBuf,
     fs::create_dir_all(&partial).map_err(io(&partial))?;
     learner.save(&partial)?;
     steprl_core::failpoint::hit("checkpoint.partial");
+    write_atomic(&partial.join(CONFIG), config.as_bytes())?;
     let json = serde_json::to_vec_pretty(state).expect("state serializes");
     write_atomic(&partial.join("state.json"), &json)?;
     let sums = serde_json::to_vec_pretty(&checksums(&partial)?).expect("checksums serialize");

@@ -1017,6 +1017,7 @@ impl Trainer {
             &self.out,
             &self.state,
             self.learner.as_ref(),
+            &self.cfg.to_toml(),
         )?)
     }
 

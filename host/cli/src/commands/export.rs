@@ -6,12 +6,12 @@ use steprl_learner::PolicyKind;
 use steprl_learner::lm_base::{model_sha256, trained_changes};
 use steprl_train::RunConfig;
 
-use super::train::run_and_checkpoint;
+use super::train::{checkpoint_config, run_and_checkpoint};
 use crate::args::ExportArgs;
 
 pub fn export(a: &ExportArgs) -> anyhow::Result<bool> {
     let (run_dir, checkpoint) = run_and_checkpoint(&a.checkpoint)?;
-    let config = run_dir.join("config.toml");
+    let config = checkpoint_config(&run_dir, &checkpoint);
     let cfg = RunConfig::load(&config)?;
     if cfg.policy.kind != PolicyKind::Lm {
         bail!(

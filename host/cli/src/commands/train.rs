@@ -506,9 +506,20 @@ pub(super) fn run_and_checkpoint(path: &Path) -> anyhow::Result<(PathBuf, PathBu
     }
 }
 
+/// The resolved config checkpoint `checkpoint` was written under: its own copy, or for a
+/// checkpoint written before checkpoints kept one, the run directory's.
+pub(super) fn checkpoint_config(run_dir: &Path, checkpoint: &Path) -> PathBuf {
+    let own = checkpoint.join(steprl_train::checkpoint::CONFIG);
+    if own.is_file() {
+        own
+    } else {
+        run_dir.join("config.toml")
+    }
+}
+
 pub(super) async fn eval(sandbox: &Sandbox, args: &EvalArgs) -> anyhow::Result<bool> {
     let (run_dir, checkpoint) = run_and_checkpoint(&args.checkpoint)?;
-    let mut cfg = RunConfig::load(&run_dir.join("config.toml"))?;
+    let mut cfg = RunConfig::load(&checkpoint_config(&run_dir, &checkpoint))?;
     cfg.eval.episodes = args.episodes;
     cfg.eval.greedy = args.greedy;
     let backend = device(args.backend)?;
