@@ -503,6 +503,24 @@ fn check_replay_and_train(suite: &str, demos: &mut std::process::Command) {
     assert!(o.status.success(), "{suite}:\n{out}\n{err}");
     assert!(out.contains("20 tasks"), "{out}");
     assert!(out.contains("60 of 60 judged a success"), "{out}");
+    // Known solutions exercised the success path: no note says otherwise.
+    assert!(!out.contains("was not exercised"), "{out}");
+    // Without them, a random policy that never succeeds gets the note.
+    let o = steprl(&[
+        "plugin",
+        "check",
+        env.to_str().unwrap(),
+        "--with",
+        checker.to_str().unwrap(),
+        "--episodes",
+        "1",
+    ]);
+    let (out, _) = text(&o);
+    assert_eq!(
+        out.contains(", 0 random-policy successes"),
+        out.contains("the checker's success path was not exercised"),
+        "{out}"
+    );
     // One JSON object per line.
     let o = steprl(&["tasks", env.to_str().unwrap(), "--json"]);
     let levels: std::collections::BTreeSet<u64> = String::from_utf8_lossy(&o.stdout)

@@ -266,7 +266,7 @@ async fn check_env(
         progress(global.verbose),
     )
     .await;
-    print_env_report(env.info(), &report, args.all_tasks);
+    print_env_report(env.info(), &report, args);
     let mut violations = report.violations;
     if let Some(file) = &args.demos {
         let Some(c) = checker.as_mut() else {
@@ -302,7 +302,8 @@ async fn replay_demos(
     Ok(r.violations)
 }
 
-fn print_env_report(info: &EnvInfo, r: &EnvReport, all_tasks: bool) {
+fn print_env_report(info: &EnvInfo, r: &EnvReport, args: &CheckArgs) {
+    let all_tasks = args.all_tasks;
     let has_checker = r.tasks.iter().any(|t| t.successes.is_some());
     let mut header = vec![
         "task",
@@ -359,7 +360,12 @@ fn print_env_report(info: &EnvInfo, r: &EnvReport, all_tasks: bool) {
             "{live} of them declare themselves not replayable (a live VM or emulator): their replays were checked to run and keep to the spaces, not to match"
         );
     }
-    if has_checker && episodes > 0 && r.tasks.iter().filter_map(|t| t.successes).sum::<u32>() == 0 {
+    // Known solutions exercise the success path when given (--demos, reported next).
+    if has_checker
+        && episodes > 0
+        && args.demos.is_none()
+        && r.tasks.iter().filter_map(|t| t.successes).sum::<u32>() == 0
+    {
         println!(
             "note: no random-policy episode succeeded, so the checker's success path was not exercised; pass known solutions with --demos FILE (or play one with `steprl play ENV --task ID --actions FILE --checker CHECKER`)"
         );
@@ -422,7 +428,7 @@ async fn check_checker(
             progress(global.verbose),
         )
         .await;
-        print_env_report(env.info(), &report, args.all_tasks);
+        print_env_report(env.info(), &report, args);
         violations.extend(report.violations);
         if let Some(file) = &args.demos {
             violations.extend(replay_demos(&env, &mut checker, file).await?);
