@@ -300,13 +300,11 @@ async fn run_fresh(
     let out = out.to_owned();
     show_progress(&mut trainer);
     println!("run directory: {}", out.display());
+    // The settings once: the table of what matters; every key is in the saved file.
     println!(
-        "resolved config (saved as {}):",
+        "resolved config (every setting, defaults filled in): {}",
         out.join("config.toml").display()
     );
-    for line in cfg.to_toml().lines() {
-        println!("  {line}");
-    }
     print!("{}", hyperparameters(&cfg, &trainer, backend));
     let before = evaluate(&mut trainer, "before training").await;
     if let Some(h) = evaluate_heldout(&mut trainer, "before training").await {
