@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use steprl_core::seeds::stream;
 use steprl_core::{PlanRequest, SplitMix, TaskStat};
 
 /// Resampling settings. The paper does not give s0 or κ; the defaults are
@@ -83,7 +84,7 @@ pub fn plan(
         .copied()
         .filter(|t| t.smoothed_rate.is_some_and(|s| s > 0.0 && s < params.s0))
         .collect();
-    let mut rng = SplitMix::new(request.seed, (1u64 << 40) + u64::from(round));
+    let mut rng = SplitMix::new(request.seed, stream::STEP_PLAN + u64::from(round));
     let mut out = Vec::with_capacity(b * n);
     for i in pass(round, tasks.len(), b, request.seed) {
         let task = tasks[i];

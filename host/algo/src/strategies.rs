@@ -8,6 +8,7 @@
 //! moving, near 0 once it has settled, at 0 or at 1.
 
 use serde::{Deserialize, Serialize};
+use steprl_core::seeds::stream;
 use steprl_core::{PlanRequest, SplitMix, TaskStat};
 
 /// Learning-progress settings.
@@ -44,7 +45,7 @@ pub fn progress_plan(
 ) -> Vec<String> {
     let mut tasks: Vec<&TaskStat> = stats.iter().collect();
     tasks.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut rng = SplitMix::new(request.seed, (2u64 << 40) + u64::from(round));
+    let mut rng = SplitMix::new(request.seed, stream::STRATEGY_PLAN + u64::from(round));
     let (mut unseen, mut seen): (Vec<&TaskStat>, Vec<&TaskStat>) =
         tasks.into_iter().partition(|t| t.smoothed_rate.is_none());
     rng.shuffle(&mut unseen);

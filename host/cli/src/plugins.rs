@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use steprl_core::seeds::{self, PluginRole};
 use steprl_core::{Environment, RewardChecker, scorable};
 use steprl_sandbox::{
     DirGrant, Grants, Limits, PluginKind, PluginOptions, Sandbox, WasmEnvironment, WasmResampler,
@@ -27,11 +28,11 @@ pub fn limits(l: &LimitsSection) -> Limits {
     }
 }
 
-/// Plugin options for one `[section]`; `salt` gives each plugin its own seed.
-pub fn options(cfg: &RunConfig, section: &PluginSection, salt: u64) -> PluginOptions {
+/// Plugin options for one `[section]`; `role` gives each plugin its own seed.
+pub fn options(cfg: &RunConfig, section: &PluginSection, role: PluginRole) -> PluginOptions {
     PluginOptions {
         config_json: RunConfig::plugin_json(section),
-        seed: cfg.seed ^ salt,
+        seed: seeds::plugin(cfg.seed, role),
         limits: limits(&cfg.limits),
         grants: grants(&section.grants),
     }
@@ -90,7 +91,7 @@ pub async fn plugins(
         .context("loading [env] plugin")?;
     env.expect_kind(PluginKind::Environment)
         .context("[env] plugin")?;
-    let env = WasmEnvironment::new(sandbox, &env, options(cfg, &cfg.env, 1)).await?;
+    let env = WasmEnvironment::new(sandbox, &env, options(cfg, &cfg.env, PluginRole::Env)).await?;
     let checker_path = checker_override.unwrap_or(&cfg.checker.plugin);
     let checker = sandbox
         .load(&resolve(checker_path)?)
@@ -98,8 +99,12 @@ pub async fn plugins(
     checker
         .expect_kind(PluginKind::RewardChecker)
         .context("[checker] plugin")?;
-    let mut checker =
-        WasmRewardChecker::new(sandbox, &checker, options(cfg, &cfg.checker, 2)).await?;
+    let mut checker = WasmRewardChecker::new(
+        sandbox,
+        &checker,
+        options(cfg, &cfg.checker, PluginRole::Checker),
+    )
+    .await?;
     let env = scorable(Arc::new(env), &mut checker).await;
     let resampler = sandbox
         .load(&resolve(&cfg.resampler.plugin)?)
@@ -107,11 +112,26 @@ pub async fn plugins(
     resampler
         .expect_kind(PluginKind::Resampler)
         .context("[resampler] plugin")?;
-    let resampler =
-        WasmResampler::new(sandbox, &resampler, options(cfg, &cfg.resampler, 3)).await?;
+    let resampler = WasmResampler::new(
+        sandbox,
+        &resampler,
+        options(cfg, &cfg.resampler, PluginRole::Resampler),
+    )
+    .await?;
     Ok(Plugins {
         env,
         checker: Box::new(checker),
         resampler: Box::new(resampler),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config without `[limits]` runs plugins under exactly the sandbox's defaults.
+    #[test]
+    fn the_default_limits_table_gives_the_sandbox_defaults() {
+        assert_eq!(limits(&LimitsSection::default()), Limits::default());
+    }
 }

@@ -6,10 +6,12 @@
 pub mod error;
 pub mod failpoint;
 pub mod learner;
+pub mod limits;
 pub mod plugin;
 pub mod policy;
 pub mod rng;
 pub mod scorable;
+pub mod seeds;
 pub mod types;
 pub mod validate;
 
@@ -22,6 +24,6 @@ pub use policy::{
 };
 pub use rng::SplitMix;
 pub use types::{
-    Action, ActionSpec, EnvInfo, Image, ImageShape, Observation, ObservationParts, ObservationSpec,
-    PlanRequest, StepResult, TaskInfo, TaskStat, TrajectorySummary, Verdict,
+    Action, ActionSpec, Demo, EnvInfo, Image, ImageShape, Observation, ObservationParts,
+    ObservationSpec, PlanRequest, StepResult, TaskInfo, TaskStat, TrajectorySummary, Verdict,
 };

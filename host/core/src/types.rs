@@ -423,3 +423,17 @@ mod tests {
         }
     }
 }
+
+/// One demonstration: a task, the environment seed and the actions an oracle took (one
+/// JSON line of a demonstration file; `steprl play --record` writes them, the warm
+/// start and `steprl plugin check --demos` replay them).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Demo {
+    /// Task id.
+    pub task: String,
+    /// Environment seed.
+    pub seed: u64,
+    /// Actions: labels, discrete indices, or `text: ...`.
+    pub actions: Vec<String>,
+}

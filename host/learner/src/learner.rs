@@ -7,6 +7,7 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
+use steprl_core::seeds::stream;
 use steprl_core::{
     Candidates, Decision, Learner, Observation, ObservationParts, Policy, Sampling, SaveError,
     SplitMix, State, StepSample, UpdateStats, View, action_mask, discrete_decisions,
@@ -132,7 +133,7 @@ impl NetLearner {
             return stats;
         }
         self.inference = None;
-        let mut rng = SplitMix::new(seed, 0xba7c);
+        let mut rng = SplitMix::new(seed, stream::MINIBATCH);
         let mut order: Vec<usize> = (0..samples.len()).collect();
         let reference = (self.ppo.kl_coef > 0.0).then_some(&self.reference);
         let mut model = self.model.clone();
@@ -316,7 +317,7 @@ impl Learner for NetLearner {
 
     fn imitate(&mut self, samples: &[StepSample], epochs: u32, lr: f64, seed: u64) -> (f32, f32) {
         let mut adam = Adam::new(AdamConfig::default());
-        let mut rng = SplitMix::new(seed, 0xbc);
+        let mut rng = SplitMix::new(seed, stream::IMITATION);
         let mut order: Vec<usize> = (0..samples.len()).collect();
         let mut model = self.model.clone();
         let (mut first, mut last) = (0.0, 0.0);

@@ -10,6 +10,7 @@ use std::path::Path;
 use burn::module::{Lora, Module, ModuleMapper, ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use sha2::{Digest, Sha256};
+use steprl_core::seeds::stream;
 use steprl_core::{Observation, ObservationParts, SaveError, SplitMix, StepSample, UpdateStats};
 use steprl_lm::export::Change;
 use steprl_lm::weights::HostTensor;
@@ -192,7 +193,7 @@ impl LoraLm {
                 .clone()
                 .apply_lora(Lora::new(lora.rank, lora.alpha).set_param_group(group));
             let net = net.map(&mut SeededLora {
-                rng: SplitMix::new(seed, 0x10a),
+                rng: SplitMix::new(seed, stream::LM_CANDIDATES),
                 std: 1.0 / lora.rank as f64,
                 path: Vec::new(),
             });
@@ -332,7 +333,7 @@ impl LoraLm {
     pub fn seed_dropout(&self, seed: u64) {
         self.lm
             .net
-            .seed_lora_dropout(SplitMix::new(seed, 0xd409).next_u64());
+            .seed_lora_dropout(SplitMix::new(seed, stream::LORA_DROPOUT).next_u64());
     }
 
     /// Write `lora.safetensors` (the adapter factors), `adam.bin` and `base.json` (the
@@ -420,7 +421,7 @@ pub(crate) trait LoraTraining {
         }
         let ppo = *self.ppo();
         self.lora_mut().seed_dropout(seed);
-        let mut rng = SplitMix::new(seed, 0xba7c);
+        let mut rng = SplitMix::new(seed, stream::MINIBATCH);
         for _ in 0..ppo.epochs {
             rng.shuffle(&mut order);
             for idx in order.chunks(ppo.minibatch) {
@@ -451,7 +452,7 @@ pub(crate) trait LoraTraining {
         let ppo = *self.ppo();
         let mut adam = Adam::new(AdamConfig::default());
         self.lora_mut().seed_dropout(seed ^ 0xbc);
-        let mut rng = SplitMix::new(seed, 0xbc);
+        let mut rng = SplitMix::new(seed, stream::IMITATION);
         let (mut first, mut last) = (0.0, 0.0);
         for epoch in 0..epochs {
             rng.shuffle(&mut order);

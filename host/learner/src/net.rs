@@ -13,6 +13,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use steprl_core::SplitMix;
+use steprl_core::seeds::stream;
 
 /// Which network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,7 +246,7 @@ impl PolicyConfig {
             }),
         };
         net.map(&mut SeededInit {
-            rng: SplitMix::new(seed, 0x1417),
+            rng: SplitMix::new(seed, stream::NET_CANDIDATES),
             path: Vec::new(),
         })
     }

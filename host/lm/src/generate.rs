@@ -7,6 +7,7 @@ use std::time::Instant;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::Serialize;
 use steprl_core::SplitMix;
+use steprl_core::seeds::stream;
 
 use crate::error::{LmError, Result};
 use crate::load::LanguageModel;
@@ -184,7 +185,7 @@ impl LanguageModel {
                 "temperature must be > 0 and top-p in (0, 1]; got temperature {temperature}, top-p {top_p}"
             )));
         }
-        let mut rng = SplitMix::new(opts.seed, 0x6e6e);
+        let mut rng = SplitMix::new(opts.seed, stream::GENERATION);
         let mut cache = KvCache::new();
         let t0 = Instant::now();
         let logits = self.row(

@@ -85,7 +85,9 @@ impl HostState {
         b.stdout(LogSink::new(plugin.clone(), Stream::Stdout, budget.clone()))
             .stderr(LogSink::new(plugin.clone(), Stream::Stderr, budget.clone()))
             .secure_random(StdRng::seed_from_u64(seed))
-            .insecure_random(StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15))
+            .insecure_random(StdRng::seed_from_u64(steprl_core::seeds::insecure_random(
+                seed,
+            )))
             .insecure_random_seed(u128::from(seed))
             .allow_tcp(false)
             .allow_udp(false)

@@ -25,13 +25,14 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        use steprl_core::limits as d;
         Limits {
-            init: Duration::from_secs(60),
-            env_reset: Duration::from_secs(30),
-            env_step: Duration::from_secs(5),
-            check: Duration::from_secs(30),
-            plan: Duration::from_secs(10),
-            memory_bytes: 256 * 1024 * 1024,
+            init: Duration::from_millis(d::INIT_MS),
+            env_reset: Duration::from_millis(d::ENV_RESET_MS),
+            env_step: Duration::from_millis(d::ENV_STEP_MS),
+            check: Duration::from_millis(d::CHECK_MS),
+            plan: Duration::from_millis(d::PLAN_MS),
+            memory_bytes: d::MEMORY_MIB * 1024 * 1024,
             fuel_per_call: None,
         }
     }

@@ -334,13 +334,14 @@ pub struct LimitsSection {
 
 impl Default for LimitsSection {
     fn default() -> Self {
+        use steprl_core::limits as d;
         LimitsSection {
-            init_ms: 60_000,
-            env_reset_ms: 30_000,
-            env_step_ms: 5_000,
-            check_ms: 30_000,
-            plan_ms: 10_000,
-            memory_mib: 256,
+            init_ms: d::INIT_MS,
+            env_reset_ms: d::ENV_RESET_MS,
+            env_step_ms: d::ENV_STEP_MS,
+            check_ms: d::CHECK_MS,
+            plan_ms: d::PLAN_MS,
+            memory_mib: d::MEMORY_MIB,
         }
     }
 }

@@ -6,20 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use steprl_core::{Environment, ObservationParts, Policy, Transition};
 
-/// One demonstration.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Demo {
-    /// Task id.
-    pub task: String,
-    /// Environment seed.
-    pub seed: u64,
-    /// Actions: labels, discrete indices, or `text: ...`.
-    pub actions: Vec<String>,
-}
+pub use steprl_core::Demo;
 
 /// Why demonstrations could not be used.
 #[derive(Debug, thiserror::Error)]
