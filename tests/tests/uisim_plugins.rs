@@ -1,7 +1,7 @@
 //! The built uisim plugins through the sandbox: conformance, reference solutions judged
 //! by the checker plugin, independence of concurrent episodes, config errors.
 
-use steprl::conformance::{EnvCheck, check_environment};
+use steprl_conformance::{EnvCheck, check_environment};
 use steprl_core::{Action, CallError, Environment, GuestError, ObservationParts};
 use steprl_sandbox::{LoadError, PluginOptions, WasmEnvironment, WasmRewardChecker};
 use steprl_tests::{load, play_and_judge, sandbox};
@@ -196,4 +196,22 @@ async fn plugin_config_errors_name_the_key() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("unknown key `strict`"), "{err}");
+}
+
+/// Shutting an environment down (`lifecycle.shutdown`, which every SDK environment
+/// exports) reuses the instance that read the tasks at load: it starts no new instance,
+/// so no `init` runs again at the end of every command.
+#[tokio::test]
+async fn shutdown_reuses_the_load_instance_and_starts_no_new_one() {
+    let (env, _) = env_and_checker().await;
+    assert_eq!(env.instances_started(), 1, "the load probe");
+    env.shutdown().await.unwrap();
+    env.shutdown().await.unwrap();
+    assert_eq!(env.instances_started(), 1);
+    let _lane = env.instance().await.unwrap();
+    assert_eq!(
+        env.instances_started(),
+        2,
+        "a lane is an instance of its own"
+    );
 }

@@ -1,50 +1,24 @@
 //! Reward-checker plugins: `steprl_core::RewardChecker` over the `reward-checker` world.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use steprl_core::{CallError, RewardChecker, TaskInfo, TrajectorySummary, Verdict};
-use wasmtime::Store;
-use wasmtime::component::InstancePre;
 
 use crate::bindings::v0_1_0::reward_checker::{RewardChecker as Bindings, RewardCheckerPre};
 use crate::bindings::v0_1_0::types as wit;
 use crate::error::LoadError;
-use crate::host::{Clocks, HostState};
+use crate::kind::PluginKind;
 use crate::limits::Call;
-use crate::plugin::{Guarded, LoadedPlugin, PluginKind, PluginOptions, Shared, World};
+use crate::loaded::LoadedPlugin;
+use crate::plugin::{Guarded, PluginOptions, single_interface_world};
 use crate::sandbox::Sandbox;
 
-pub(crate) struct CheckerWorld;
-
-impl World for CheckerWorld {
-    type Bindings = Bindings;
-    type Pre = RewardCheckerPre<HostState>;
-    const KIND: PluginKind = PluginKind::RewardChecker;
-    const CLOCKS: Clocks = Clocks::Virtual;
-
-    fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
-        RewardCheckerPre::new(pre)
-    }
-
-    async fn instantiate(
-        pre: &Self::Pre,
-        store: &mut Store<HostState>,
-    ) -> wasmtime::Result<Bindings> {
-        pre.instantiate_async(store).await
-    }
-
-    async fn init(
-        b: &Bindings,
-        store: &mut Store<HostState>,
-        config_json: &str,
-    ) -> wasmtime::Result<Result<(), steprl_core::GuestError>> {
-        Ok(b.steprl_plugin_check()
-            .call_init(store, config_json)
-            .await?
-            .map_err(Into::into))
-    }
-}
+single_interface_world!(
+    CheckerWorld,
+    Bindings,
+    RewardCheckerPre,
+    PluginKind::RewardChecker,
+    steprl_plugin_check
+);
 
 /// A reward-checker plugin instance (re-created after a trap).
 pub struct WasmRewardChecker {
@@ -58,10 +32,9 @@ impl WasmRewardChecker {
         plugin: &LoadedPlugin,
         options: PluginOptions,
     ) -> Result<Self, LoadError> {
-        let shared = Arc::new(Shared::<CheckerWorld>::new(sandbox, plugin, options)?);
-        let mut guarded = Guarded::new(shared, 0);
-        guarded.live().await?;
-        Ok(WasmRewardChecker { guarded })
+        Ok(WasmRewardChecker {
+            guarded: Guarded::load(sandbox, plugin, options).await?,
+        })
     }
 }
 
@@ -79,15 +52,14 @@ impl RewardChecker for WasmRewardChecker {
     ) -> Result<Verdict, CallError> {
         let task = wit::TaskInfo::from(task);
         let trajectory = wit::TrajectorySummary::from(trajectory);
-        let live = self.guarded.begin(Call::Check).await?;
-        let out = live
-            .bindings
-            .steprl_plugin_check()
-            .call_check(&mut live.store, &task, &trajectory, final_state)
-            .await;
         let v = self
             .guarded
-            .finish(Call::Check, out.map(|r| r.map_err(Into::into)))?;
+            .call(Call::Check, async |b: &Bindings, store| {
+                let r = b.steprl_plugin_check();
+                let out = r.call_check(store, &task, &trajectory, final_state).await?;
+                Ok(out.map_err(Into::into))
+            })
+            .await?;
         Ok(v.into())
     }
 }

@@ -17,8 +17,10 @@ use crate::bindings::v0_1_0::environment::{Environment as Bindings, EnvironmentP
 use crate::bindings::v0_1_0::types as wit;
 use crate::error::LoadError;
 use crate::host::{Clocks, HostState};
+use crate::kind::PluginKind;
 use crate::limits::Call;
-use crate::plugin::{Guarded, LoadedPlugin, PluginKind, PluginOptions, Shared, World};
+use crate::loaded::LoadedPlugin;
+use crate::plugin::{Guarded, PluginOptions, Shared, World};
 use crate::sandbox::Sandbox;
 
 pub(crate) struct EnvWorld;
@@ -93,8 +95,10 @@ pub struct WasmEnvironment {
     shared: Arc<Shared<EnvWorld>>,
     info: EnvInfo,
     next_index: AtomicU64,
-    /// Whether the component exports `lifecycle`.
-    lifecycle: bool,
+    /// The instance that read the tasks and spaces, kept for `lifecycle.shutdown` when
+    /// the component exports it (so shutting down starts no new instance); `None` when
+    /// it does not.
+    lifecycle: Option<tokio::sync::Mutex<Guarded<EnvWorld>>>,
 }
 
 impl WasmEnvironment {
@@ -108,15 +112,22 @@ impl WasmEnvironment {
         let shared = Arc::new(Shared::<EnvWorld>::new(sandbox, plugin, options)?);
         let mut probe = Guarded::new(shared.clone(), u64::MAX);
         let info = read_info(&mut probe).await?;
+        let lifecycle = plugin
+            .exports
+            .iter()
+            .any(|e| e.name.starts_with(&format!("{LIFECYCLE}#")));
         Ok(WasmEnvironment {
             shared,
             info,
             next_index: AtomicU64::new(0),
-            lifecycle: plugin
-                .exports
-                .iter()
-                .any(|e| e.name.starts_with(&format!("{LIFECYCLE}#"))),
+            lifecycle: lifecycle.then(|| tokio::sync::Mutex::new(probe)),
         })
+    }
+
+    /// How many instances of the component have been started so far (each ran `init`),
+    /// the one that read the tasks at load included.
+    pub fn instances_started(&self) -> u64 {
+        self.shared.started.load(Ordering::Relaxed)
     }
 
     /// A concrete instance (the trait object form is [`Environment::instantiate`]).
@@ -133,19 +144,21 @@ impl WasmEnvironment {
 }
 
 async fn read_info(g: &mut Guarded<EnvWorld>) -> Result<EnvInfo, CallError> {
-    let live = g.begin(Call::Tasks).await?;
-    let out = live.bindings.env().call_tasks(&mut live.store).await;
-    let tasks = g.finish(Call::Tasks, out.map(Ok))?;
-    let live = g.begin(Call::ObservationSpace).await?;
-    let out = live
-        .bindings
-        .env()
-        .call_observation_space(&mut live.store)
-        .await;
-    let observation = g.finish(Call::ObservationSpace, out.map(Ok))?;
-    let live = g.begin(Call::ActionSpace).await?;
-    let out = live.bindings.env().call_action_space(&mut live.store).await;
-    let action = g.finish(Call::ActionSpace, out.map(Ok))?;
+    let tasks = g
+        .call(Call::Tasks, async |b: &EnvBindings, store| {
+            b.env().call_tasks(store).await.map(Ok)
+        })
+        .await?;
+    let observation = g
+        .call(Call::ObservationSpace, async |b: &EnvBindings, store| {
+            b.env().call_observation_space(store).await.map(Ok)
+        })
+        .await?;
+    let action = g
+        .call(Call::ActionSpace, async |b: &EnvBindings, store| {
+            b.env().call_action_space(store).await.map(Ok)
+        })
+        .await?;
     Ok(EnvInfo::new(
         tasks.into_iter().map(Into::into).collect(),
         observation.into(),
@@ -167,23 +180,20 @@ impl Environment for WasmEnvironment {
         Ok(Box::new(self.instance().await?))
     }
 
-    /// Calls `lifecycle.shutdown` on a fresh instance when the component exports it.
+    /// Calls `lifecycle.shutdown` when the component exports it, on the instance that
+    /// read the tasks at load (a new one only if that instance was lost to a trap).
     async fn shutdown(&self) -> Result<(), CallError> {
-        if !self.lifecycle {
+        let Some(probe) = &self.lifecycle else {
             return Ok(());
-        }
-        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
-        let mut guarded = Guarded::new(self.shared.clone(), index);
-        let live = guarded.begin(Call::Shutdown).await?;
-        let func = live
-            .bindings
-            .shutdown
-            .expect("the component exports lifecycle");
-        let out = func
-            .call_async(&mut live.store, ())
+        };
+        let mut guarded = probe.lock().await;
+        guarded
+            .call(Call::Shutdown, async |b: &EnvBindings, store| {
+                let func = b.shutdown.expect("the component exports lifecycle");
+                let (out,) = func.call_async(store, ()).await?;
+                Ok(out.map_err(Into::into))
+            })
             .await
-            .map(|(r,)| r.map_err(Into::into));
-        guarded.finish(Call::Shutdown, out)
     }
 }
 
@@ -220,21 +230,15 @@ impl EnvInstance for WasmEnvInstance {
         seed: u64,
         parts: ObservationParts,
     ) -> Result<EpisodeId, CallError> {
-        let live = self.guarded.begin(Call::Start).await?;
-        let out = live
-            .bindings
-            .env()
-            .episode()
-            .call_start(
-                &mut live.store,
-                task_id,
-                seed,
-                wit::ObservationParts::from(parts),
-            )
-            .await;
+        let parts = wit::ObservationParts::from(parts);
         let res = self
             .guarded
-            .finish(Call::Start, out.map(|r| r.map_err(Into::into)))?;
+            .call(Call::Start, async |b: &EnvBindings, store| {
+                let e = b.env().episode();
+                let out = e.call_start(store, task_id, seed, parts).await?;
+                Ok(out.map_err(Into::into))
+            })
+            .await?;
         let id = self.next_episode;
         self.next_episode += 1;
         self.episodes.insert(id, (self.guarded.generation, res));
@@ -243,45 +247,37 @@ impl EnvInstance for WasmEnvInstance {
 
     async fn reset(&mut self, episode: EpisodeId) -> Result<Observation, CallError> {
         let res = self.resource(episode)?;
-        let live = self.guarded.begin(Call::Reset).await?;
-        let out = live
-            .bindings
-            .env()
-            .episode()
-            .call_reset(&mut live.store, res)
-            .await;
         let obs = self
             .guarded
-            .finish(Call::Reset, out.map(|r| r.map_err(Into::into)))?;
+            .call(Call::Reset, async |b: &EnvBindings, store| {
+                let out = b.env().episode().call_reset(store, res).await?;
+                Ok(out.map_err(Into::into))
+            })
+            .await?;
         Ok(obs.into())
     }
 
     async fn step(&mut self, episode: EpisodeId, action: &Action) -> Result<StepResult, CallError> {
         let res = self.resource(episode)?;
-        let live = self.guarded.begin(Call::Step).await?;
-        let out = live
-            .bindings
-            .env()
-            .episode()
-            .call_step(&mut live.store, res, &wit::Action::from(action))
-            .await;
+        let action = wit::Action::from(action);
         let r = self
             .guarded
-            .finish(Call::Step, out.map(|r| r.map_err(Into::into)))?;
+            .call(Call::Step, async |b: &EnvBindings, store| {
+                let out = b.env().episode().call_step(store, res, &action).await?;
+                Ok(out.map_err(Into::into))
+            })
+            .await?;
         Ok(r.into())
     }
 
     async fn final_state(&mut self, episode: EpisodeId) -> Result<String, CallError> {
         let res = self.resource(episode)?;
-        let live = self.guarded.begin(Call::FinalState).await?;
-        let out = live
-            .bindings
-            .env()
-            .episode()
-            .call_final_state(&mut live.store, res)
-            .await;
         self.guarded
-            .finish(Call::FinalState, out.map(|r| r.map_err(Into::into)))
+            .call(Call::FinalState, async |b: &EnvBindings, store| {
+                let out = b.env().episode().call_final_state(store, res).await?;
+                Ok(out.map_err(Into::into))
+            })
+            .await
     }
 
     async fn close(&mut self, episode: EpisodeId) {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use steprl_core::CallError;
 
-use crate::plugin::PluginKind;
+use crate::kind::PluginKind;
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]

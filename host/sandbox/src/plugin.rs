@@ -1,239 +1,20 @@
-//! What a loaded plugin is (kind, exports, compiled component), the options it runs
-//! with, and the guarded instance every plugin kind shares: deadlines, fuel, memory
-//! cap, and re-creation after a trap.
+//! The options a plugin runs with, and the guarded instance every plugin kind shares:
+//! deadlines, fuel, memory cap, and re-creation after a trap.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use steprl_core::{CallError, TrapKind};
-use wasmtime::component::types::{ComponentItem, Type};
-use wasmtime::component::{Component, InstancePre};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::component::InstancePre;
+use wasmtime::{Store, Trap};
 
 use crate::error::LoadError;
 use crate::grants::Grants;
 use crate::host::{Clocks, HostState};
+use crate::kind::PluginKind;
 use crate::limits::{Call, Limits};
+use crate::loaded::LoadedPlugin;
 use crate::sandbox::Sandbox;
 use crate::trap_log::TrapLog;
-
-/// The three plugin kinds, one WIT world each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PluginKind {
-    /// World `environment`, exports `steprl:plugin/env`.
-    Environment,
-    /// World `reward-checker`, exports `steprl:plugin/check`.
-    RewardChecker,
-    /// World `resampler`, exports `steprl:plugin/resample`.
-    Resampler,
-}
-
-impl PluginKind {
-    /// The WIT world name.
-    pub fn world(self) -> &'static str {
-        match self {
-            PluginKind::Environment => "environment",
-            PluginKind::RewardChecker => "reward-checker",
-            PluginKind::Resampler => "resampler",
-        }
-    }
-
-    /// The exported interface's name without package or version.
-    fn interface(self) -> &'static str {
-        match self {
-            PluginKind::Environment => "env",
-            PluginKind::RewardChecker => "check",
-            PluginKind::Resampler => "resample",
-        }
-    }
-
-    /// Classify a component by its exports; also lists them for `inspect`.
-    pub(crate) fn detect(
-        engine: &Engine,
-        component: &Component,
-        path: &Path,
-    ) -> Result<(PluginKind, Vec<ExportedItem>), LoadError> {
-        let ty = component.component_type();
-        let mut found = None;
-        let mut names = Vec::new();
-        let mut items = Vec::new();
-        for (name, ext) in ty.exports(engine) {
-            names.push(name.to_owned());
-            collect_items(engine, name, &ext.ty, &mut items);
-            let Some(rest) = name.strip_prefix("steprl:plugin/") else {
-                continue;
-            };
-            let (iface, version) = rest.split_once('@').unwrap_or((rest, ""));
-            let Some(kind) = [
-                PluginKind::Environment,
-                PluginKind::RewardChecker,
-                PluginKind::Resampler,
-            ]
-            .into_iter()
-            .find(|k| k.interface() == iface) else {
-                continue;
-            };
-            if version != crate::WIT_VERSION {
-                return Err(LoadError::UnsupportedVersion {
-                    path: path.to_owned(),
-                    found: if version.is_empty() {
-                        "(unversioned)".to_owned()
-                    } else {
-                        version.to_owned()
-                    },
-                });
-            }
-            found = Some(kind);
-        }
-        match found {
-            Some(kind) => Ok((kind, items)),
-            None => Err(LoadError::NotAPlugin {
-                path: path.to_owned(),
-                exports: names,
-            }),
-        }
-    }
-}
-
-impl fmt::Display for PluginKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PluginKind::Environment => "an environment",
-            PluginKind::RewardChecker => "a reward-checker",
-            PluginKind::Resampler => "a resampler",
-        })
-    }
-}
-
-/// Names of everything a component imports.
-pub(crate) fn imports(engine: &Engine, component: &Component) -> Vec<String> {
-    component
-        .component_type()
-        .imports(engine)
-        .map(|(name, _)| name.to_owned())
-        .collect()
-}
-
-/// One exported function or resource, for `steprl plugin inspect`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportedItem {
-    /// `interface#name`, e.g. `steprl:plugin/env@0.1.0#tasks`.
-    pub name: String,
-    /// `func(a, b) -> 1 result`, or `resource`.
-    pub signature: String,
-}
-
-fn collect_items(engine: &Engine, prefix: &str, item: &ComponentItem, out: &mut Vec<ExportedItem>) {
-    match item {
-        ComponentItem::ComponentInstance(inst) => {
-            for (name, ext) in inst.exports(engine) {
-                collect_items(engine, &format!("{prefix}#{name}"), &ext.ty, out);
-            }
-        }
-        ComponentItem::ComponentFunc(f) => {
-            let params: Vec<String> = f
-                .params()
-                .map(|(n, t)| format!("{n}: {}", type_name(&t)))
-                .collect();
-            let results: Vec<String> = f.results().map(|t| type_name(&t)).collect();
-            out.push(ExportedItem {
-                name: prefix.to_owned(),
-                signature: format!(
-                    "func({}){}",
-                    params.join(", "),
-                    if results.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" -> {}", results.join(", "))
-                    }
-                ),
-            });
-        }
-        ComponentItem::Resource(_) => out.push(ExportedItem {
-            name: prefix.to_owned(),
-            signature: "resource".to_owned(),
-        }),
-        _ => {}
-    }
-}
-
-/// A short WIT-like name of a component value type (nominal types by kind only).
-fn type_name(t: &Type) -> String {
-    match t {
-        Type::Bool => "bool".into(),
-        Type::S8 => "s8".into(),
-        Type::U8 => "u8".into(),
-        Type::S16 => "s16".into(),
-        Type::U16 => "u16".into(),
-        Type::S32 => "s32".into(),
-        Type::U32 => "u32".into(),
-        Type::S64 => "s64".into(),
-        Type::U64 => "u64".into(),
-        Type::Float32 => "f32".into(),
-        Type::Float64 => "f64".into(),
-        Type::Char => "char".into(),
-        Type::String => "string".into(),
-        Type::List(l) => format!("list<{}>", type_name(&l.ty())),
-        Type::Option(o) => format!("option<{}>", type_name(&o.ty())),
-        Type::Result(r) => format!(
-            "result<{}, …>",
-            r.ok().map(|t| type_name(&t)).unwrap_or_else(|| "_".into())
-        ),
-        Type::Record(_) => "record".into(),
-        Type::Tuple(_) => "tuple".into(),
-        Type::Variant(_) => "variant".into(),
-        Type::Enum(_) => "enum".into(),
-        Type::Flags(_) => "flags".into(),
-        Type::Own(_) => "own<resource>".into(),
-        Type::Borrow(_) => "borrow<resource>".into(),
-        other => format!("{other:?}").to_lowercase(),
-    }
-}
-
-/// A compiled, classified plugin file; instantiate it with the sandbox.
-#[derive(Clone)]
-pub struct LoadedPlugin {
-    /// Name used in logs and errors (the file stem unless overridden).
-    pub name: String,
-    /// Where it came from.
-    pub path: PathBuf,
-    /// Which world it implements.
-    pub kind: PluginKind,
-    /// Size of the `.wasm` file.
-    pub size_bytes: u64,
-    /// Time to compile, or to load from the compile cache.
-    pub compile_time: Duration,
-    /// Whether the compiled artifact came from the cache.
-    pub from_cache: bool,
-    /// Exported functions and resources.
-    pub exports: Vec<ExportedItem>,
-    /// Imported interfaces (what the plugin asks the host for).
-    pub imports: Vec<String>,
-    pub(crate) component: Component,
-}
-
-impl LoadedPlugin {
-    /// Check that the plugin is of `expected` kind.
-    pub fn expect_kind(&self, expected: PluginKind) -> Result<(), LoadError> {
-        if self.kind == expected {
-            Ok(())
-        } else {
-            Err(LoadError::WrongKind {
-                path: self.path.clone(),
-                found: self.kind,
-                expected,
-            })
-        }
-    }
-
-    /// Rename the plugin (the name appears in every log line and error).
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-}
 
 /// How one plugin runs.
 #[derive(Debug, Clone)]
@@ -292,6 +73,8 @@ pub(crate) struct Shared<W: World> {
     allowed: Arc<[String]>,
     /// Traps seen, so each distinct one's backtrace is logged once.
     traps: TrapLog,
+    /// Instances started so far (each one ran `init`).
+    pub(crate) started: std::sync::atomic::AtomicU64,
 }
 
 /// The first line of a wasm backtrace's text.
@@ -348,6 +131,7 @@ impl<W: World> Shared<W> {
             options,
             allowed: allowed.into(),
             traps: TrapLog::default(),
+            started: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -411,7 +195,60 @@ pub(crate) struct Guarded<W: World> {
     index: u64,
 }
 
+/// The [`World`] glue of a world whose bindings are one exported interface with an
+/// `init` (the reward checker's and the resampler's): `single_interface_world!(Name,
+/// Bindings, BindingsPre, kind, interface accessor)`.
+macro_rules! single_interface_world {
+    ($world:ident, $bindings:ty, $pre:ident, $kind:expr, $iface:ident) => {
+        pub(crate) struct $world;
+
+        impl $crate::plugin::World for $world {
+            type Bindings = $bindings;
+            type Pre = $pre<$crate::host::HostState>;
+            const KIND: $crate::kind::PluginKind = $kind;
+            const CLOCKS: $crate::host::Clocks = $crate::host::Clocks::Virtual;
+
+            fn pre(
+                pre: wasmtime::component::InstancePre<$crate::host::HostState>,
+            ) -> wasmtime::Result<Self::Pre> {
+                $pre::new(pre)
+            }
+
+            async fn instantiate(
+                pre: &Self::Pre,
+                store: &mut wasmtime::Store<$crate::host::HostState>,
+            ) -> wasmtime::Result<$bindings> {
+                pre.instantiate_async(store).await
+            }
+
+            async fn init(
+                b: &$bindings,
+                store: &mut wasmtime::Store<$crate::host::HostState>,
+                config_json: &str,
+            ) -> wasmtime::Result<Result<(), steprl_core::GuestError>> {
+                Ok(b.$iface()
+                    .call_init(store, config_json)
+                    .await?
+                    .map_err(Into::into))
+            }
+        }
+    };
+}
+pub(crate) use single_interface_world;
+
 impl<W: World> Guarded<W> {
+    /// Type-check `plugin` against world `W`, start its first instance and call `init`.
+    pub(crate) async fn load(
+        sandbox: &Sandbox,
+        plugin: &LoadedPlugin,
+        options: PluginOptions,
+    ) -> Result<Self, LoadError> {
+        let shared = Arc::new(Shared::<W>::new(sandbox, plugin, options)?);
+        let mut guarded = Guarded::new(shared, 0);
+        guarded.live().await?;
+        Ok(guarded)
+    }
+
     pub(crate) fn new(shared: Arc<Shared<W>>, index: u64) -> Self {
         Guarded {
             shared,
@@ -437,7 +274,11 @@ impl<W: World> Guarded<W> {
 
     async fn create(&mut self) -> Result<Live<W>, CallError> {
         let shared = &self.shared;
-        let seed = mix(shared.options.seed, self.index, u64::from(self.generation));
+        let seed = steprl_core::seeds::instance(
+            shared.options.seed,
+            self.index,
+            u64::from(self.generation),
+        );
         let state = HostState::new(
             shared.name.clone(),
             seed,
@@ -456,6 +297,9 @@ impl<W: World> Guarded<W> {
         let tick = shared.sandbox.epoch_tick();
         store.epoch_deadline_callback(move |ctx| Ok(crate::host::on_epoch(ctx.data(), tick)));
         arm(&mut store, Call::Init, shared);
+        shared
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bindings = match W::instantiate(&shared.pre, &mut store).await {
             Ok(b) => b,
             Err(e) => {
@@ -498,6 +342,22 @@ impl<W: World> Guarded<W> {
         let live = self.live().await?;
         arm(&mut live.store, call, &shared);
         Ok(live)
+    }
+
+    /// One guarded call: arm `call`'s deadline on the live instance (creating it if
+    /// needed), run `f` on its bindings and store, and turn the outcome into a
+    /// `CallError` (dropping the instance on a trap). Every world's calls go through it.
+    pub(crate) async fn call<T>(
+        &mut self,
+        call: Call,
+        f: impl AsyncFnOnce(
+            &W::Bindings,
+            &mut Store<HostState>,
+        ) -> wasmtime::Result<Result<T, steprl_core::GuestError>>,
+    ) -> Result<T, CallError> {
+        let live = self.begin(call).await?;
+        let out = f(&live.bindings, &mut live.store).await;
+        self.finish(call, out)
     }
 
     /// Turn a wasmtime outcome into a `CallError`; on any trap the instance is dropped.
@@ -549,13 +409,4 @@ fn arm<W: World>(store: &mut Store<HostState>, call: Call, shared: &Shared<W>) {
         let _ = store.set_fuel(u64::MAX);
     }
     store.data_mut().limiter.denied = false;
-}
-
-/// SplitMix64-style mixing of a run seed with instance coordinates.
-fn mix(seed: u64, a: u64, b: u64) -> u64 {
-    let mut z =
-        seed ^ a.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ b.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }

@@ -14,7 +14,7 @@ use crate::bindings::v0_1_0::log;
 use crate::cache::CompileCache;
 use crate::error::LoadError;
 use crate::host::HostState;
-use crate::plugin::{LoadedPlugin, PluginKind};
+use crate::loaded::LoadedPlugin;
 
 /// How the sandbox is set up (engine-wide settings).
 #[derive(Debug, Clone)]
@@ -190,8 +190,8 @@ impl Sandbox {
             }
         };
         let compile_time = started.elapsed();
-        let (kind, exports) = PluginKind::detect(engine, &component, path)?;
-        let imports = crate::plugin::imports(engine, &component);
+        let (kind, exports) = crate::loaded::classify(engine, &component, path)?;
+        let imports = crate::kind::imports(engine, &component);
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
