@@ -109,7 +109,8 @@ pub async fn trainer(cfg_text: &str, out: &std::path::Path) -> steprl_train::Tra
     let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
         .expect("the CPU backend")
         .device;
-    steprl_train::Trainer::new(cfg, out, plugins, &device).unwrap_or_else(|e| panic!("{e}"))
+    steprl_train::Trainer::open(steprl_train::Start::Fresh(out), cfg, plugins, &device)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Run `t` to its end, asserting that no round lost an episode to a plugin failure;

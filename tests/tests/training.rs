@@ -51,7 +51,13 @@ async fn short_step_training_beats_the_untrained_policy() {
     let out = tempfile::tempdir().unwrap();
     let device = steprl_learner::select(BackendChoice::Cpu).unwrap().device;
     let run_dir = out.path().join("run");
-    let mut t = Trainer::new(cfg.clone(), Path::new(&run_dir), plugins, &device).unwrap();
+    let mut t = Trainer::open(
+        steprl_train::Start::Fresh(Path::new(&run_dir)),
+        cfg.clone(),
+        plugins,
+        &device,
+    )
+    .unwrap();
     assert_eq!(t.tasks().len(), 5);
     let before = t.evaluate(4, true).await;
     let mut last = None;

@@ -154,7 +154,8 @@ impl Pool {
     }
 
     /// Run every spec to the end, `cfg.concurrency` at a time. Results come back in
-    /// spec order.
+    /// spec order. Each turn of the loop has four phases: fill idle lanes, infer one
+    /// batched decision, step every lane, finish (close and judge) ended episodes.
     pub async fn run(
         &mut self,
         specs: &[EpisodeSpec],
@@ -166,250 +167,28 @@ impl Pool {
         while self.lanes.len() < n_lanes {
             self.lanes.push(None);
         }
-        let parts = policy.parts();
-        let mut stats = RolloutStats::default();
-        let mut results: Vec<Option<EpisodeResult>> = vec![None; specs.len()];
-        let mut active: Vec<Option<Active>> = (0..n_lanes).map(|_| None).collect();
-        let mut next = 0;
+        let mut run = Run {
+            specs,
+            parts: policy.parts(),
+            stats: RolloutStats::default(),
+            results: vec![None; specs.len()],
+            active: (0..n_lanes).map(|_| None).collect(),
+            next: 0,
+        };
         let mut reported = 0;
         loop {
-            // Fill idle lanes in plan order; start and reset them concurrently.
-            let mut starting = Vec::new();
-            for (lane, slot) in active.iter().enumerate() {
-                if slot.is_none() && next < specs.len() {
-                    starting.push((lane, next));
-                    next += 1;
-                }
-            }
-            let t0 = Instant::now();
-            let env = &self.env;
-            let started = join_all(
-                self.lanes
-                    .iter_mut()
-                    .enumerate()
-                    .filter_map(|(lane, inst)| {
-                        let &(_, index) = starting.iter().find(|(l, _)| *l == lane)?;
-                        let spec = &specs[index];
-                        Some(async move {
-                            let t = Instant::now();
-                            let r = begin(env.as_ref(), inst, spec, parts).await;
-                            (lane, index, r, t.elapsed())
-                        })
-                    }),
-            )
-            .await;
-            stats.env += t0.elapsed();
-            for (lane, index, r, took) in started {
-                stats.resets += 1;
-                stats.reset += took;
-                stats.reset_max = stats.reset_max.max(took);
-                match r {
-                    Ok((episode, obs)) => match check(&obs, self.env.as_ref(), policy) {
-                        Ok(()) => {
-                            active[lane] = Some(Active {
-                                index,
-                                episode,
-                                observation: obs,
-                                transitions: Vec::new(),
-                                anchors: Vec::new(),
-                                rewards: Vec::new(),
-                                rng: SplitMix::new(specs[index].sample_seed, 0),
-                                budget: self
-                                    .env
-                                    .info()
-                                    .task(&specs[index].task)
-                                    .map_or(usize::MAX, |t| t.max_steps as usize),
-                            });
-                        }
-                        Err(e) => {
-                            if let Some(inst) = self.lanes[lane].as_mut() {
-                                inst.close(episode).await;
-                            }
-                            stats.plugin_failures += 1;
-                            results[index] = Some(failed(&specs[index], Vec::new(), Vec::new(), e));
-                        }
-                    },
-                    Err(e) => {
-                        stats.plugin_failures += 1;
-                        results[index] =
-                            Some(failed(&specs[index], Vec::new(), Vec::new(), e.to_string()));
-                    }
-                }
-            }
-            if active.iter().all(Option::is_none) {
-                if next >= specs.len() {
+            self.fill(&mut run, policy).await;
+            if run.active.iter().all(Option::is_none) {
+                if run.next >= specs.len() {
                     break;
                 }
                 continue;
             }
-
-            // One batched decision over every lane waiting for an action.
-            let t0 = Instant::now();
-            let info = self.env.info();
-            let waiting: Vec<usize> = (0..n_lanes).filter(|l| active[*l].is_some()).collect();
-            let mut rngs: Vec<SplitMix> = waiting
-                .iter()
-                .map(|l| active[*l].as_ref().expect("active").rng.clone())
-                .collect();
-            let decisions = {
-                let views: Vec<View<'_>> = waiting
-                    .iter()
-                    .map(|l| {
-                        let a = active[*l].as_ref().expect("active");
-                        View {
-                            instruction: info
-                                .task(&specs[a.index].task)
-                                .map_or("", |t| t.instruction.as_str()),
-                            history: &a.transitions,
-                            observation: &a.observation,
-                        }
-                    })
-                    .collect();
-                let mut streams: Vec<&mut SplitMix> = rngs.iter_mut().collect();
-                policy.act(&views, cfg.sampling, &mut streams)
-            };
-            stats.inference += t0.elapsed();
-            stats.batches += 1;
-            let mut chosen: Vec<Option<Decision>> = vec![None; n_lanes];
-            for ((lane, d), rng) in waiting.iter().zip(decisions).zip(rngs) {
-                active[*lane].as_mut().expect("active").rng = rng;
-                chosen[*lane] = Some(d);
-            }
-
-            // Step every lane concurrently.
-            let t0 = Instant::now();
-            let stepped = join_all(
-                self.lanes
-                    .iter_mut()
-                    .zip(active.iter())
-                    .enumerate()
-                    .filter_map(|(lane, (inst, a))| {
-                        let a = a.as_ref()?;
-                        let action = &chosen[lane].as_ref()?.action;
-                        let inst = inst.as_mut()?;
-                        let episode = a.episode;
-                        Some(async move { (lane, inst.step(episode, action).await) })
-                    }),
-            )
-            .await;
-            stats.env += t0.elapsed();
-            stats.env_steps += stepped.len() as u64;
-
-            let mut finishing = Vec::new();
-            for (lane, r) in stepped {
-                let d = chosen[lane].take().expect("chosen");
-                let a = active[lane].as_mut().expect("active");
-                let observation = std::mem::take(&mut a.observation);
-                a.anchors.push(anchor(&observation));
-                a.transitions.push(Transition {
-                    observation,
-                    action: d.action,
-                    logp: d.logp,
-                    completion: d.completion,
-                });
-                // A text action the environment rejects as invalid (a malformed
-                // generated reply) ends the episode there, judged like any other: the
-                // policy's failure, not the plugin's. It stays in the transitions (the
-                // learner sees it) but gets no reward, and the checker is shown only the
-                // actions the environment took.
-                if let Err(CallError::Guest {
-                    error: GuestError::InvalidAction(_),
-                    ..
-                }) = &r
-                    && last_action_is_text(&a.transitions)
-                {
-                    stats.invalid_actions += 1;
-                    finishing.push((lane, Ok((false, true))));
-                    continue;
-                }
-                match r.map_err(|e| e.to_string()).and_then(|r| {
-                    check(&r.observation, self.env.as_ref(), policy)?;
-                    if !r.reward.is_finite() {
-                        return Err(format!(
-                            "environment `{}` returned a step reward of {}, not a finite number",
-                            self.env.name(),
-                            r.reward
-                        ));
-                    }
-                    if let Some(p) = steprl_core::validate::info_problem(&r.info_json) {
-                        return Err(format!(
-                            "environment `{}` returned a step whose {p}",
-                            self.env.name()
-                        ));
-                    }
-                    Ok(r)
-                }) {
-                    Ok(r) => {
-                        a.rewards.push(r.reward);
-                        a.observation = r.observation;
-                        // The host holds every episode to its task's max-steps: one the
-                        // environment does not end by then is truncated.
-                        if r.done || r.truncated {
-                            finishing.push((lane, Ok((r.done, r.truncated))));
-                        } else if a.transitions.len() >= a.budget {
-                            stats.host_truncated += 1;
-                            finishing.push((lane, Ok((false, true))));
-                        }
-                    }
-                    Err(e) => finishing.push((lane, Err(e))),
-                }
-            }
-
-            // Close finished episodes and judge them (lane order).
-            for (lane, end) in finishing {
-                let a = active[lane].take().expect("active");
-                let spec = &specs[a.index];
-                let inst = self.lanes[lane].as_mut().expect("instance");
-                let result = match end {
-                    Err(e) => {
-                        inst.close(a.episode).await;
-                        stats.plugin_failures += 1;
-                        failed(spec, a.transitions, a.anchors, e)
-                    }
-                    Ok((done, truncated)) => {
-                        let t0 = Instant::now();
-                        let fs = inst.final_state(a.episode).await;
-                        inst.close(a.episode).await;
-                        stats.env += t0.elapsed();
-                        let t0 = Instant::now();
-                        let outcome = match fs {
-                            Err(e) => Outcome::PluginFailure {
-                                error: e.to_string(),
-                            },
-                            Ok(fs) => {
-                                judge(
-                                    self.env.as_ref(),
-                                    checker,
-                                    spec,
-                                    &a.transitions,
-                                    &a.rewards,
-                                    done,
-                                    truncated,
-                                    &fs,
-                                )
-                                .await
-                            }
-                        };
-                        stats.check += t0.elapsed();
-                        match outcome {
-                            Outcome::PluginFailure { .. } => stats.plugin_failures += 1,
-                            Outcome::Judged { .. } => stats.trajectories += 1,
-                        }
-                        EpisodeResult {
-                            spec: spec.clone(),
-                            transitions: a.transitions,
-                            anchors: a.anchors,
-                            done,
-                            truncated,
-                            outcome,
-                        }
-                    }
-                };
-                results[a.index] = Some(result);
-                steprl_core::failpoint::hit("rollout.episode");
-            }
+            let chosen = self.infer(&mut run, policy, cfg);
+            let ending = self.step(&mut run, policy, chosen).await;
+            self.finish(&mut run, checker, ending).await;
             if let Some(f) = self.progress.as_mut() {
-                let done = results.iter().filter(|r| r.is_some()).count();
+                let done = run.results.iter().filter(|r| r.is_some()).count();
                 if done > reported {
                     reported = done;
                     f(done, specs.len());
@@ -417,14 +196,295 @@ impl Pool {
             }
         }
         (
-            results
+            run.results
                 .into_iter()
                 .map(|r| r.expect("every spec ran"))
                 .collect(),
-            stats,
+            run.stats,
         )
     }
+
+    /// Phase 1, fill: give idle lanes the next specs in plan order, and start and reset
+    /// them concurrently; a failed start or an observation outside the declared spaces
+    /// is that episode's plugin failure.
+    async fn fill(&mut self, run: &mut Run<'_>, policy: &dyn Policy) {
+        let specs = run.specs;
+        let mut starting = Vec::new();
+        for (lane, slot) in run.active.iter().enumerate() {
+            if slot.is_none() && run.next < specs.len() {
+                starting.push((lane, run.next));
+                run.next += 1;
+            }
+        }
+        let t0 = Instant::now();
+        let env = &self.env;
+        let parts = run.parts;
+        let started = join_all(
+            self.lanes
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(lane, inst)| {
+                    let &(_, index) = starting.iter().find(|(l, _)| *l == lane)?;
+                    let spec = &specs[index];
+                    Some(async move {
+                        let t = Instant::now();
+                        let r = begin(env.as_ref(), inst, spec, parts).await;
+                        (lane, index, r, t.elapsed())
+                    })
+                }),
+        )
+        .await;
+        let stats = &mut run.stats;
+        stats.env += t0.elapsed();
+        for (lane, index, r, took) in started {
+            stats.resets += 1;
+            stats.reset += took;
+            stats.reset_max = stats.reset_max.max(took);
+            match r {
+                Ok((episode, obs)) => match check(&obs, self.env.as_ref(), policy) {
+                    Ok(()) => {
+                        run.active[lane] = Some(Active {
+                            index,
+                            episode,
+                            observation: obs,
+                            transitions: Vec::new(),
+                            anchors: Vec::new(),
+                            rewards: Vec::new(),
+                            rng: SplitMix::new(specs[index].sample_seed, 0),
+                            budget: self
+                                .env
+                                .info()
+                                .task(&specs[index].task)
+                                .map_or(usize::MAX, |t| t.max_steps as usize),
+                        });
+                    }
+                    Err(e) => {
+                        if let Some(inst) = self.lanes[lane].as_mut() {
+                            inst.close(episode).await;
+                        }
+                        stats.plugin_failures += 1;
+                        run.results[index] = Some(failed(&specs[index], Vec::new(), Vec::new(), e));
+                    }
+                },
+                Err(e) => {
+                    stats.plugin_failures += 1;
+                    run.results[index] =
+                        Some(failed(&specs[index], Vec::new(), Vec::new(), e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Phase 2, infer: one batched decision over every lane waiting for an action, each
+    /// lane drawing from its own sampling stream. Returns the decision per lane.
+    fn infer(
+        &self,
+        run: &mut Run<'_>,
+        policy: &mut dyn Policy,
+        cfg: &RolloutConfig,
+    ) -> Vec<Option<Decision>> {
+        let t0 = Instant::now();
+        let info = self.env.info();
+        let n_lanes = run.active.len();
+        let waiting: Vec<usize> = (0..n_lanes).filter(|l| run.active[*l].is_some()).collect();
+        let mut rngs: Vec<SplitMix> = waiting
+            .iter()
+            .map(|l| run.active[*l].as_ref().expect("active").rng.clone())
+            .collect();
+        let decisions = {
+            let views: Vec<View<'_>> = waiting
+                .iter()
+                .map(|l| {
+                    let a = run.active[*l].as_ref().expect("active");
+                    View {
+                        instruction: info
+                            .task(&run.specs[a.index].task)
+                            .map_or("", |t| t.instruction.as_str()),
+                        history: &a.transitions,
+                        observation: &a.observation,
+                    }
+                })
+                .collect();
+            let mut streams: Vec<&mut SplitMix> = rngs.iter_mut().collect();
+            policy.act(&views, cfg.sampling, &mut streams)
+        };
+        run.stats.inference += t0.elapsed();
+        run.stats.batches += 1;
+        let mut chosen: Vec<Option<Decision>> = vec![None; n_lanes];
+        for ((lane, d), rng) in waiting.iter().zip(decisions).zip(rngs) {
+            run.active[*lane].as_mut().expect("active").rng = rng;
+            chosen[*lane] = Some(d);
+        }
+        chosen
+    }
+
+    /// Phase 3, step: every lane's action to its instance concurrently; record the
+    /// transitions and return the lanes whose episodes ended, with how.
+    async fn step(
+        &mut self,
+        run: &mut Run<'_>,
+        policy: &dyn Policy,
+        mut chosen: Vec<Option<Decision>>,
+    ) -> Vec<Ending> {
+        let t0 = Instant::now();
+        let stepped = join_all(
+            self.lanes
+                .iter_mut()
+                .zip(run.active.iter())
+                .enumerate()
+                .filter_map(|(lane, (inst, a))| {
+                    let a = a.as_ref()?;
+                    let action = &chosen[lane].as_ref()?.action;
+                    let inst = inst.as_mut()?;
+                    let episode = a.episode;
+                    Some(async move { (lane, inst.step(episode, action).await) })
+                }),
+        )
+        .await;
+        let stats = &mut run.stats;
+        stats.env += t0.elapsed();
+        stats.env_steps += stepped.len() as u64;
+
+        let mut ending = Vec::new();
+        for (lane, r) in stepped {
+            let d = chosen[lane].take().expect("chosen");
+            let a = run.active[lane].as_mut().expect("active");
+            let observation = std::mem::take(&mut a.observation);
+            a.anchors.push(anchor(&observation));
+            a.transitions.push(Transition {
+                observation,
+                action: d.action,
+                logp: d.logp,
+                completion: d.completion,
+            });
+            // A text action the environment rejects as invalid (a malformed generated
+            // reply) ends the episode there, judged like any other: the policy's
+            // failure, not the plugin's. It stays in the transitions (the learner sees
+            // it) but gets no reward, and the checker is shown only the actions the
+            // environment took.
+            if let Err(CallError::Guest {
+                error: GuestError::InvalidAction(_),
+                ..
+            }) = &r
+                && last_action_is_text(&a.transitions)
+            {
+                stats.invalid_actions += 1;
+                ending.push((lane, Ok((false, true))));
+                continue;
+            }
+            match r.map_err(|e| e.to_string()).and_then(|r| {
+                check(&r.observation, self.env.as_ref(), policy)?;
+                if !r.reward.is_finite() {
+                    return Err(format!(
+                        "environment `{}` returned a step reward of {}, not a finite number",
+                        self.env.name(),
+                        r.reward
+                    ));
+                }
+                if let Some(p) = steprl_core::validate::info_problem(&r.info_json) {
+                    return Err(format!(
+                        "environment `{}` returned a step whose {p}",
+                        self.env.name()
+                    ));
+                }
+                Ok(r)
+            }) {
+                Ok(r) => {
+                    a.rewards.push(r.reward);
+                    a.observation = r.observation;
+                    // The host holds every episode to its task's max-steps: one the
+                    // environment does not end by then is truncated.
+                    if r.done || r.truncated {
+                        ending.push((lane, Ok((r.done, r.truncated))));
+                    } else if a.transitions.len() >= a.budget {
+                        stats.host_truncated += 1;
+                        ending.push((lane, Ok((false, true))));
+                    }
+                }
+                Err(e) => ending.push((lane, Err(e))),
+            }
+        }
+        ending
+    }
+
+    /// Phase 4, finish: close the ended episodes and judge them, in lane order.
+    async fn finish(
+        &mut self,
+        run: &mut Run<'_>,
+        checker: &mut dyn RewardChecker,
+        ending: Vec<Ending>,
+    ) {
+        let stats = &mut run.stats;
+        for (lane, end) in ending {
+            let a = run.active[lane].take().expect("active");
+            let spec = &run.specs[a.index];
+            let inst = self.lanes[lane].as_mut().expect("instance");
+            let result = match end {
+                Err(e) => {
+                    inst.close(a.episode).await;
+                    stats.plugin_failures += 1;
+                    failed(spec, a.transitions, a.anchors, e)
+                }
+                Ok((done, truncated)) => {
+                    let t0 = Instant::now();
+                    let fs = inst.final_state(a.episode).await;
+                    inst.close(a.episode).await;
+                    stats.env += t0.elapsed();
+                    let t0 = Instant::now();
+                    let outcome = match fs {
+                        Err(e) => Outcome::PluginFailure {
+                            error: e.to_string(),
+                        },
+                        Ok(fs) => {
+                            judge(
+                                self.env.as_ref(),
+                                checker,
+                                spec,
+                                &a.transitions,
+                                &a.rewards,
+                                done,
+                                truncated,
+                                &fs,
+                            )
+                            .await
+                        }
+                    };
+                    stats.check += t0.elapsed();
+                    match outcome {
+                        Outcome::PluginFailure { .. } => stats.plugin_failures += 1,
+                        Outcome::Judged { .. } => stats.trajectories += 1,
+                    }
+                    EpisodeResult {
+                        spec: spec.clone(),
+                        transitions: a.transitions,
+                        anchors: a.anchors,
+                        done,
+                        truncated,
+                        outcome,
+                    }
+                }
+            };
+            run.results[a.index] = Some(result);
+            steprl_core::failpoint::hit("rollout.episode");
+        }
+    }
 }
+
+/// The state of one [`Pool::run`]: the specs, what each lane runs, what has come back.
+struct Run<'s> {
+    specs: &'s [EpisodeSpec],
+    parts: ObservationParts,
+    stats: RolloutStats,
+    results: Vec<Option<EpisodeResult>>,
+    /// One slot per lane.
+    active: Vec<Option<Active>>,
+    /// The next spec to start.
+    next: usize,
+}
+
+/// A lane whose episode ended at this step: `Ok((done, truncated))` to be judged, or
+/// the plugin failure that ended it.
+type Ending = (usize, Result<(bool, bool), String>);
 
 /// Create the lane's instance if needed, start the episode and reset it.
 async fn begin(

@@ -15,4 +15,4 @@ pub mod warmstart;
 pub use config::{ConfigError, Method, RunConfig};
 pub use eval::EvalReport;
 pub use metrics::RoundMetrics;
-pub use trainer::{Plugins, TrainError, Trainer, WarmStart};
+pub use trainer::{Plugins, Start, TrainError, Trainer, WarmStart};

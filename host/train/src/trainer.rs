@@ -14,10 +14,11 @@ use std::time::Instant;
 
 use steprl_algo::augment::{eligible, match_advantages};
 use steprl_algo::{Estimator, Outcome, Rollout, SuccessRecord, advantages};
+use steprl_core::seeds::{self, EvalSet};
 use steprl_core::validate::{plan_problems, spec_problems};
 use steprl_core::{
-    Environment, Learner, PlanRequest, Resampler, RewardChecker, SplitMix, State as PolicyState,
-    StepSample,
+    Environment, Learner, PlanRequest, Resampler, RewardChecker, State as PolicyState, StepSample,
+    UpdateStats,
 };
 use steprl_learner::{
     Context, LmChoiceLearner, LmGenerateLearner, LmMode, LoadFor, NetLearner, PolicyKind,
@@ -427,130 +428,84 @@ impl Trainer {
             })?;
         }
         drop(lock);
-        Self::new(cfg, out, plugins, device)
+        Self::open(Start::Fresh(out), cfg, plugins, device)
     }
 
-    /// Start a fresh run in `out` (created; must be empty or absent).
-    pub fn new(
-        cfg: RunConfig,
-        out: &Path,
-        plugins: Plugins,
-        device: &burn_device::Device,
-    ) -> Result<Self, TrainError> {
-        if out.exists() {
-            // A run in progress there is named by its lock; the lock file alone (left
-            // by a run stopped before it wrote anything) does not make it used.
-            RunLock::acquire(out)?;
-        }
-        if out.exists()
-            && fs::read_dir(out)
-                .map(|mut d| d.any(|e| e.map_or(true, |e| e.file_name() != LOCK_FILE)))
-                .unwrap_or(true)
-        {
-            return Err(TrainError::RunDir {
-                path: out.to_owned(),
-                message: "already exists and is not empty; continue it with `steprl resume` or choose another --out".into(),
-            });
-        }
-        let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
-        let learner = build_learner(plugins.env.as_ref(), &cfg, device, None)?;
-        fs::create_dir_all(out).map_err(|e| TrainError::RunDir {
-            path: out.to_owned(),
-            message: e.to_string(),
-        })?;
-        let lock = RunLock::acquire(out)?;
-        checkpoint::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
-        checkpoint::write_atomic(
-            &out.join("tasks.json"),
-            task_table(plugins.env.as_ref(), &cfg).as_bytes(),
-        )?;
-        let heldout = heldout_tasks(plugins.env.as_ref(), &cfg);
-        let record = SuccessRecord::new(tasks.iter().cloned(), cfg.algo.beta);
-        Ok(Trainer {
-            pool: Pool::new(plugins.env.clone()),
-            state: State {
-                version: checkpoint::VERSION,
-                next_round: 0,
-                env_steps_total: 0,
-                trajectories_total: 0,
-                metrics_lines: 0,
-                record: record.clone(),
-            },
-            cfg,
-            out: out.to_owned(),
-            plugins,
-            learner,
-            record,
-            tasks,
-            heldout,
-            health: VecDeque::new(),
-            _lock: Some(lock),
-        })
-    }
-
-    /// Continue the run in `out` from its latest checkpoint, with its saved config.
-    pub fn resume(
-        out: &Path,
+    /// Open a trainer: a fresh run, the resumption of one, or an evaluation-only view
+    /// of a checkpoint (see [`Start`]). The one constructor: every way in loads the
+    /// training tasks, the held-out tasks and the learner the same way.
+    pub fn open(
+        start: Start<'_>,
         cfg: RunConfig,
         plugins: Plugins,
         device: &burn_device::Device,
     ) -> Result<Self, TrainError> {
-        let lock = RunLock::acquire(out)?;
-        let (dir, skipped) = checkpoint::latest_intact(out)?;
-        for e in &skipped {
-            tracing::warn!("{e}; resuming from {} instead", dir.display());
-        }
-        let state = checkpoint::load_state(&dir)?;
-        let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
-        let learner = build_learner(
-            plugins.env.as_ref(),
-            &cfg,
-            device,
-            Some((&dir, LoadFor::Training)),
-        )?;
-        let heldout = heldout_tasks(plugins.env.as_ref(), &cfg);
-        checkpoint::truncate_metrics(&out.join("metrics.jsonl"), state.metrics_lines)?;
+        let env = plugins.env.clone();
+        let tasks = training_tasks(env.as_ref(), &cfg)?;
+        let heldout = heldout_tasks(env.as_ref(), &cfg);
+        let (out, state, learner, lock) = match start {
+            Start::Fresh(out) => {
+                if out.exists() {
+                    // A run in progress there is named by its lock; the lock file alone
+                    // (left by a run stopped before it wrote anything) does not make it
+                    // used.
+                    RunLock::acquire(out)?;
+                }
+                if out.exists()
+                    && fs::read_dir(out)
+                        .map(|mut d| d.any(|e| e.map_or(true, |e| e.file_name() != LOCK_FILE)))
+                        .unwrap_or(true)
+                {
+                    return Err(TrainError::RunDir {
+                        path: out.to_owned(),
+                        message: "already exists and is not empty; continue it with `steprl resume` or choose another --out".into(),
+                    });
+                }
+                let learner = build_learner(env.as_ref(), &cfg, device, None)?;
+                fs::create_dir_all(out).map_err(|e| TrainError::RunDir {
+                    path: out.to_owned(),
+                    message: e.to_string(),
+                })?;
+                let lock = RunLock::acquire(out)?;
+                checkpoint::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+                checkpoint::write_atomic(
+                    &out.join("tasks.json"),
+                    task_table(env.as_ref(), &cfg).as_bytes(),
+                )?;
+                let state = State {
+                    version: checkpoint::VERSION,
+                    next_round: 0,
+                    env_steps_total: 0,
+                    trajectories_total: 0,
+                    metrics_lines: 0,
+                    record: SuccessRecord::new(tasks.iter().cloned(), cfg.algo.beta),
+                };
+                (out.to_owned(), state, learner, Some(lock))
+            }
+            Start::Resume(out) => {
+                let lock = RunLock::acquire(out)?;
+                let (dir, skipped) = checkpoint::latest_intact(out)?;
+                for e in &skipped {
+                    tracing::warn!("{e}; resuming from {} instead", dir.display());
+                }
+                let state = checkpoint::load_state(&dir)?;
+                let learner =
+                    build_learner(env.as_ref(), &cfg, device, Some((&dir, LoadFor::Training)))?;
+                checkpoint::truncate_metrics(&out.join("metrics.jsonl"), state.metrics_lines)?;
+                (out.to_owned(), state, learner, Some(lock))
+            }
+            Start::Evaluate(dir) => {
+                checkpoint::verify(dir)?;
+                let state = checkpoint::load_state(dir)?;
+                // Evaluation acts only: the optimizer state is never read.
+                let learner =
+                    build_learner(env.as_ref(), &cfg, device, Some((dir, LoadFor::Evaluation)))?;
+                let out = dir.parent().and_then(Path::parent).unwrap_or(dir);
+                (out.to_owned(), state, learner, None)
+            }
+        };
         Ok(Trainer {
-            pool: Pool::new(plugins.env.clone()),
-            record: state.record.clone(),
-            state,
-            cfg,
-            out: out.to_owned(),
-            plugins,
-            learner,
-            tasks,
-            heldout,
-            health: VecDeque::new(),
-            _lock: Some(lock),
-        })
-    }
-
-    /// A trainer over an existing checkpoint without a run directory to write to (for
-    /// evaluation only: `round` and `checkpoint` would write into the checkpoint's run).
-    pub fn from_checkpoint(
-        dir: &Path,
-        cfg: RunConfig,
-        plugins: Plugins,
-        device: &burn_device::Device,
-    ) -> Result<Self, TrainError> {
-        checkpoint::verify(dir)?;
-        let state = checkpoint::load_state(dir)?;
-        let tasks = training_tasks(plugins.env.as_ref(), &cfg)?;
-        // Evaluation acts only: the optimizer state is never read.
-        let learner = build_learner(
-            plugins.env.as_ref(),
-            &cfg,
-            device,
-            Some((dir, LoadFor::Evaluation)),
-        )?;
-        let heldout = heldout_tasks(plugins.env.as_ref(), &cfg);
-        let out = dir
-            .parent()
-            .and_then(Path::parent)
-            .unwrap_or(dir)
-            .to_owned();
-        Ok(Trainer {
-            pool: Pool::new(plugins.env.clone()),
+            pool: Pool::new(env),
             record: state.record.clone(),
             state,
             cfg,
@@ -560,7 +515,7 @@ impl Trainer {
             tasks,
             heldout,
             health: VecDeque::new(),
-            _lock: None,
+            _lock: lock,
         })
     }
 
@@ -622,12 +577,9 @@ impl Trainer {
                     .samples(instruction, steps, &vec![1.0; steps.len()]),
             );
         }
-        let (loss_first, loss_last) = self.learner.imitate(
-            &samples,
-            w.epochs,
-            w.lr,
-            SplitMix::mix(&[self.cfg.seed, 0xbc]),
-        );
+        let (loss_first, loss_last) =
+            self.learner
+                .imitate(&samples, w.epochs, w.lr, seeds::warm_start(self.cfg.seed));
         self.checkpoint()?;
         Ok(Some(WarmStart {
             demos: demos.len(),
@@ -675,18 +627,28 @@ impl Trainer {
         }
     }
 
-    /// Run one round, append its metrics line, checkpoint when due.
+    /// Run one round in five phases — plan, roll out, build samples, update, record —
+    /// appending its metrics line and checkpointing when due.
     pub async fn round(&mut self) -> Result<RoundMetrics, TrainError> {
         let round = self.state.next_round;
-        let seed = self.cfg.seed;
         let started = Instant::now();
         let mut perf = Perf::default();
+        let plan = self.plan(round, &mut perf).await?;
+        let rolled = self.roll_out_plan(round, &plan, &mut perf).await;
+        let built = self.build_samples(round, &rolled.results, &mut perf);
+        let update = self.update(round, &built.samples, &mut perf)?;
+        perf.total_s = started.elapsed().as_secs_f64();
+        self.record_round(round, rolled, &built, update, perf)
+    }
 
+    /// Phase 1, plan: ask the resampler which tasks to roll out, cut an oversized plan
+    /// to the request and refuse one that names a task outside the training set.
+    async fn plan(&mut self, round: u32, perf: &mut Perf) -> Result<Vec<String>, TrainError> {
         let t0 = Instant::now();
         let request = PlanRequest {
             tasks_per_round: self.cfg.rollout.tasks_per_round,
             copies_per_task: self.cfg.rollout.copies_per_task,
-            seed,
+            seed: self.cfg.seed,
         };
         let resampler_name = self.plugins.resampler.name().to_owned();
         let plan_err = |message: String| TrainError::Plan {
@@ -718,18 +680,24 @@ impl Trainer {
             )));
         }
         perf.plan_s = t0.elapsed().as_secs_f64();
+        Ok(plan)
+    }
 
+    /// Phase 2, roll out: one episode per planned task (seeded per round and lane), with
+    /// one log line per distinct plugin failure.
+    async fn roll_out_plan(&mut self, round: u32, plan: &[String], perf: &mut Perf) -> Rolled {
+        let seed = self.cfg.seed;
         let specs: Vec<EpisodeSpec> = plan
             .iter()
             .enumerate()
             .map(|(i, task)| EpisodeSpec {
                 task: task.clone(),
-                seed: SplitMix::mix(&[seed, u64::from(round), i as u64, 1]),
-                sample_seed: SplitMix::mix(&[seed, u64::from(round), i as u64, 2]),
+                seed: seeds::rollout_episode(seed, round, i),
+                sample_seed: seeds::rollout_sampling(seed, round, i),
             })
             .collect();
         let t0 = Instant::now();
-        let (results, rstats) = self.roll_out(&specs, Sampling::Sample).await;
+        let (results, stats) = self.roll_out(&specs, Sampling::Sample).await;
         let mut failures: BTreeMap<String, u32> = BTreeMap::new();
         let mut failed_tasks: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for r in &results {
@@ -749,14 +717,22 @@ impl Trainer {
             );
         }
         perf.rollout_s = t0.elapsed().as_secs_f64();
-        perf.inference_s = rstats.inference.as_secs_f64();
-        perf.env_s = rstats.env.as_secs_f64();
-        perf.reset_s = rstats.reset.as_secs_f64() / rstats.resets.max(1) as f64;
-        perf.reset_max_s = rstats.reset_max.as_secs_f64();
-        perf.check_s = rstats.check.as_secs_f64();
-        perf.env_steps_per_s = rstats.env_steps as f64 / perf.rollout_s.max(1e-9);
+        perf.inference_s = stats.inference.as_secs_f64();
+        perf.env_s = stats.env.as_secs_f64();
+        perf.reset_s = stats.reset.as_secs_f64() / stats.resets.max(1) as f64;
+        perf.reset_max_s = stats.reset_max.as_secs_f64();
+        perf.check_s = stats.check.as_secs_f64();
+        perf.env_steps_per_s = stats.env_steps as f64 / perf.rollout_s.max(1e-9);
+        Rolled {
+            results,
+            stats,
+            failures,
+        }
+    }
 
-        // Advantages against the record before this round's update.
+    /// Phase 3, build samples: each judged episode's steps with their advantages (taken
+    /// against the record before this round's update), then STEP's augmentation.
+    fn build_samples(&mut self, round: u32, results: &[EpisodeResult], perf: &mut Perf) -> Built {
         let judged: Vec<&EpisodeResult> = results.iter().filter(|r| judged(r)).collect();
         let rollouts: Vec<Rollout> = judged
             .iter()
@@ -782,7 +758,7 @@ impl Trainer {
                 ));
             }
         }
-        let n_rollout_samples = samples.len();
+        let from_rollouts = samples.len();
 
         let t0 = Instant::now();
         if self.cfg.algo.method == Method::Step && self.cfg.algo.augment.enabled {
@@ -790,15 +766,26 @@ impl Trainer {
             samples.extend(aug);
         }
         perf.augment_s = t0.elapsed().as_secs_f64();
-        let aug_samples = samples.len() - n_rollout_samples;
+        Built {
+            samples,
+            from_rollouts,
+        }
+    }
 
+    /// Phase 4, update: one learner update on the round's samples; a non-finite loss or
+    /// gradient stops the run here, before the round is recorded or checkpointed (the
+    /// last checkpoint stays good).
+    fn update(
+        &mut self,
+        round: u32,
+        samples: &[StepSample],
+        perf: &mut Perf,
+    ) -> Result<UpdateStats, TrainError> {
         let t0 = Instant::now();
         let update = self
             .learner
-            .update(&samples, SplitMix::mix(&[seed, u64::from(round), 4]));
+            .update(samples, seeds::update(self.cfg.seed, round));
         perf.update_s = t0.elapsed().as_secs_f64();
-        // A loss or gradient that turned non-finite has poisoned the weights: stop here,
-        // before the round is recorded or checkpointed (the last checkpoint stays good).
         let diagnostics = [
             update.policy_loss,
             update.entropy,
@@ -813,8 +800,24 @@ impl Trainer {
                 grad_norm: update.grad_norm,
             });
         }
+        Ok(update)
+    }
 
-        // Fold the round into the record.
+    /// Phase 5, record: fold the round into the success record, append its metrics,
+    /// checkpoint when due and check the run's health.
+    fn record_round(
+        &mut self,
+        round: u32,
+        rolled: Rolled,
+        built: &Built,
+        update: UpdateStats,
+        perf: Perf,
+    ) -> Result<RoundMetrics, TrainError> {
+        let Rolled {
+            results,
+            stats: rstats,
+            failures,
+        } = rolled;
         let outcomes: Vec<(&str, Outcome)> = results
             .iter()
             .map(|r| {
@@ -828,6 +831,7 @@ impl Trainer {
             .collect();
         self.record.update(round, outcomes.iter().copied());
 
+        let judged: Vec<&EpisodeResult> = results.iter().filter(|r| judged(r)).collect();
         let task_success = tally(judged.iter().copied());
         let mut task_rollouts: BTreeMap<String, u32> = BTreeMap::new();
         for r in &results {
@@ -838,7 +842,6 @@ impl Trainer {
         self.state.trajectories_total += rstats.trajectories;
         self.state.next_round = round + 1;
         let s0 = self.cfg.resample_params().map_or(0.5, |p| p.s0);
-        perf.total_s = started.elapsed().as_secs_f64();
         let metrics = RoundMetrics {
             round,
             env_steps: rstats.env_steps,
@@ -872,9 +875,9 @@ impl Trainer {
                 .into_iter()
                 .map(str::to_owned)
                 .collect(),
-            samples: n_rollout_samples,
-            aug_samples,
-            degenerate: samples.is_empty(),
+            samples: built.from_rollouts,
+            aug_samples: built.samples.len() - built.from_rollouts,
+            degenerate: built.samples.is_empty(),
             update,
             perf,
         };
@@ -973,7 +976,7 @@ impl Trainer {
             }
         }
         let seeds: Vec<u64> = (0..states.len())
-            .map(|i| SplitMix::mix(&[self.cfg.seed, u64::from(round), i as u64, 3]))
+            .map(|i| seeds::augmentation(self.cfg.seed, round, i))
             .collect();
         let mut out = Vec::new();
         for c in self.learner.candidates(&states, params.group_size, &seeds) {
@@ -1026,7 +1029,8 @@ impl Trainer {
     /// compare like with like).
     pub async fn evaluate(&mut self, episodes: u32, greedy: bool) -> EvalReport {
         let tasks = self.tasks.clone();
-        self.evaluate_on(&tasks, 0xe7a1, episodes, greedy).await
+        self.evaluate_on(&tasks, EvalSet::Training, episodes, greedy)
+            .await
     }
 
     /// Evaluate on the held-out tasks (`None` when there are none), seeds from a
@@ -1036,24 +1040,26 @@ impl Trainer {
             return None;
         }
         let tasks = self.heldout.clone();
-        Some(self.evaluate_on(&tasks, 0x4e1d, episodes, greedy).await)
+        Some(
+            self.evaluate_on(&tasks, EvalSet::Heldout, episodes, greedy)
+                .await,
+        )
     }
 
     async fn evaluate_on(
         &mut self,
         tasks: &[String],
-        stream: u64,
+        set: EvalSet,
         episodes: u32,
         greedy: bool,
     ) -> EvalReport {
         let mut specs = Vec::new();
         for (ti, task) in tasks.iter().enumerate() {
             for e in 0..episodes {
-                let k = [self.cfg.seed, stream, ti as u64, u64::from(e)];
                 specs.push(EpisodeSpec {
                     task: task.clone(),
-                    seed: SplitMix::mix(&k),
-                    sample_seed: SplitMix::mix(&[k[0], k[1], k[2], k[3], 1]),
+                    seed: seeds::eval_episode(self.cfg.seed, set, ti, e),
+                    sample_seed: seeds::eval_sampling(self.cfg.seed, set, ti, e),
                 });
             }
         }
@@ -1107,4 +1113,30 @@ fn tally<'a>(results: impl IntoIterator<Item = &'a EpisodeResult>) -> BTreeMap<S
 pub mod burn_device {
     pub use steprl_learner::backend::Selected;
     pub use steprl_learner::burn_device::Device;
+}
+
+/// How [`Trainer::open`] starts.
+#[derive(Debug, Clone, Copy)]
+pub enum Start<'a> {
+    /// A fresh run in this directory (created; must be empty or absent).
+    Fresh(&'a Path),
+    /// Continue the run in this directory from its latest intact checkpoint, with the
+    /// config saved there.
+    Resume(&'a Path),
+    /// Evaluate this checkpoint directory, without a run directory to write to (`round`
+    /// and `checkpoint` would write into the checkpoint's run).
+    Evaluate(&'a Path),
+}
+
+/// A round's rolled-out episodes, their statistics and its plugin failures by message.
+struct Rolled {
+    results: Vec<EpisodeResult>,
+    stats: RolloutStats,
+    failures: BTreeMap<String, u32>,
+}
+
+/// A round's training samples: the rollouts' first, then the augmentation's.
+struct Built {
+    samples: Vec<StepSample>,
+    from_rollouts: usize,
 }

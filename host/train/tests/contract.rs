@@ -176,9 +176,9 @@ fn planned(
     let device = steprl_learner::select(steprl_learner::BackendChoice::Cpu)
         .unwrap()
         .device;
-    Trainer::new(
+    Trainer::open(
+        steprl_train::Start::Fresh(out),
         config(),
-        out,
         Plugins {
             env: Arc::new(OneStep::new(ids)),
             checker: Box::new(Fails),
