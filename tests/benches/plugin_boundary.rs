@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use native::NativeResampler;
-use steprl::conformance::synthetic_stats;
+use steprl_conformance::synthetic_stats;
 use steprl_core::{Action, EnvInstance, ObservationParts, PlanRequest, Resampler};
 use steprl_sandbox::{Limits, PluginOptions, WasmEnvironment, WasmResampler};
 use steprl_tests::{load, repo_root, sandbox};

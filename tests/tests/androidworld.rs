@@ -3,7 +3,7 @@
 //! failures and infeasible claims, raw `JSONAction` text actions, server errors, the
 //! network-grant proofs, and the generic conformance check.
 
-use steprl::conformance::{EnvCheck, check_environment};
+use steprl_conformance::{EnvCheck, check_environment};
 use steprl_core::{
     Action, EnvInstance, Environment, ObservationParts, RewardChecker, StepResult, TaskInfo,
     TrajectorySummary, Verdict,

@@ -53,6 +53,7 @@ fn violations(deps: &BTreeMap<String, Vec<String>>) -> Vec<String> {
         "steprl-learner",
         "steprl-train",
         "steprl-report",
+        "steprl-conformance",
         "steprl",
         "steprl-tests",
     ];
@@ -67,7 +68,9 @@ fn violations(deps: &BTreeMap<String, Vec<String>>) -> Vec<String> {
             } else if d.starts_with("steprl") && d != "steprl-plugin" {
                 match krate.as_str() {
                     "steprl-core" => true,
-                    "steprl-algo" | "steprl-rollout" | "steprl-lm" => d != "steprl-core",
+                    "steprl-algo" | "steprl-rollout" | "steprl-lm" | "steprl-conformance" => {
+                        d != "steprl-core"
+                    }
                     "steprl-train" => d == "steprl-sandbox" || d == "steprl",
                     _ if guest => !["steprl-core", "steprl-algo"].contains(&d.as_str()),
                     _ => false,

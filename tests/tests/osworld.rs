@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use steprl::conformance::{EnvCheck, check_environment};
+use steprl_conformance::{EnvCheck, check_environment};
 use steprl_core::{
     Action, CallError, EnvInstance, Environment, GuestError, Observation, ObservationParts,
     RewardChecker, TaskInfo, TrajectorySummary, Verdict,

@@ -1,6 +1,6 @@
 //! The Python resampler (componentize-py) loads through the same contract and answers.
 
-use steprl::conformance::synthetic_stats;
+use steprl_conformance::synthetic_stats;
 use steprl_core::{CallError, GuestError, PlanRequest, Resampler};
 use steprl_sandbox::{PluginKind, PluginOptions, WasmResampler};
 use steprl_tests::{load, sandbox};

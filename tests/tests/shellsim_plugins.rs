@@ -3,7 +3,7 @@
 //! observations as the native model, and config errors.
 
 use shellsim_model::SimAction;
-use steprl::conformance::{EnvCheck, check_environment};
+use steprl_conformance::{EnvCheck, check_environment};
 use steprl_core::Environment;
 use steprl_sandbox::{PluginOptions, WasmEnvironment, WasmRewardChecker};
 use steprl_tests::{load, play_and_judge, sandbox};

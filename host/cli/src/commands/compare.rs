@@ -11,7 +11,9 @@ use anyhow::{Context, bail};
 use steprl_report::{GridEntry, Manifest, RunEntry};
 use steprl_sandbox::Sandbox;
 use steprl_train::config::Method;
-use steprl_train::{Plugins, RunConfig, Trainer};
+use steprl_train::{Plugins, RunConfig, Start, Trainer};
+
+use super::train::Report;
 
 use crate::args::{CompareArgs, ReportArgs};
 use crate::plugins::plugins;
@@ -140,27 +142,15 @@ async fn train_one(
 ) -> anyhow::Result<Outcome> {
     let mut trainer = if steprl_train::checkpoint::has_checkpoint(dir) {
         let saved = RunConfig::load(&dir.join("config.toml"))?;
-        Trainer::resume(dir, saved, loaded, &selected.device)?
+        Trainer::open(Start::Resume(dir), saved, loaded, &selected.device)?
     } else {
         if dir.exists() {
             std::fs::remove_dir_all(dir)
                 .with_context(|| format!("clearing the unstarted run {}", dir.display()))?;
         }
-        Trainer::new(cfg, dir, loaded, &selected.device)?
+        Trainer::open(Start::Fresh(dir), cfg, loaded, &selected.device)?
     };
-    let budget = trainer.config().budget_env_steps;
-    while !trainer.finished() {
-        let m = trainer.round().await?;
-        if m.round % 10 == 9 || trainer.finished() {
-            eprintln!(
-                "  {label}: round {:>3}  env steps {:>7}/{budget}  success {:>5.1}%  cache {:>2}",
-                m.round + 1,
-                m.env_steps_total,
-                100.0 * m.success_rate,
-                m.cache_size
-            );
-        }
-    }
+    super::train::run_rounds(&mut trainer, Report::Labelled { label, every: 10 }).await?;
     let e = trainer.config().eval;
     if let Some(h) = trainer.evaluate_heldout(e.episodes, e.greedy).await {
         write_json(&dir.join("eval-heldout.json"), &h)?;
@@ -314,7 +304,20 @@ fn parse_lrs(list: &str, methods: &[String]) -> anyhow::Result<BTreeMap<String, 
 /// runs that pick a learning rate are never the runs that are reported.
 const GRID_SEED_OFFSET: u64 = 1000;
 
-pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Result<bool> {
+/// A comparison resolved from its flags before anything runs: the base config, the
+/// methods, seeds and runs, the grid, and the manifest (with a resumed comparison's
+/// learning rates and record kept).
+struct Plan {
+    base: RunConfig,
+    methods: Vec<String>,
+    grid_lrs: Option<Vec<f64>>,
+    out: PathBuf,
+    manifest: Manifest,
+}
+
+/// Validate the flags, lay out the runs and reconcile with a comparison already in
+/// `--out` (refusing one with other settings).
+fn resolve(args: &CompareArgs) -> anyhow::Result<Plan> {
     let base = RunConfig::load(&args.config)?;
     let methods: Vec<String> = args
         .methods
@@ -426,6 +429,29 @@ pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Re
         manifest.machine = old.machine;
         println!("resuming the comparison in {}", out.display());
     }
+    Ok(Plan {
+        base,
+        methods,
+        grid_lrs,
+        out,
+        manifest,
+    })
+}
+
+pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Result<bool> {
+    let Plan {
+        base,
+        methods,
+        grid_lrs,
+        out,
+        mut manifest,
+    } = resolve(args)?;
+    let manifest_path = out.join("compare.json");
+    let (seeds, runs, grid) = (
+        manifest.seeds.clone(),
+        manifest.runs.clone(),
+        manifest.grid.clone(),
+    );
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     write_json(&manifest_path, &manifest)?;
     let jobs = args.jobs.max(1);

@@ -13,10 +13,10 @@ use steprl_sandbox::{
 
 use super::{interactive, load, options};
 use crate::args::{CheckArgs, Global, InspectArgs};
-use crate::conformance::{
-    self, CheckerReport, EnvCheck, EnvReport, ResamplerReport, Timing, Violation,
-};
 use crate::table::{self, Table};
+use steprl_conformance::{
+    self as conformance, CheckerReport, EnvCheck, EnvReport, ResamplerReport, Timing, Violation,
+};
 
 /// `steprl plugin list`: every `.wasm` in the search directories, in search order; a
 /// name found earlier shadows the same name later.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use steprl_learner::{BackendChoice, Selected};
 use steprl_sandbox::Sandbox;
-use steprl_train::{EvalReport, Plugins, RoundMetrics, RunConfig, Trainer};
+use steprl_train::{EvalReport, Plugins, RoundMetrics, RunConfig, Start, Trainer};
 
 use super::interactive;
 use crate::args::{EvalArgs, ResumeArgs, TrainArgs};
@@ -169,12 +169,43 @@ fn show_progress(trainer: &mut Trainer) {
     }));
 }
 
-async fn run_rounds(trainer: &mut Trainer) -> anyhow::Result<()> {
+/// How [`run_rounds`] reports progress.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Report<'a> {
+    /// `train` and `resume`: every round's line (redrawn in place on a terminal) and a
+    /// warning when a task becomes stuck.
+    EveryRound,
+    /// `compare`, whose runs share the terminal: a line naming the run every `every`
+    /// rounds and at the end.
+    Labelled {
+        /// The run's name in the comparison.
+        label: &'a str,
+        /// Rounds between lines.
+        every: u32,
+    },
+}
+
+/// Run the trainer's rounds to the end of its budget, reporting as `report` says: the
+/// round loop every command that trains shares.
+pub(super) async fn run_rounds(trainer: &mut Trainer, report: Report<'_>) -> anyhow::Result<()> {
     let rounds = trainer.config().rounds;
     let tty = interactive();
     let mut warned_stuck = std::collections::BTreeSet::new();
     while !trainer.finished() {
         let m = trainer.round().await?;
+        if let Report::Labelled { label, every } = report {
+            if (m.round + 1).is_multiple_of(every.max(1)) || trainer.finished() {
+                let budget = trainer.config().budget_env_steps;
+                eprintln!(
+                    "  {label}: round {:>3}  env steps {:>7}/{budget}  success {:>5.1}%  cache {:>2}",
+                    m.round + 1,
+                    m.env_steps_total,
+                    100.0 * m.success_rate,
+                    m.cache_size
+                );
+            }
+            continue;
+        }
         let line = progress_line(&m, rounds);
         if tty {
             eprint!("\r\x1b[2K{line}");
@@ -283,7 +314,7 @@ pub(super) async fn train(sandbox: &Sandbox, args: &TrainArgs) -> anyhow::Result
     let backend = device(args.backend)?;
     let plugins = plugins(sandbox, &cfg, None, None).await?;
     let env = plugins.env.clone();
-    let trainer = Trainer::new(cfg.clone(), &out, plugins, &backend.device)?;
+    let trainer = Trainer::open(Start::Fresh(&out), cfg.clone(), plugins, &backend.device)?;
     let result = run_fresh(trainer, cfg, &out, &backend).await;
     super::shut_down(&*env).await;
     result
@@ -322,7 +353,7 @@ async fn run_fresh(
             write_eval(&out, "eval-heldout-warmstart.json", &h)?;
         }
     }
-    run_rounds(&mut trainer).await?;
+    run_rounds(&mut trainer, Report::EveryRound).await?;
     finish(&mut trainer, &out, before).await
 }
 
@@ -407,7 +438,7 @@ async fn resume_with(
         record_swap(out, &trainer, swap)?;
         return run_fresh(trainer, cfg, out, backend).await;
     }
-    let mut trainer = Trainer::resume(out, cfg, plugins, &backend.device)?;
+    let mut trainer = Trainer::open(Start::Resume(out), cfg, plugins, &backend.device)?;
     record_swap(out, &trainer, swap)?;
     show_progress(&mut trainer);
     println!(
@@ -415,7 +446,7 @@ async fn resume_with(
         out.display(),
         trainer.next_round() + 1
     );
-    run_rounds(&mut trainer).await?;
+    run_rounds(&mut trainer, Report::EveryRound).await?;
     let before = std::fs::read_to_string(out.join("eval-before.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
@@ -523,7 +554,7 @@ pub(super) async fn eval(sandbox: &Sandbox, args: &EvalArgs) -> anyhow::Result<b
     let backend = device(args.backend)?;
     let plugins = plugins(sandbox, &cfg, args.env.as_deref(), args.checker.as_deref()).await?;
     let env = plugins.env.clone();
-    let trainer = Trainer::from_checkpoint(&checkpoint, cfg, plugins, &backend.device);
+    let trainer = Trainer::open(Start::Evaluate(&checkpoint), cfg, plugins, &backend.device);
     let r = match trainer {
         Ok(mut trainer) => {
             show_progress(&mut trainer);

@@ -1,7 +1,8 @@
-//! Conformance runs behind `steprl plugin check`: random-policy episodes that validate
-//! every observation and replay determinism for environments, generated calls for
-//! reward checkers and resamplers. Works on the core traits, so native
-//! implementations can be checked the same way.
+//! Conformance runs behind `steprl plugin check`, as a library that tests and plugin
+//! authors call too: random-policy episodes that validate every observation and replay
+//! determinism for environments, generated calls for reward checkers and resamplers,
+//! and demonstration replays. Works on the core traits, so native implementations are
+//! checked the same way as sandboxed plugins.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -200,7 +201,7 @@ pub async fn check_environment(
             if report.stop_if_over(opts.budget) {
                 break;
             }
-            let seed = episode_seed(opts.seed, ti, e);
+            let seed = steprl_core::seeds::conformance_episode(opts.seed, ti, e);
             let run = run_episode(&mut *instance, info, task, seed, &mut report, opts.budget).await;
             let trace = match run {
                 Ok(t) => t,
@@ -268,12 +269,6 @@ pub async fn check_environment(
     }
     progress(n, n, "");
     report
-}
-
-fn episode_seed(base: u64, task: usize, episode: u32) -> u64 {
-    base.wrapping_mul(1_000_003)
-        .wrapping_add(task as u64 * 1_009)
-        .wrapping_add(u64::from(episode))
 }
 
 /// Everything observable about one episode, for the determinism comparison.
@@ -677,7 +672,7 @@ pub struct DemoReport {
 pub async fn check_demos(
     env: &dyn Environment,
     checker: &mut dyn RewardChecker,
-    demos: &[(usize, steprl_train::warmstart::Demo)],
+    demos: &[(usize, steprl_core::Demo)],
     file: &str,
 ) -> DemoReport {
     let mut report = DemoReport::default();
@@ -721,7 +716,7 @@ async fn replay_demo(
     inst: &mut dyn EnvInstance,
     checker: &mut dyn RewardChecker,
     info: &EnvInfo,
-    demo: &steprl_train::warmstart::Demo,
+    demo: &steprl_core::Demo,
 ) -> Result<steprl_core::Verdict, String> {
     let task = info
         .task(&demo.task)
@@ -750,7 +745,7 @@ async fn play_demo(
     inst: &mut dyn EnvInstance,
     checker: &mut dyn RewardChecker,
     task: &TaskInfo,
-    demo: &steprl_train::warmstart::Demo,
+    demo: &steprl_core::Demo,
     actions: &[Action],
     episode: steprl_core::EpisodeId,
 ) -> Result<steprl_core::Verdict, String> {
