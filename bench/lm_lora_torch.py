@@ -13,7 +13,8 @@ on q_proj and v_proj:
                   backward, one Adam step (median of 3 after a warm-up step), and
                   the same forward pass alone without autograd
   peak RSS        of the process
-The second argument sets torch's thread count (default: torch's own).
+The second argument sets torch's thread count (default: torch's own);
+STEPRL_BENCH_DEVICE=cuda runs on the GPU (timings synchronize the device).
 """
 
 import json
@@ -37,10 +38,11 @@ batch_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "target", 
 if len(sys.argv) > 2:
     torch.set_num_threads(int(sys.argv[2]))
 batch = json.load(open(batch_path))
+dev = torch.device(os.environ.get("STEPRL_BENCH_DEVICE", "cpu"))
 folder = os.path.join(root, "models", "smollm2")
 name = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-base = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.float32)
+base = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.float32).to(dev)
 model = get_peft_model(
     base,
     LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=["q_proj", "v_proj"]),
@@ -51,7 +53,7 @@ trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
 def score_labels(prompt, labels):
     """Each label's summed log-probability as the continuation of `prompt`."""
     with torch.inference_mode():
-        out = model(torch.tensor([prompt]), use_cache=True)
+        out = model(torch.tensor([prompt], device=dev), use_cache=True)
         head = torch.log_softmax(out.logits[0, -1], -1)
         width = max(len(l) for l in labels)
         scores = torch.stack([head[l[0]] for l in labels])
@@ -59,7 +61,7 @@ def score_labels(prompt, labels):
             return scores
         past = out.past_key_values
         past.batch_repeat_interleave(len(labels))
-        inputs = torch.tensor([[l[j] if j < len(l) else 0 for j in range(width - 1)] for l in labels])
+        inputs = torch.tensor([[l[j] if j < len(l) else 0 for j in range(width - 1)] for l in labels], device=dev)
         lp = torch.log_softmax(model(inputs, past_key_values=past, use_cache=True).logits, -1)
         for i, l in enumerate(labels):
             for j in range(1, len(l)):
@@ -84,7 +86,8 @@ for r, s in enumerate(steps):
         at[r, j] = len(s["prompt"]) - 1 + j
         target[r, j] = tok
         keep[r, j] = 1.0
-adv = torch.tensor([s["advantage"] for s in steps]).unsqueeze(1)
+ids, at, target, keep = ids.to(dev), at.to(dev), target.to(dev), keep.to(dev)
+adv = torch.tensor([s["advantage"] for s in steps], device=dev).unsqueeze(1)
 opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 model.train()
 
@@ -113,13 +116,20 @@ def forward_only():
         return lp_all.gather(2, target.unsqueeze(-1)).squeeze(-1) * keep
 
 
+def sync():
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def median_time(fn, n):
     """Median seconds of `n` calls of `fn` after one warm-up call."""
     fn()
+    sync()
     times = []
     for _ in range(n):
         t = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -131,7 +141,7 @@ step = median_time(train_step, 3)
 tokens = sum(len(s["prompt"]) + len(s["completion"]) for s in steps)
 
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, LoRA trainable {trainable}")
+print(f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}, LoRA trainable {trainable}")
 print(
     f"choice scoring  {score:.3f} s (a {len(choice['prompt'])}-token prompt, "
     f"{len(choice['labels'])} labels; median of 5)"
@@ -139,3 +149,5 @@ print(
 print(f"LoRA step       {step:.3f} s ({b} sequences, {tokens} tokens; median of 3)")
 print(f"  of which the forward pass alone (no autograd) {forward:.3f} s")
 print(f"peak RSS        {peak:.0f} MiB")
+if dev.type == "cuda":
+    print(f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB (allocated by torch)")

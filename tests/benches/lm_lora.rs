@@ -11,7 +11,8 @@
 //! `target/lm-lora-batch.json`) so `bench/lm_lora_torch.py` runs the same tokens in
 //! PyTorch + peft.
 //!
-//! `cargo bench -p steprl-tests --bench lm_lora`; `RAYON_NUM_THREADS=N` for N threads.
+//! `cargo bench -p steprl-tests --bench lm_lora`; `RAYON_NUM_THREADS=N` for N threads,
+//! `STEPRL_BENCH_BACKEND=wgpu` for the GPU backend (default `cpu`).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -49,7 +50,12 @@ fn main() {
         eprintln!("{} is absent: run models/fetch.sh smollm2", model.display());
         return;
     }
-    let device = Device::flex();
+    let choice: steprl_learner::BackendChoice = std::env::var("STEPRL_BENCH_BACKEND")
+        .unwrap_or_else(|_| "cpu".into())
+        .parse()
+        .expect("STEPRL_BENCH_BACKEND is auto, cpu or wgpu");
+    let selected = steprl_learner::select(choice).expect("backend");
+    let device: Device = selected.device.clone();
     let lora = LoraSettings {
         rank: 8,
         alpha: 16.0,
@@ -58,7 +64,9 @@ fn main() {
         full: false,
     };
     println!(
-        "CPU (burn flex), rayon threads {}",
+        "backend {} ({}), rayon threads {}",
+        selected.backend,
+        selected.description,
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all cores".into())
     );
 
