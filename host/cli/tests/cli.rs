@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{plugin, steprl, text};
+use common::{check_with, plugin, steprl, text};
 
 #[test]
 fn check_passes_for_every_shipped_plugin() {
@@ -138,13 +138,7 @@ fn check_replays_known_solutions_and_names_each_that_fails() {
 fn check_fails_with_the_reason_when_the_with_plugin_is_the_wrong_kind() {
     let env = plugin("uisim");
     let py = plugin("uniform-py");
-    let o = steprl(&[
-        "plugin",
-        "check",
-        env.to_str().unwrap(),
-        "--with",
-        py.to_str().unwrap(),
-    ]);
+    let o = check_with(&env, &py, &[]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1));
     assert!(
@@ -489,16 +483,11 @@ fn check_replay_and_train(suite: &str, demos: &mut std::process::Command) {
     let lines = String::from_utf8_lossy(&o.stdout).lines().count();
     assert_eq!(lines, 60, "{suite}: 20 tasks × 3 seeds");
     let (env, checker) = (plugin(suite), plugin(&format!("{suite}-checker")));
-    let o = steprl(&[
-        "plugin",
-        "check",
-        env.to_str().unwrap(),
-        "--with",
-        checker.to_str().unwrap(),
-        "--demos",
-        file.to_str().unwrap(),
-        "--all-tasks",
-    ]);
+    let o = check_with(
+        &env,
+        &checker,
+        &["--demos", file.to_str().unwrap(), "--all-tasks"],
+    );
     let (out, err) = text(&o);
     assert!(o.status.success(), "{suite}:\n{out}\n{err}");
     assert!(out.contains("20 tasks"), "{out}");
@@ -506,15 +495,7 @@ fn check_replay_and_train(suite: &str, demos: &mut std::process::Command) {
     // Known solutions exercised the success path: no note says otherwise.
     assert!(!out.contains("was not exercised"), "{out}");
     // Without them, a random policy that never succeeds gets the note.
-    let o = steprl(&[
-        "plugin",
-        "check",
-        env.to_str().unwrap(),
-        "--with",
-        checker.to_str().unwrap(),
-        "--episodes",
-        "1",
-    ]);
+    let o = check_with(&env, &checker, &["--episodes", "1"]);
     let (out, _) = text(&o);
     assert_eq!(
         out.contains(", 0 random-policy successes"),

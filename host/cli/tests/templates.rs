@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{steprl, text};
+use common::{check_with, steprl, text};
 
 /// Generate `name` (`world`, `lang`) into `dir` and build it; the built component.
 fn generate_and_build(dir: &Path, name: &str, world: &str, lang: &str) -> PathBuf {
@@ -79,15 +79,7 @@ fn every_template_builds_and_passes_the_check() {
         let resampler =
             generate_and_build(dir.path(), &format!("{lang}-resampler"), "resampler", lang);
         let demos = env.with_file_name("demos.jsonl");
-        let o = steprl(&[
-            "plugin",
-            "check",
-            env.to_str().unwrap(),
-            "--with",
-            checker.to_str().unwrap(),
-            "--demos",
-            demos.to_str().unwrap(),
-        ]);
+        let o = check_with(&env, &checker, &["--demos", demos.to_str().unwrap()]);
         let (out, err) = text(&o);
         assert!(o.status.success(), "{lang}:\n{out}\n{err}");
         assert!(out.contains("2 of 2 judged a success"), "{lang}: {out}");

@@ -34,6 +34,19 @@ pub fn steprl(args: &[&str]) -> Output {
         .expect("steprl runs")
 }
 
+/// `steprl plugin check ENV --with CHECKER` followed by `extra` flags.
+pub fn check_with(env: &Path, checker: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "plugin",
+        "check",
+        env.to_str().unwrap(),
+        "--with",
+        checker.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    steprl(&args)
+}
+
 /// `steprl train CFG --backend cpu --out OUT`.
 pub fn train_into(cfg: &Path, out: &Path) -> Output {
     steprl(&[
