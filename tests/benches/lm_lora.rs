@@ -7,6 +7,10 @@
 //!    sequences, forward, per-token PPO loss, backward, Adam (median of 3 after a
 //!    warm-up step), and the same forward pass alone without autodiff;
 //!
+//! 3. lanes batched against lanes one after another, in one process: choice scoring of
+//!    8 distinct uisim screens (one padded batch, the labels as branches of each
+//!    prompt's cache) and greedy replies of 16 tokens to 4 screens (decoded together);
+//!
 //! and peak RSS. It writes the token ids it used to `$STEPRL_BENCH_BATCH` (default
 //! `target/lm-lora-batch.json`) so `bench/lm_lora_torch.py` runs the same tokens in
 //! PyTorch + peft.
@@ -17,7 +21,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use steprl_core::{Action, Completion, Learner, Observation, StepSample, Transition};
+use steprl_core::{Action, Completion, Learner, Observation, Sampling, StepSample, Transition};
+use steprl_learner::lm_choice::{label_scores, label_scores_batch};
 use steprl_learner::{
     GenerateSettings, LmChoiceLearner, LmGenerateLearner, LoraSettings, PpoConfig,
     burn_device::Device,
@@ -87,7 +92,38 @@ fn main() {
         })
         .collect();
     let label_ids = choice.label_ids().to_vec();
+    // 3a. Eight lanes' screens, scored one after another and as one batch.
+    let lanes: Vec<Vec<u32>> = ["open.settings", "open.clock", "open.notes", "open.contacts"]
+        .iter()
+        .flat_map(|task| [0u64, 1].map(|seed| (task, seed)))
+        .map(|(task, seed)| {
+            let (o, i) = screen(task, seed);
+            choice.prompt_ids(&i, &[], &o)
+        })
+        .collect();
     drop(choice);
+    let base = steprl_lm::LanguageModel::load(&model, &device).expect("model loads");
+    let refs: Vec<&[u32]> = lanes.iter().map(Vec::as_slice).collect();
+    let one_by_one = || {
+        for p in &refs {
+            label_scores(&base.net, p, &label_ids, &device).into_data();
+        }
+    };
+    let together = || {
+        label_scores_batch(&base.net, &refs, &label_ids, &device).into_data();
+    };
+    one_by_one();
+    together();
+    let (mut lanes_apart, mut lanes_batched) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let t = Instant::now();
+        one_by_one();
+        lanes_apart.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        together();
+        lanes_batched.push(t.elapsed().as_secs_f64());
+    }
+    drop(base);
 
     // 2. One LoRA training step.
     let mut learner = LmGenerateLearner::new(
@@ -158,6 +194,48 @@ fn main() {
         .iter()
         .map(|s| s.context.len() + s.completion.len())
         .sum();
+    drop(learner);
+
+    // 3b. Greedy replies of 16 tokens to 4 screens, one after another and together.
+    let mut writer = LmGenerateLearner::new(
+        &model,
+        &device,
+        GenerateSettings {
+            max_new_tokens: 16,
+            ..GenerateSettings::default()
+        },
+        0,
+        &lora,
+        PpoConfig::default(),
+        1,
+    )
+    .expect("model loads");
+    let gen_refs: Vec<&[u32]> = samples.iter().map(|s| s.context.as_slice()).collect();
+    let mut rng = steprl_core::SplitMix::new(0, 0);
+    writer.reply(gen_refs[0], Sampling::Greedy, &mut rng); // warm-up
+    let t = Instant::now();
+    let apart: usize = gen_refs
+        .iter()
+        .map(|p| {
+            writer
+                .reply(p, Sampling::Greedy, &mut rng)
+                .completion
+                .tokens
+                .len()
+        })
+        .sum();
+    let gen_apart = t.elapsed().as_secs_f64();
+    let mut streams: Vec<steprl_core::SplitMix> =
+        (0..4).map(|i| steprl_core::SplitMix::new(i, 0)).collect();
+    let mut rngs: Vec<&mut steprl_core::SplitMix> = streams.iter_mut().collect();
+    let t = Instant::now();
+    let together_tokens: usize = writer
+        .replies(&gen_refs, Sampling::Greedy, &mut rngs)
+        .iter()
+        .map(|r| r.completion.tokens.len())
+        .sum();
+    let gen_together = t.elapsed().as_secs_f64();
+    assert_eq!(apart, together_tokens, "the same greedy replies");
 
     let batch = serde_json::json!({
         "choice": {"prompt": prompt, "labels": label_ids},
@@ -185,6 +263,16 @@ fn main() {
     println!(
         "  of which the forward pass alone (no autodiff) {:.3} s",
         median(forward)
+    );
+    println!(
+        "8 lanes' choice scoring: one after another {:.3} s, one batch {:.3} s ({:.2}x; median of 3)",
+        median(lanes_apart.clone()),
+        median(lanes_batched.clone()),
+        median(lanes_apart) / median(lanes_batched)
+    );
+    println!(
+        "4 lanes' greedy replies ({apart} tokens): one after another {gen_apart:.3} s, together {gen_together:.3} s ({:.2}x)",
+        gen_apart / gen_together
     );
     println!("peak RSS        {:.0} MiB", steprl_tests::peak_rss_mib());
     println!("tokens written to {}", out.display());

@@ -16,7 +16,7 @@ use steprl_core::{
     SaveError, SplitMix, State, StepSample, Transition, UpdateStats, View, action_mask,
     discrete_decisions,
 };
-use steprl_lm::{CausalLm, KvCache};
+use steprl_lm::{CausalLm, KvCache, Layout};
 
 use crate::learner::LearnerError;
 use crate::lm_base::{LoraLm, LoraSettings, LoraTraining, check_text, text_parts};
@@ -165,20 +165,27 @@ impl LmChoiceLearner {
             self.memo.version = version;
         }
         let device = self.base.infer_device.clone();
+        let a = self.labels.len();
+        // The prompts not scored yet with these adapters, each once, in one batch.
+        let mut misses: Vec<&[u32]> = Vec::new();
         for (prompt, _) in inputs {
-            if self.memo.scores.contains_key(*prompt) {
+            if self.memo.scores.contains_key(*prompt) || misses.contains(prompt) {
                 self.memo.hits += 1;
-                continue;
+            } else {
+                self.memo.misses += 1;
+                misses.push(*prompt);
             }
-            self.memo.misses += 1;
+        }
+        if !misses.is_empty() {
             let net = self.base.inference_net();
-            let scores = label_scores(net, prompt, &self.label_ids, &device)
+            let scores: Vec<f32> = label_scores_batch(net, &misses, &self.label_ids, &device)
                 .into_data()
                 .try_into_vec()
                 .expect("f32 scores");
-            self.memo.scores.insert(prompt.to_vec(), scores);
+            for (prompt, row) in misses.iter().zip(scores.chunks(a)) {
+                self.memo.scores.insert(prompt.to_vec(), row.to_vec());
+            }
         }
-        let a = self.labels.len();
         inputs
             .iter()
             .map(|(prompt, mask)| {
@@ -237,12 +244,8 @@ impl LmChoiceLearner {
                     .expect("a distinct prompt") as i32
             })
             .collect();
-        let scores: Vec<Tensor<2>> = prompts
-            .iter()
-            .map(|p| label_scores(&self.base.lm.net, p, &self.label_ids, device).unsqueeze_dim(0))
-            .collect();
         (
-            Tensor::cat(scores, 0),
+            label_scores_batch(&self.base.lm.net, prompts, &self.label_ids, device),
             Tensor::from_data(TensorData::new(row_of, [idx.len()]), device),
         )
     }
@@ -294,8 +297,8 @@ fn invalid(masks: &[&[bool]], device: &Device) -> Tensor<2, Bool> {
     Tensor::from_data(TensorData::new(v, [masks.len(), a]), device)
 }
 
-/// Each label's summed token log-probability as the continuation of `prompt`, `[A]`:
-/// one pass over the prompt, then every label in one batch over the repeated cache.
+/// Each action label's summed token log-probability as the continuation of `prompt`,
+/// `[A]` ([`label_scores_batch`] of one prompt).
 pub fn label_scores(
     net: &CausalLm,
     prompt: &[u32],
@@ -303,45 +306,111 @@ pub fn label_scores(
     device: &Device,
 ) -> Tensor<1> {
     let a = labels.len();
+    label_scores_batch(net, &[prompt], labels, device).reshape([a])
+}
+
+/// At most this many label tokens (prompts × labels × label width) are scored in one
+/// pass; more prompts are split into passes of this size (each pass holds a
+/// `[tokens, vocab]` block of log-probabilities).
+pub const LABEL_TOKENS_PER_PASS: usize = 1024;
+
+/// Each prompt's label scores `[P, A]`, every label's summed token log-probability as
+/// the continuation of its prompt. Two passes per group of prompts: the prompts,
+/// right-padded into one batch, fill a KV cache; then every label of every prompt runs
+/// in one batch over that cache, each label a branch that reads its own prompt's real
+/// tokens and its own earlier tokens ([`steprl_lm::Layout`]) — no copy of the cache per
+/// label or per prompt.
+pub fn label_scores_batch(
+    net: &CausalLm,
+    prompts: &[&[u32]],
+    labels: &[Vec<u32>],
+    device: &Device,
+) -> Tensor<2> {
+    label_scores_in_passes(net, prompts, labels, LABEL_TOKENS_PER_PASS, device)
+}
+
+/// [`label_scores_batch`] with at most `tokens_per_pass` label tokens a pass.
+pub fn label_scores_in_passes(
+    net: &CausalLm,
+    prompts: &[&[u32]],
+    labels: &[Vec<u32>],
+    tokens_per_pass: usize,
+    device: &Device,
+) -> Tensor<2> {
+    let a = labels.len();
     let width = labels.iter().map(Vec::len).max().unwrap_or(1);
-    let ids: Vec<i32> = prompt.iter().map(|&t| t as i32).collect();
+    let per_prompt = (a * width.saturating_sub(1)).max(1);
+    let group = (tokens_per_pass / per_prompt).max(1);
+    let parts: Vec<Tensor<2>> = prompts
+        .chunks(group)
+        .map(|g| label_scores_group(net, g, labels, width, device))
+        .collect();
+    Tensor::cat(parts, 0)
+}
+
+fn label_scores_group(
+    net: &CausalLm,
+    prompts: &[&[u32]],
+    labels: &[Vec<u32>],
+    width: usize,
+    device: &Device,
+) -> Tensor<2> {
+    let (p, a) = (prompts.len(), labels.len());
+    let lens: Vec<usize> = prompts.iter().map(|q| q.len()).collect();
+    let l = lens.iter().copied().max().unwrap_or(1);
     let mut cache = KvCache::new();
-    let first = net.last_logits(
-        Tensor::<2, Int>::from_data(TensorData::new(ids, [1, prompt.len()]), device),
-        Some(&mut cache),
+    let first_lp: Tensor<2> = log_softmax(net.prefill_last_logits(prompts, &mut cache, device), 1);
+    let heads: Vec<i32> = (0..p)
+        .flat_map(|_| labels.iter().map(|lab| lab[0] as i32))
+        .collect();
+    let head_lp = first_lp.gather(
+        1,
+        Tensor::<2, Int>::from_data(TensorData::new(heads, [p, a]), device),
     );
-    let v = first.dims()[1];
-    let first_lp: Tensor<1> = log_softmax(first, 1).reshape([v]);
-    let heads: Vec<i32> = labels.iter().map(|l| l[0] as i32).collect();
-    let head_lp = first_lp.select(0, Tensor::from_data(TensorData::new(heads, [a]), device));
     if width == 1 {
         return head_lp;
     }
     // Label tokens 0..width-1 as inputs; each predicts the next one where it exists.
-    let mut inputs = Vec::with_capacity(a * (width - 1));
-    let mut next = Vec::with_capacity(a * (width - 1));
-    let mut keep = Vec::with_capacity(a * (width - 1));
-    for l in labels {
-        for j in 0..width - 1 {
-            inputs.push(*l.get(j).unwrap_or(&0) as i32);
-            next.push(*l.get(j + 1).unwrap_or(&0) as i32);
-            keep.push(if j + 1 < l.len() { 1.0f32 } else { 0.0 });
+    // Branch (label) b's token j sits at position len + j and reads its prompt's real
+    // tokens and its own tokens 0..=j.
+    let w1 = width - 1;
+    let n = a * w1;
+    let total = l + n;
+    let mut inputs = Vec::with_capacity(p * n);
+    let mut next = Vec::with_capacity(p * n);
+    let mut positions = Vec::with_capacity(p * n);
+    let mut attends = vec![false; p * n * total];
+    for (r, len) in lens.iter().enumerate() {
+        for (b, lab) in labels.iter().enumerate() {
+            for j in 0..w1 {
+                inputs.push(*lab.get(j).unwrap_or(&0) as i32);
+                next.push(*lab.get(j + 1).unwrap_or(&0) as i32);
+                positions.push(len + j);
+                let row = &mut attends[(r * n + b * w1 + j) * total..][..total];
+                row[..*len].fill(true);
+                row[l + b * w1..=l + b * w1 + j].fill(true);
+            }
         }
     }
-    let mut cache = cache.repeat(a);
-    let h = net.hidden(
-        Tensor::from_data(TensorData::new(inputs, [a, width - 1]), device),
+    let keep: Vec<f32> = labels
+        .iter()
+        .flat_map(|lab| (0..w1).map(move |j| if j + 1 < lab.len() { 1.0f32 } else { 0.0 }))
+        .collect();
+    let layout = Layout { positions, attends };
+    let h = net.hidden_at(
+        Tensor::from_data(TensorData::new(inputs, [p, n]), device),
+        &layout,
         Some(&mut cache),
     );
     let lp = log_softmax(net.logits(h), 2);
-    let picked: Tensor<2> = lp
+    let picked: Tensor<3> = lp
         .gather(
             2,
-            Tensor::<3, Int>::from_data(TensorData::new(next, [a, width - 1, 1]), device),
+            Tensor::<3, Int>::from_data(TensorData::new(next, [p, n, 1]), device),
         )
-        .reshape([a, width - 1]);
-    let keep = Tensor::<2>::from_data(TensorData::new(keep, [a, width - 1]), device);
-    head_lp + (picked * keep).sum_dim(1).reshape([a])
+        .reshape([p, a, w1]);
+    let keep = Tensor::<3>::from_data(TensorData::new(keep, [1, a, w1]), device);
+    head_lp + (picked * keep).sum_dim(2).reshape([p, a])
 }
 
 impl Policy for LmChoiceLearner {
@@ -458,14 +527,10 @@ impl LoraTraining for LmChoiceLearner {
             ppo::masked_log_softmax(per_prompt.select(0, pick.clone()), targets.invalid.clone());
         let ref_all = (self.ppo.kl_coef > 0.0).then(|| {
             let infer = self.base.infer_device.clone();
-            let scores: Vec<Tensor<2>> = prompts
-                .iter()
-                .map(|p| {
-                    label_scores(&self.base.reference, p, &self.label_ids, &infer).unsqueeze_dim(0)
-                })
-                .collect();
+            let scores =
+                label_scores_batch(&self.base.reference, &prompts, &self.label_ids, &infer);
             ppo::masked_log_softmax(
-                Tensor::cat(scores, 0).select(0, pick.clone().inner()),
+                scores.select(0, pick.clone().inner()),
                 targets.invalid.clone().inner(),
             )
         });

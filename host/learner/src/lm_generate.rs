@@ -21,7 +21,7 @@ use steprl_core::{
     Action, Candidates, Completion, Decision, Learner, Observation, ObservationParts, Policy,
     Sampling, SaveError, SplitMix, State, StepSample, Transition, UpdateStats, View,
 };
-use steprl_lm::{CausalLm, KvCache};
+use steprl_lm::{CausalLm, KvCache, Layout};
 
 use crate::learner::LearnerError;
 use crate::lm_base::{LoraLm, LoraSettings, LoraTraining, check_text, text_parts};
@@ -202,52 +202,110 @@ impl LmGenerateLearner {
     /// A reply to `prompt`: sampled from the tempered distribution within the top-p
     /// nucleus with `rng`, or the most likely token at each step.
     pub fn reply(&mut self, prompt: &[u32], sampling: Sampling, rng: &mut SplitMix) -> Reply {
+        self.replies(&[prompt], sampling, &mut [rng])
+            .pop()
+            .expect("one reply per prompt")
+    }
+
+    /// One reply per prompt, the lanes decoded together: the prompts, right-padded,
+    /// fill one KV cache in one pass, then every step feeds each lane's last token at
+    /// its own position, reading its own prompt's real tokens and its own reply
+    /// ([`steprl_lm::Layout`]). Lane `i` draws with `rngs[i]` only, so its reply is the
+    /// one it would write alone (up to float rounding); a finished lane rides along
+    /// until the last one ends.
+    pub fn replies(
+        &mut self,
+        prompts: &[&[u32]],
+        sampling: Sampling,
+        rngs: &mut [&mut SplitMix],
+    ) -> Vec<Reply> {
         let s = self.settings.clone();
         let stop_ids = self.base.lm.stop_ids.clone();
         let ctx = self.base.lm.config.max_position_embeddings;
         let device = self.base.infer_device.clone();
-        let net = self.base.inference_net();
+        let p = prompts.len();
+        let lens: Vec<usize> = prompts.iter().map(|q| q.len()).collect();
+        let l = lens.iter().copied().max().unwrap_or(1);
         let mut cache = KvCache::new();
-        let ids = |v: &[u32]| {
-            let v: Vec<i32> = v.iter().map(|&t| t as i32).collect();
-            let n = v.len();
-            Tensor::<2, Int>::from_data(TensorData::new(v, [1, n]), &device)
-        };
-        let mut logits = row(net.last_logits(ids(prompt), Some(&mut cache)));
-        let mut completion = Completion::default();
-        let mut cut: Option<usize> = None;
+        let net = self.base.inference_net();
+        let mut logits = rows(net.prefill_last_logits(prompts, &mut cache, &device), p);
+        let mut completions = vec![Completion::default(); p];
+        let mut cuts: Vec<Option<usize>> = vec![None; p];
+        let mut done = vec![false; p];
+        let mut fed = 0;
         loop {
-            let lp = tempered_log_softmax(&logits, s.temperature);
-            let token = match sampling {
-                Sampling::Greedy => argmax(&lp),
-                Sampling::Sample => nucleus(&lp, s.top_p, rng),
-            };
-            completion.tokens.push(token);
-            completion.logps.push(lp[token as usize]);
-            if stop_ids.contains(&token) {
-                break;
-            }
-            if !s.stop.is_empty() {
-                let text = self.decode(&completion.tokens);
-                if let Some(at) = s.stop.iter().filter_map(|x| text.find(x.as_str())).min() {
-                    cut = Some(at);
-                    break;
+            for r in 0..p {
+                if done[r] {
+                    continue;
+                }
+                let lp = tempered_log_softmax(&logits[r], s.temperature);
+                let token = match sampling {
+                    Sampling::Greedy => argmax(&lp),
+                    Sampling::Sample => nucleus(&lp, s.top_p, &mut *rngs[r]),
+                };
+                let c = &mut completions[r];
+                c.tokens.push(token);
+                c.logps.push(lp[token as usize]);
+                if stop_ids.contains(&token) {
+                    done[r] = true;
+                    continue;
+                }
+                if !s.stop.is_empty() {
+                    let text = self.decode(&completions[r].tokens);
+                    if let Some(at) = s.stop.iter().filter_map(|x| text.find(x.as_str())).min() {
+                        cuts[r] = Some(at);
+                        done[r] = true;
+                        continue;
+                    }
+                }
+                let n = completions[r].tokens.len();
+                if n >= s.max_new_tokens || lens[r] + n >= ctx {
+                    done[r] = true;
                 }
             }
-            if completion.tokens.len() >= s.max_new_tokens || cache.len() + 1 >= ctx {
+            if done.iter().all(|x| *x) {
                 break;
             }
+            // Each lane's newest token at its own position; it reads its prompt's real
+            // tokens and the tokens fed for it so far.
+            let total = l + fed + 1;
+            let mut attends = vec![false; p * total];
+            for (r, len) in lens.iter().enumerate() {
+                let row = &mut attends[r * total..][..total];
+                row[..*len].fill(true);
+                row[l..].fill(true);
+            }
+            let layout = Layout {
+                positions: lens.iter().map(|n| n + fed).collect(),
+                attends,
+            };
+            let next: Vec<i32> = completions
+                .iter()
+                .map(|c| *c.tokens.last().expect("a token per lane") as i32)
+                .collect();
             let net = self.base.inference_net();
-            logits = row(net.last_logits(ids(&[token]), Some(&mut cache)));
+            let h = net.hidden_at(
+                Tensor::<2, Int>::from_data(TensorData::new(next, [p, 1]), &device),
+                &layout,
+                Some(&mut cache),
+            );
+            logits = rows(net.logits(h), p);
+            fed += 1;
         }
-        let mut text = self.decode(&completion.tokens);
-        if let Some(at) = cut {
-            text.truncate(at);
-        }
-        Reply {
-            text: text.trim().to_owned(),
-            completion,
-        }
+        completions
+            .into_iter()
+            .zip(cuts)
+            .map(|(completion, cut)| {
+                let mut text = self.decode(&completion.tokens);
+                if let Some(at) = cut {
+                    text.truncate(at);
+                }
+                Reply {
+                    text: text.trim().to_owned(),
+                    completion,
+                }
+            })
+            .collect()
     }
 
     fn decode(&self, tokens: &[u32]) -> String {
@@ -407,8 +465,11 @@ fn completion_width(samples: &[StepSample], idx: &[usize]) -> usize {
         .max(1)
 }
 
-fn row(logits: Tensor<2>) -> Vec<f32> {
-    logits.into_data().try_into_vec().expect("f32 logits")
+/// The `p` rows of logits (`[p, vocab]` or `[p, 1, vocab]`), each as a vector.
+fn rows<const D: usize>(logits: Tensor<D>, p: usize) -> Vec<Vec<f32>> {
+    let v: Vec<f32> = logits.into_data().try_into_vec().expect("f32 logits");
+    let n = v.len() / p;
+    v.chunks(n).map(<[f32]>::to_vec).collect()
 }
 
 /// log softmax(logits / T), accumulated in f64.
@@ -469,17 +530,17 @@ impl Policy for LmGenerateLearner {
         sampling: Sampling,
         rngs: &mut [&mut SplitMix],
     ) -> Vec<Decision> {
-        views
+        let prompts: Vec<Vec<u32>> = views
             .iter()
-            .zip(rngs.iter_mut())
-            .map(|(v, rng)| {
-                let prompt = self.prompt_ids(v.instruction, v.history, v.observation);
-                let r = self.reply(&prompt, sampling, rng);
-                Decision {
-                    action: Action::Text(r.text),
-                    logp: r.completion.logps.iter().sum(),
-                    completion: Some(r.completion),
-                }
+            .map(|v| self.prompt_ids(v.instruction, v.history, v.observation))
+            .collect();
+        let refs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+        self.replies(&refs, sampling, rngs)
+            .into_iter()
+            .map(|r| Decision {
+                action: Action::Text(r.text),
+                logp: r.completion.logps.iter().sum(),
+                completion: Some(r.completion),
             })
             .collect()
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use steprl_core::{
     Action, Learner, Observation, Policy, Sampling, SplitMix, State, StepSample, Transition, View,
 };
-use steprl_learner::lm_choice::label_scores;
+use steprl_learner::lm_choice::{label_scores, label_scores_batch, label_scores_in_passes};
 use steprl_learner::{LmChoiceLearner, LoraSettings, PpoConfig, burn_device::Device};
 use steprl_lm::LanguageModel;
 
@@ -85,6 +85,62 @@ fn label_scores_from_the_shared_cache_equal_scoring_each_label_alone() {
             seq.push(t);
         }
         assert!((want - got).abs() < 1e-4, "{ids:?}: {want} vs {got}");
+    }
+}
+
+/// Prompts of different lengths (right-padded in one pass) and labels of different
+/// lengths (branches over one cache) score as each prompt does alone, in one pass or
+/// split over several.
+#[test]
+fn prompts_batched_across_lanes_score_as_each_prompt_alone() {
+    let lm = LanguageModel::load(&fixture(), &Device::flex()).unwrap();
+    let prompts: Vec<Vec<u32>> = [
+        "Task: turn wifi on",
+        "Task: open the settings and then turn the wifi on, please, now",
+        "go",
+    ]
+    .iter()
+    .map(|t| lm.prompt_ids(t, false).unwrap())
+    .collect();
+    assert!(prompts[1].len() > prompts[0].len() + 5, "lengths differ");
+    let end = lm.stop_ids[0];
+    let label_ids: Vec<Vec<u32>> = ["open settings and wait", "go back", "done"]
+        .iter()
+        .map(|l| {
+            let mut ids = lm.tokenizer.encode(l, false).unwrap();
+            ids.push(end);
+            ids
+        })
+        .collect();
+    let refs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+    let device = Device::flex();
+    let one: Vec<f32> = label_scores_batch(&lm.net, &refs, &label_ids, &device)
+        .into_data()
+        .try_into_vec()
+        .unwrap();
+    let split: Vec<f32> = label_scores_in_passes(&lm.net, &refs, &label_ids, 1, &device)
+        .into_data()
+        .try_into_vec()
+        .unwrap();
+    assert_eq!(one.len(), 3 * 3);
+    for (r, prompt) in prompts.iter().enumerate() {
+        for (i, ids) in label_ids.iter().enumerate() {
+            let mut seq = prompt.clone();
+            let mut want = 0.0f32;
+            for &t in ids {
+                want += lm.next_logprobs(&seq).unwrap()[t as usize];
+                seq.push(t);
+            }
+            let got = one[r * 3 + i];
+            assert!(
+                (want - got).abs() < 1e-4,
+                "prompt {r} label {i}: {want} vs {got}"
+            );
+            assert!(
+                (split[r * 3 + i] - got).abs() < 1e-4,
+                "prompt {r} label {i} split"
+            );
+        }
     }
 }
 

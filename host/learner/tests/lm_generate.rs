@@ -141,6 +141,64 @@ fn greedy_replies_repeat_and_sampled_ones_follow_the_seed() {
     assert!(distinct.len() > 1, "sampling draws different replies");
 }
 
+/// Lanes decoded together (prompts of different lengths, right-padded; replies of
+/// different lengths, finished lanes riding along) write what each lane writes alone,
+/// with the same token log-probabilities, greedy and sampled with per-lane streams.
+#[test]
+fn lanes_decoded_together_write_what_each_writes_alone() {
+    let mut l = learner_with(
+        GenerateSettings {
+            max_new_tokens: 12,
+            // Common letters end replies at different lengths.
+            stop: vec!["e".into(), "a".into(), "o".into()],
+            ..settings()
+        },
+        ppo(),
+    );
+    let texts = [
+        "$ ls",
+        "$ ls -la /home/user/projects/steprl\nnotes.txt\nREADME.md",
+        "$",
+    ];
+    let observations: Vec<Observation> = texts.iter().map(|t| obs(t)).collect();
+    let views: Vec<View<'_>> = observations
+        .iter()
+        .map(|o| View {
+            instruction: "list the files",
+            history: &[],
+            observation: o,
+        })
+        .collect();
+    for sampling in [Sampling::Greedy, Sampling::Sample] {
+        let mut streams: Vec<SplitMix> = (0..3).map(|i| SplitMix::new(40 + i, 0)).collect();
+        let mut rngs: Vec<&mut SplitMix> = streams.iter_mut().collect();
+        let together = l.act(&views, sampling, &mut rngs);
+        let mut lengths = Vec::new();
+        for (i, v) in views.iter().enumerate() {
+            let mut rng = SplitMix::new(40 + i as u64, 0);
+            let alone = l
+                .act(std::slice::from_ref(v), sampling, &mut [&mut rng])
+                .remove(0);
+            let (a, b) = (
+                alone.completion.as_ref().unwrap(),
+                together[i].completion.as_ref().unwrap(),
+            );
+            assert_eq!(a.tokens, b.tokens, "lane {i}, {sampling:?}");
+            assert_eq!(alone.action, together[i].action, "lane {i}, {sampling:?}");
+            for (x, y) in a.logps.iter().zip(&b.logps) {
+                assert!((x - y).abs() < 1e-4, "lane {i}: {x} vs {y}");
+            }
+            lengths.push(a.tokens.len());
+        }
+        if sampling == Sampling::Sample {
+            assert!(
+                lengths.iter().any(|n| *n != lengths[0]),
+                "some lane finishes before another: {lengths:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn stop_strings_cut_the_text_and_end_the_reply() {
     let mut l = learner_with(

@@ -21,5 +21,5 @@ pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use error::{LmError, Result};
 pub use generate::{GenerateOptions, Generation, Sampling, StopReason, log_softmax, top_k};
 pub use load::{Format, LanguageModel, ModelInfo};
-pub use model::{CausalLm, KvCache};
+pub use model::{CausalLm, KvCache, Layout};
 pub use tokenizer::Tokenizer;

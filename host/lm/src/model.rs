@@ -110,6 +110,19 @@ pub struct CausalLm {
     pub dims: Dims,
 }
 
+/// Where each new token of a batch sits and which cached or new keys it may attend,
+/// for [`CausalLm::hidden_at`]: rows of different lengths (right-padded prompts) and
+/// several continuations of one prompt side by side (a tree of branches, each reading
+/// the prompt and its own earlier tokens) in one pass.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The position of each new token, `batch · len` of them, row-major.
+    pub positions: Vec<usize>,
+    /// `[batch, len, cached + len]`, row-major: true where query token i of a row may
+    /// attend key slot j (the cache's slots first, then the new tokens').
+    pub attends: Vec<bool>,
+}
+
 /// Keys and values of the positions seen so far, per layer: `[batch, kv_heads, len, head_dim]`.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
@@ -282,16 +295,52 @@ impl CausalLm {
 
     /// Final hidden states `[batch, len, hidden]` for token ids `[batch, len]`. With a
     /// cache, the ids continue the cached positions and the cache grows by `len`.
-    pub fn hidden(&self, ids: Tensor<2, Int>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
+    pub fn hidden(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> Tensor<3> {
         let [_, t] = ids.dims();
-        let device = ids.device();
         let start = cache.as_ref().map_or(0, |c| c.len);
+        let tables = self.dims.rope.tables(start, t, &ids.device());
+        self.forward(ids, tables, None, cache)
+    }
+
+    /// Final hidden states `[batch, len, hidden]` for token ids `[batch, len]` placed
+    /// and masked by `layout` (each row's positions and what each token attends). With
+    /// a cache, its slots come first in `layout.attends`, and it grows by `len` slots.
+    pub fn hidden_at(
+        &self,
+        ids: Tensor<2, Int>,
+        layout: &Layout,
+        cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        let [b, t] = ids.dims();
+        let device = ids.device();
+        let total = cache.as_ref().map_or(0, |c| c.len) + t;
+        assert_eq!(
+            layout.attends.len(),
+            b * t * total,
+            "attends is [batch, len, cached + len]"
+        );
+        let tables = self.dims.rope.tables_at(&layout.positions, b, t, &device);
+        // burn's attention masks out where the mask is true.
+        let blocked: Vec<bool> = layout.attends.iter().map(|a| !a).collect();
+        let blocked =
+            Tensor::<3, Bool>::from_data(TensorData::new(blocked, [b, t, total]), &device)
+                .reshape([b, 1, t, total]);
+        self.forward(ids, tables, Some(blocked), cache)
+    }
+
+    fn forward(
+        &self,
+        ids: Tensor<2, Int>,
+        (cos, sin): (Tensor<4>, Tensor<4>),
+        blocked: Option<Tensor<4, Bool>>,
+        mut cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        let [_, t] = ids.dims();
         if let Some(c) = cache.as_mut()
             && c.layers.len() != self.layers.len()
         {
             c.layers = vec![None; self.layers.len()];
         }
-        let (cos, sin) = self.dims.rope.tables(start, t, &device);
         let mut x = self.embed_tokens.forward(ids);
         for (l, layer) in self.layers.iter().enumerate() {
             let slot = cache.as_mut().map(|c| &mut c.layers[l]);
@@ -299,6 +348,7 @@ impl CausalLm {
                 layer.input_layernorm.forward(x.clone()),
                 &self.dims,
                 (&cos, &sin),
+                blocked.as_ref(),
                 slot,
             );
             x = x + a;
@@ -342,6 +392,44 @@ impl CausalLm {
         let v = logits.dims()[2];
         logits.reshape([b, v])
     }
+
+    /// Prefill prompts of different lengths as one right-padded batch and return the
+    /// logits at each prompt's own last token, `[prompts, vocab]`. Causal attention keeps
+    /// every real token from reading the padding after it; the cache then holds `max len`
+    /// positions per row, the padded tail included, so what continues a shorter row must
+    /// mask that tail (see [`Layout`]).
+    pub fn prefill_last_logits(
+        &self,
+        prompts: &[&[u32]],
+        cache: &mut KvCache,
+        device: &Device,
+    ) -> Tensor<2> {
+        let p = prompts.len();
+        let lens: Vec<usize> = prompts.iter().map(|q| q.len()).collect();
+        let l = lens.iter().copied().max().unwrap_or(1);
+        let mut ids = vec![0i32; p * l];
+        for (r, q) in prompts.iter().enumerate() {
+            for (k, t) in q.iter().enumerate() {
+                ids[r * l + k] = *t as i32;
+            }
+        }
+        let hidden = self.hidden(
+            Tensor::<2, Int>::from_data(TensorData::new(ids, [p, l]), device),
+            Some(cache),
+        );
+        let d = hidden.dims()[2];
+        let last: Vec<i32> = lens
+            .iter()
+            .flat_map(|n| std::iter::repeat_n(*n as i32 - 1, d))
+            .collect();
+        let last = hidden.gather(
+            1,
+            Tensor::<3, Int>::from_data(TensorData::new(last, [p, 1, d]), device),
+        );
+        let logits = self.logits(last);
+        let v = logits.dims()[2];
+        logits.reshape([p, v])
+    }
 }
 
 impl Attention {
@@ -350,6 +438,7 @@ impl Attention {
         x: Tensor<3>,
         dims: &Dims,
         (cos, sin): (&Tensor<4>, &Tensor<4>),
+        blocked: Option<&Tensor<4, Bool>>,
         cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
     ) -> Tensor<3> {
         let [b, t, _] = x.dims();
@@ -391,7 +480,9 @@ impl Attention {
         };
         // Queries at the end of the key range: causal from the bottom-right. The fused
         // causal flag is used only where both alignments agree (no cached prefix).
-        let (mask, is_causal) = if t == 1 {
+        let (mask, is_causal) = if let Some(m) = blocked {
+            (Some(m.clone().expand([b, h, t, total])), false)
+        } else if t == 1 {
             (None, false)
         } else if t == total {
             (None, true)

@@ -59,11 +59,25 @@ impl Rope {
 
     /// `(cos, sin)` tables `[1, 1, len, head_dim]` for positions `start..start + len`.
     pub fn tables(&self, start: usize, len: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
-        let half = self.inv_freq.len();
-        let dim = 2 * half;
-        let mut cos = Vec::with_capacity(len * dim);
-        let mut sin = Vec::with_capacity(len * dim);
-        for p in start..start + len {
+        let positions: Vec<usize> = (start..start + len).collect();
+        self.tables_at(&positions, 1, len, device)
+    }
+
+    /// `(cos, sin)` tables `[batch, 1, len, head_dim]` for the given position of each
+    /// token (`positions` row-major, `batch · len` of them): rows of a batch may sit at
+    /// different positions.
+    pub fn tables_at(
+        &self,
+        positions: &[usize],
+        batch: usize,
+        len: usize,
+        device: &Device,
+    ) -> (Tensor<4>, Tensor<4>) {
+        assert_eq!(positions.len(), batch * len, "one position per token");
+        let dim = 2 * self.inv_freq.len();
+        let mut cos = Vec::with_capacity(positions.len() * dim);
+        let mut sin = Vec::with_capacity(positions.len() * dim);
+        for &p in positions {
             // The same angles for both halves of the head.
             for _ in 0..2 {
                 for f in &self.inv_freq {
@@ -75,7 +89,7 @@ impl Rope {
             }
         }
         let make =
-            |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 1, len, dim]), device);
+            |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [batch, 1, len, dim]), device);
         (make(cos), make(sin))
     }
 }
