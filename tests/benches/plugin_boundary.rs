@@ -148,6 +148,7 @@ async fn main() {
         tasks_per_round: 8,
         copies_per_task: 4,
         seed: 1,
+        settings: steprl_core::StepSettings::default(),
     };
     let bare_wasm = per_iter!(15, 20_000, wasm_r.plan(0, &[], &req).await.unwrap());
     let bare_native = per_iter!(15, 20_000, native_r.plan(0, &[], &req).await.unwrap());

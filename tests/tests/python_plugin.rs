@@ -18,6 +18,7 @@ async fn python_resampler_loads_and_plans_uniformly() {
         tasks_per_round: 6,
         copies_per_task: 3,
         seed: 5,
+        settings: steprl_core::StepSettings::default(),
     };
     let plan = r.plan(0, &stats, &request).await.unwrap();
     assert_eq!(plan.len(), 18);
@@ -68,6 +69,7 @@ async fn python_resampler_errors_are_typed() {
                 tasks_per_round: 1,
                 copies_per_task: 1,
                 seed: 0,
+                settings: steprl_core::StepSettings::default(),
             },
         )
         .await

@@ -1,8 +1,9 @@
 //! Resampler plugins are swapped by path (and configured by the run config) without
 //! rebuilding the host: the same record gives a STEP plan with copies moved to the
-//! cache, and a uniform plan without.
+//! cache, and a uniform plan without. The host's STEP settings reach the plugins that
+//! export `resample-settings`; the others are planned through `resample.plan`.
 
-use steprl_core::{PlanRequest, Resampler, TaskStat};
+use steprl_core::{PlanRequest, Resampler, StepSettings, TaskStat};
 use steprl_sandbox::{PluginOptions, WasmResampler};
 use steprl_tests::{load, sandbox};
 
@@ -27,7 +28,19 @@ const REQUEST: PlanRequest = PlanRequest {
     tasks_per_round: 4,
     copies_per_task: 8,
     seed: 3,
+    settings: StepSettings {
+        s0: 0.5,
+        adaptive: true,
+    },
 };
+
+/// [`REQUEST`] with other host settings.
+fn request_with(s0: f64, adaptive: bool) -> PlanRequest {
+    PlanRequest {
+        settings: StepSettings { s0, adaptive },
+        ..REQUEST
+    }
+}
 
 async fn plans(name: &str, config: &str) -> Vec<Vec<String>> {
     rounds_of(name, config, &record()).await
@@ -35,9 +48,24 @@ async fn plans(name: &str, config: &str) -> Vec<Vec<String>> {
 
 /// `plan` of `name` (configured with `config`) for rounds 0..6 over `stats`.
 async fn rounds_of(name: &str, config: &str, stats: &[TaskStat]) -> Vec<Vec<String>> {
+    rounds_with(name, config, stats, &REQUEST).await
+}
+
+/// [`rounds_of`] with `request`.
+async fn rounds_with(
+    name: &str,
+    config: &str,
+    stats: &[TaskStat],
+    request: &PlanRequest,
+) -> Vec<Vec<String>> {
+    let r = resampler(name, config).await;
+    plans_of(r, stats, request).await
+}
+
+async fn resampler(name: &str, config: &str) -> WasmResampler {
     let sb = sandbox();
     let plugin = load(&sb, name);
-    let mut r = WasmResampler::new(
+    WasmResampler::new(
         &sb,
         &plugin,
         PluginOptions {
@@ -46,10 +74,17 @@ async fn rounds_of(name: &str, config: &str, stats: &[TaskStat]) -> Vec<Vec<Stri
         },
     )
     .await
-    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+async fn plans_of(
+    mut r: WasmResampler,
+    stats: &[TaskStat],
+    request: &PlanRequest,
+) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for round in 0..6 {
-        out.push(r.plan(round, stats, &REQUEST).await.unwrap());
+        out.push(r.plan(round, stats, request).await.unwrap());
     }
     out
 }
@@ -81,7 +116,8 @@ fn share_on_hard(plans: &[Vec<String>]) -> f64 {
 async fn swapping_the_resampler_plugin_changes_the_plan() {
     let step = plans("resample-step", "{}").await;
     let uniform_py = plans("uniform-py", "{}").await;
-    let step_off = plans("resample-step", r#"{"adaptive": false}"#).await;
+    // Adaptive resampling off: the host's setting, in the request.
+    let step_off = rounds_with("resample-step", "{}", &record(), &request_with(0.5, false)).await;
     for p in step.iter().chain(&uniform_py).chain(&step_off) {
         assert_eq!(p.len(), 32);
     }
@@ -111,12 +147,57 @@ async fn swapping_the_resampler_plugin_changes_the_plan() {
 async fn resample_step_config_errors_name_the_key() {
     for (config, needle) in [
         (r#"{"kapa": 3}"#, "unknown field `kapa`"),
-        (r#"{"s0": 1.5}"#, "s0 = 1.5"),
         (r#"{"kappa": -1}"#, "kappa = -1"),
+        (
+            r#"{"s0": 0.4}"#,
+            "`s0` is no longer a setting of resample-step: it is the host's, `s0` in the run config's [algo.resample]",
+        ),
+        (
+            r#"{"adaptive": false}"#,
+            "`adaptive` is no longer a setting of resample-step",
+        ),
     ] {
         let err = init_error("resample-step", config).await;
         assert!(err.contains(needle), "{config}: {err}");
     }
+}
+
+/// s0 comes with the request: ŝ 0.2 is in the cache under s0 0.5 and not under
+/// s0 0.1, so no copy moves. A plugin without `resample-settings` (the Python
+/// uniform one, built against the interface without settings) is planned through
+/// `resample.plan` and says it does not read them. Settings out of range are refused
+/// by name.
+#[tokio::test]
+async fn the_hosts_step_settings_reach_the_plugins_that_read_them() {
+    let step = resampler("resample-step", "{}").await;
+    assert!(step.reads_settings());
+    let low = plans_of(step, &record(), &request_with(0.1, true)).await;
+    for plan in &low {
+        for g in plan.chunks(8) {
+            assert!(g.iter().all(|t| *t == g[0]), "s0 0.1 has no cache: {g:?}");
+        }
+    }
+    assert_ne!(low, plans("resample-step", "{}").await);
+
+    let uniform = resampler("uniform-py", "{}").await;
+    assert!(!uniform.reads_settings());
+    let a = plans_of(uniform, &record(), &request_with(0.1, false)).await;
+    assert_eq!(
+        a,
+        plans("uniform-py", "{}").await,
+        "settings do not reach it"
+    );
+
+    let mut step = resampler("resample-step", "{}").await;
+    let err = step
+        .plan(0, &record(), &request_with(1.5, true))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the host's STEP settings: s0 = 1.5 must lie strictly between 0 and 1"),
+        "{err}"
+    );
 }
 
 /// [`rounds_of`], each plan checked to be B groups of N equal ids.

@@ -1,4 +1,4 @@
-//! Advantage estimators, one contract, chosen by an enum with an exhaustive match:
+//! Advantage estimators, one contract, chosen by [`Method`] with an exhaustive match:
 //!
 //! - **STEP**: every step of a successful trajectory of task i gets A = 1 − ŝ_i, where
 //!   ŝ_i is the record *before* this round's update (hard tasks weigh more). Failed
@@ -23,24 +23,49 @@ use serde::{Deserialize, Serialize};
 /// ε in (std + ε).
 pub const EPS: f64 = 1e-6;
 
-/// Which estimator, with its settings.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Estimator {
+/// The advantage estimator of a run: `[algo] method` of the run config, and the
+/// method each `steprl compare` variant ([`crate::Variant`]) trains with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
     /// STEP's success-rate-weighted advantage.
-    Step {
-        /// Give failed trajectories A = −ŝ instead of dropping them.
-        include_failures: bool,
-    },
+    Step,
     /// Trajectory-level GRPO.
     Tgrpo,
     /// Group-in-group policy optimization.
-    Gigpo {
-        /// Discount of the step-level return.
-        gamma: f64,
-        /// Weight of the step-level advantage.
-        omega: f64,
-    },
+    Gigpo,
+}
+
+impl Method {
+    /// The name a run config gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Step => "step",
+            Method::Tgrpo => "tgrpo",
+            Method::Gigpo => "gigpo",
+        }
+    }
+}
+
+/// The estimators' settings; each method reads its own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EstimatorParams {
+    /// STEP: give failed trajectories A = −ŝ instead of dropping them.
+    pub include_failures: bool,
+    /// GiGPO: discount of the step-level return.
+    pub gamma: f64,
+    /// GiGPO: weight of the step-level advantage.
+    pub omega: f64,
+}
+
+impl Default for EstimatorParams {
+    fn default() -> Self {
+        EstimatorParams {
+            include_failures: false,
+            gamma: 0.95,
+            omega: 1.0,
+        }
+    }
 }
 
 /// What the estimators need to know about one finished rollout.
@@ -59,18 +84,19 @@ pub struct Rollout<'a> {
 /// Per rollout, the advantage of each step, or `None` when the rollout yields no
 /// samples. `rate_before` gives ŝ before this round's update.
 pub fn advantages(
-    est: &Estimator,
+    method: Method,
+    params: &EstimatorParams,
     rollouts: &[Rollout],
     rate_before: &dyn Fn(&str) -> Option<f64>,
 ) -> Vec<Option<Vec<f32>>> {
-    match *est {
-        Estimator::Step { include_failures } => step(rollouts, rate_before, include_failures),
-        Estimator::Tgrpo => episode_level(rollouts, true)
+    match method {
+        Method::Step => step(rollouts, rate_before, params.include_failures),
+        Method::Tgrpo => episode_level(rollouts, true)
             .into_iter()
             .zip(rollouts)
             .map(|(a, r)| a.map(|a| vec![a as f32; r.anchors.len()]))
             .collect(),
-        Estimator::Gigpo { gamma, omega } => gigpo(rollouts, gamma, omega),
+        Method::Gigpo => gigpo(rollouts, params.gamma, params.omega),
     }
 }
 
@@ -203,8 +229,10 @@ mod tests {
         ];
         let before = |t: &str| if t == "a" { Some(0.25) } else { None };
         let a = advantages(
-            &Estimator::Step {
+            Method::Step,
+            &EstimatorParams {
                 include_failures: false,
+                ..EstimatorParams::default()
             },
             &rs,
             &before,
@@ -214,8 +242,10 @@ mod tests {
         // b is unseen: its rate this round (1 of 1) stands in, so A = 0.
         assert_eq!(a[2], Some(vec![0.0; 2]));
         let a = advantages(
-            &Estimator::Step {
+            Method::Step,
+            &EstimatorParams {
                 include_failures: true,
+                ..EstimatorParams::default()
             },
             &rs,
             &before,
@@ -227,8 +257,10 @@ mod tests {
     fn step_at_exactly_s0_and_degenerate_groups() {
         let rs = [ro("a", true, &[1]), ro("a", true, &[1])];
         let a = advantages(
-            &Estimator::Step {
+            Method::Step,
+            &EstimatorParams {
                 include_failures: true,
+                ..EstimatorParams::default()
             },
             &rs,
             &|_| Some(0.5),
@@ -238,8 +270,10 @@ mod tests {
         // include_failures gives −0 = no signal.
         let rs = [ro("c", false, &[1]), ro("c", false, &[2])];
         let a = advantages(
-            &Estimator::Step {
+            Method::Step,
+            &EstimatorParams {
                 include_failures: false,
+                ..EstimatorParams::default()
             },
             &rs,
             &|_| None,
@@ -258,7 +292,7 @@ mod tests {
             ro("b", true, &[1]),
             ro("c", false, &[9]),
         ];
-        let a = advantages(&Estimator::Tgrpo, &rs, &|_| None);
+        let a = advantages(Method::Tgrpo, &EstimatorParams::default(), &rs, &|_| None);
         // mean 0.5, std 0.5 → ±1 (up to ε).
         assert!(close(a[0].as_ref().unwrap(), &[1.0, 1.0]));
         assert!(close(a[1].as_ref().unwrap(), &[-1.0]));
@@ -281,7 +315,7 @@ mod tests {
         rs[0].score = 0.0;
         rs[1].score = 0.5;
         rs[2].score = 1.0;
-        let a = advantages(&Estimator::Tgrpo, &rs, &|_| None);
+        let a = advantages(Method::Tgrpo, &EstimatorParams::default(), &rs, &|_| None);
         // mean 0.5, std sqrt(1/6) ≈ 0.408248.
         let s = (1.0f64 / 6.0).sqrt() as f32;
         assert!(close(a[0].as_ref().unwrap(), &[-0.5 / s]));
@@ -293,9 +327,11 @@ mod tests {
         // r1 succeeds through states 10, 11, 12; r2 fails through 10, 13.
         let rs = [ro("a", true, &[10, 11, 12]), ro("a", false, &[10, 13])];
         let a = advantages(
-            &Estimator::Gigpo {
+            Method::Gigpo,
+            &EstimatorParams {
                 gamma: 0.95,
                 omega: 1.0,
+                ..EstimatorParams::default()
             },
             &rs,
             &|_| None,
@@ -308,9 +344,11 @@ mod tests {
         );
         assert!(close(a[1].as_ref().unwrap(), &[-2.0, -1.0]), "{:?}", a[1]);
         let half = advantages(
-            &Estimator::Gigpo {
+            Method::Gigpo,
+            &EstimatorParams {
                 gamma: 0.95,
                 omega: 0.5,
+                ..EstimatorParams::default()
             },
             &rs,
             &|_| None,
@@ -324,9 +362,11 @@ mod tests {
         // its discounted return there is higher.
         let rs = [ro("a", true, &[1, 2]), ro("a", true, &[1, 3, 2])];
         let a = advantages(
-            &Estimator::Gigpo {
+            Method::Gigpo,
+            &EstimatorParams {
                 gamma: 0.9,
                 omega: 1.0,
+                ..EstimatorParams::default()
             },
             &rs,
             &|_| None,
@@ -341,9 +381,11 @@ mod tests {
         // All fail: no signal anywhere.
         let rs = [ro("b", false, &[1]), ro("b", false, &[1])];
         let a = advantages(
-            &Estimator::Gigpo {
+            Method::Gigpo,
+            &EstimatorParams {
                 gamma: 0.9,
                 omega: 1.0,
+                ..EstimatorParams::default()
             },
             &rs,
             &|_| None,

@@ -3,7 +3,9 @@
 //! with probability p_rep(ŝ_i) = 1 / (1 + exp(−κ (ŝ_i − s0))), by a task drawn from the
 //! cache C = { j : 0 < ŝ_j < s0 } — so easy tasks give up rollouts to hard-but-learnable
 //! ones. Unseen tasks are never replaced; with an empty cache nothing is. With
-//! `adaptive` off this is plain uniform sampling (the T-GRPO baseline).
+//! `adaptive` off this is plain uniform sampling (the T-GRPO baseline). s0 and
+//! `adaptive` are the host's settings (`[algo.resample]`), sent in the plan request;
+//! κ and weighted draws are the resample-step plugin's own config.
 //!
 //! A plan is a pure function of (round, record, request): the pass's permutations come
 //! from the run seed and the epoch, the replacement draws from the run seed and the
@@ -15,17 +17,14 @@ use serde::{Deserialize, Serialize};
 use steprl_core::seeds::stream;
 use steprl_core::{PlanRequest, SplitMix, TaskStat};
 
-/// Resampling settings. The paper does not give s0 or κ; the defaults are
-/// `design.md`'s (s0 = 0.5, κ = 10).
+/// The resample-step plugin's own settings (s0 and `adaptive` come with the request,
+/// [`steprl_core::StepSettings`]). The paper does not give κ; the default is
+/// `design.md`'s (κ = 10).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResampleParams {
-    /// s0: the cache threshold and the midpoint of p_rep.
-    pub s0: f64,
     /// κ: steepness of p_rep.
     pub kappa: f64,
-    /// Replace copies (STEP); off = uniform B × N.
-    pub adaptive: bool,
     /// Draw replacements weighted by 1 − ŝ instead of uniformly from the cache.
     pub weighted: bool,
 }
@@ -33,9 +32,7 @@ pub struct ResampleParams {
 impl Default for ResampleParams {
     fn default() -> Self {
         ResampleParams {
-            s0: 0.5,
             kappa: 10.0,
-            adaptive: true,
             weighted: false,
         }
     }
@@ -68,7 +65,8 @@ pub fn pass(round: u32, n_tasks: usize, b: usize, seed: u64) -> Vec<usize> {
 }
 
 /// The task id of every rollout of `round`: B groups of N, copy 0 of each group being
-/// the pass's task. `stats` may come in any order (ids are sorted first).
+/// the pass's task. `stats` may come in any order (ids are sorted first); s0 and
+/// `adaptive` are `request.settings`.
 pub fn plan(
     round: u32,
     stats: &[TaskStat],
@@ -79,10 +77,11 @@ pub fn plan(
     tasks.sort_by(|a, b| a.id.cmp(&b.id));
     let b = request.tasks_per_round as usize;
     let n = request.copies_per_task as usize;
+    let s0 = request.settings.s0;
     let cache: Vec<&TaskStat> = tasks
         .iter()
         .copied()
-        .filter(|t| t.smoothed_rate.is_some_and(|s| s > 0.0 && s < params.s0))
+        .filter(|t| t.smoothed_rate.is_some_and(|s| s > 0.0 && s < s0))
         .collect();
     let mut rng = SplitMix::new(request.seed, stream::STEP_PLAN + u64::from(round));
     let mut out = Vec::with_capacity(b * n);
@@ -90,11 +89,11 @@ pub fn plan(
         let task = tasks[i];
         out.push(task.id.clone());
         for _ in 1..n {
-            let replace = params.adaptive
+            let replace = request.settings.adaptive
                 && !cache.is_empty()
                 && task
                     .smoothed_rate
-                    .is_some_and(|s| rng.unit() < p_rep(s, params.s0, params.kappa));
+                    .is_some_and(|s| rng.unit() < p_rep(s, s0, params.kappa));
             if replace {
                 out.push(draw(&cache, params.weighted, &mut rng).id.clone());
             } else {
@@ -136,6 +135,7 @@ mod tests {
             tasks_per_round: b,
             copies_per_task: n,
             seed: 42,
+            settings: steprl_core::StepSettings::default(),
         }
     }
 
@@ -222,15 +222,23 @@ mod tests {
         }
     }
 
+    /// The request with adaptive resampling off.
+    fn uniform(r: PlanRequest) -> PlanRequest {
+        PlanRequest {
+            settings: steprl_core::StepSettings {
+                adaptive: false,
+                ..r.settings
+            },
+            ..r
+        }
+    }
+
     #[test]
     fn uniform_mode_never_replaces() {
         let stats = vec![stat("easy", Some(1.0)), stat("hard", Some(0.2))];
-        let params = ResampleParams {
-            adaptive: false,
-            ..ResampleParams::default()
-        };
+        let params = ResampleParams::default();
         for round in 0..20 {
-            let p = plan(round, &stats, &req(2, 5), &params);
+            let p = plan(round, &stats, &uniform(req(2, 5)), &params);
             for g in p.chunks(5) {
                 assert!(g.iter().all(|t| *t == g[0]));
             }
@@ -285,10 +293,15 @@ mod tests {
 
     /// Share of all rollouts over `rounds` plans that went to tasks whose id starts
     /// with `prefix`.
-    fn share(stats: &[TaskStat], params: &ResampleParams, prefix: &str) -> f64 {
+    fn share(stats: &[TaskStat], params: &ResampleParams, adaptive: bool, prefix: &str) -> f64 {
         let (mut hit, mut total) = (0usize, 0usize);
+        let request = if adaptive {
+            req(4, 8)
+        } else {
+            uniform(req(4, 8))
+        };
         for round in 0..20 {
-            for id in plan(round, stats, &req(4, 8), params) {
+            for id in plan(round, stats, &request, params) {
                 total += 1;
                 hit += usize::from(id.starts_with(prefix));
             }
@@ -303,15 +316,12 @@ mod tests {
             .map(|i| stat(&format!("easy{i}"), Some(0.9)))
             .chain((0..4).map(|i| stat(&format!("hard{i}"), Some(0.2))))
             .collect();
-        let uniform = ResampleParams {
-            adaptive: false,
-            ..ResampleParams::default()
-        };
+        let p = ResampleParams::default();
         // 20 rounds × B 4 = 10 passes over 8 tasks: exactly half uniformly.
-        assert!((share(&stats, &uniform, "hard") - 0.5).abs() < 1e-12);
+        assert!((share(&stats, &p, false, "hard") - 0.5).abs() < 1e-12);
         // Adaptive: each easy group keeps copy 0 and loses each of its 7 other copies
         // with p_rep(0.9) = 0.982, all to hard tasks: 0.5 + 0.5 × 7/8 × 0.982 = 0.93.
-        let adaptive = share(&stats, &ResampleParams::default(), "hard");
+        let adaptive = share(&stats, &p, true, "hard");
         assert!((adaptive - 0.93).abs() < 0.03, "{adaptive}");
         // Weighted draws send more of it to the lowest-success task of the cache.
         let mixed: Vec<TaskStat> = (0..4)
@@ -323,9 +333,28 @@ mod tests {
             ..ResampleParams::default()
         };
         let (a, b) = (
-            share(&mixed, &weighted, "hard-a"),
-            share(&mixed, &weighted, "hard-b"),
+            share(&mixed, &weighted, true, "hard-a"),
+            share(&mixed, &weighted, true, "hard-b"),
         );
         assert!(a > 1.4 * b, "hard-a {a} vs hard-b {b}");
+    }
+
+    #[test]
+    fn the_requests_s0_sets_the_cache_and_the_replacement_midpoint() {
+        // ŝ 0.4 is in the cache under s0 = 0.5 and outside it under s0 = 0.3.
+        let stats = vec![stat("easy", Some(1.0)), stat("mid", Some(0.4))];
+        let with = |s0: f64| PlanRequest {
+            settings: steprl_core::StepSettings { s0, adaptive: true },
+            ..req(1, 8)
+        };
+        let moved = |r: &PlanRequest| -> usize {
+            (0..40)
+                .map(|round| plan(round, &stats, r, &ResampleParams::default()))
+                .filter(|p| p[0] == "easy")
+                .map(|p| p[1..].iter().filter(|t| *t == "mid").count())
+                .sum()
+        };
+        assert!(moved(&with(0.5)) > 0, "ŝ 0.4 < s0 0.5: copies move to it");
+        assert_eq!(moved(&with(0.3)), 0, "ŝ 0.4 ≥ s0 0.3: not in the cache");
     }
 }

@@ -160,6 +160,7 @@ mod tests {
             tasks_per_round: b,
             copies_per_task: n,
             seed: 7,
+            settings: steprl_core::StepSettings::default(),
         }
     }
 

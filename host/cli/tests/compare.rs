@@ -21,7 +21,7 @@ config = {{ levels = [1] }}
 plugin = "{}"
 [resampler]
 plugin = "{}"
-config = {{ adaptive = true }}
+config = {{ kappa = 10.0 }}
 
 [tasks]
 heldout = ["{heldout}"]

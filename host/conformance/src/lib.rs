@@ -607,6 +607,7 @@ pub async fn check_resampler(
             tasks_per_round: 8,
             copies_per_task: 4,
             seed,
+            settings: steprl_core::StepSettings::default(),
         };
         let t0 = Instant::now();
         let a = resampler.plan(round, &stats, &request).await;

@@ -25,5 +25,6 @@ pub use policy::{
 pub use rng::SplitMix;
 pub use types::{
     Action, ActionSpec, Demo, EnvInfo, Image, ImageShape, Observation, ObservationParts,
-    ObservationSpec, PlanRequest, StepResult, TaskInfo, TaskStat, TrajectorySummary, Verdict,
+    ObservationSpec, PlanRequest, StepResult, StepSettings, TaskInfo, TaskStat, TrajectorySummary,
+    Verdict,
 };

@@ -69,6 +69,11 @@ pub trait RewardChecker: Send {
 pub trait Resampler: Send {
     /// The plugin's name.
     fn name(&self) -> &str;
+    /// Whether its plans read the host's STEP settings (`request.settings`); a plugin
+    /// that does not export `resample-settings` never sees them.
+    fn reads_settings(&self) -> bool {
+        true
+    }
     /// The task id of every rollout of `round`.
     async fn plan(
         &mut self,

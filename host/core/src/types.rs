@@ -319,8 +319,8 @@ pub struct TaskStat {
     pub last_round: Option<u32>,
 }
 
-/// The plan shape the host asks a resampler for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The plan shape the host asks a resampler for, and the host's STEP settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PlanRequest {
     /// B: distinct tasks per round.
     pub tasks_per_round: u32,
@@ -328,6 +328,37 @@ pub struct PlanRequest {
     pub copies_per_task: u32,
     /// The run's resampling seed (the same every round; combine with the round).
     pub seed: u64,
+    /// STEP's resampling settings (`[algo.resample]`); only resamplers that export
+    /// `resample-settings` receive them.
+    pub settings: StepSettings,
+}
+
+/// The host's settings of STEP's adaptive resampling, `[algo.resample]` of the run
+/// config. The paper does not give s0; the default is `design.md`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StepSettings {
+    /// s0: the cache threshold (tasks with 0 < ŝ < s0) and the midpoint of p_rep.
+    pub s0: f64,
+    /// Replace copies of easy tasks by cache tasks (STEP); off = uniform B × N.
+    pub adaptive: bool,
+}
+
+impl Default for StepSettings {
+    fn default() -> Self {
+        StepSettings {
+            s0: 0.5,
+            adaptive: true,
+        }
+    }
+}
+
+impl StepSettings {
+    /// What is wrong with these settings, if anything (s0 must lie in (0, 1)).
+    pub fn problem(&self) -> Option<String> {
+        (!(self.s0 > 0.0 && self.s0 < 1.0))
+            .then(|| format!("s0 = {} must lie strictly between 0 and 1", self.s0))
+    }
 }
 
 #[cfg(test)]

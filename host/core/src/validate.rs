@@ -340,6 +340,7 @@ mod tests {
             tasks_per_round: 2,
             copies_per_task: 3,
             seed: 0,
+            settings: crate::types::StepSettings::default(),
         };
         let plan = |n: usize| vec!["t".to_owned(); n];
         assert!(plan_problems(&plan(6), &r).is_empty());

@@ -258,10 +258,12 @@ impl Summary {
                 }
             })
             .collect();
-        let reference = ["tgrpo"]
+        // The target is T-GRPO's final success (the baseline STEP must beat).
+        let baseline = steprl_algo::Variant::Tgrpo.name();
+        let reference = methods
             .iter()
-            .find(|m| methods.iter().any(|s| s.method == **m && s.seeds > 0))
-            .map(|m| (*m).to_owned());
+            .any(|s| s.method == baseline && s.seeds > 0)
+            .then(|| baseline.to_owned());
         let target = reference.as_ref().and_then(|r| {
             methods
                 .iter()

@@ -89,15 +89,9 @@ pub(crate) fn efficiency_section(out: &mut String, agg: &Summary) {
 }
 
 fn ablation(out: &mut String, agg: &Summary) {
-    let rows: [(&str, &str); 4] = [
-        ("step", "STEP (full)"),
-        ("step-no-resample", "without adaptive sampling"),
-        ("step-no-aug", "without augmentation"),
-        ("step-no-both", "without both"),
-    ];
-    let present: Vec<(&str, &MethodSummary)> = rows
+    let present: Vec<(&str, &MethodSummary)> = steprl_algo::Variant::ABLATION
         .iter()
-        .filter_map(|(k, label)| agg.method(k).map(|m| (*label, m)))
+        .filter_map(|v| agg.method(v.name()).map(|m| (v.ablation_label(), m)))
         .collect();
     if present.len() < 2 {
         return;

@@ -303,7 +303,9 @@ impl Output<'_> {
 /// and its ablation without augmentation; not the ablations without adaptive
 /// resampling, nor T-GRPO or GiGPO.
 fn uses_cache(method: &str) -> bool {
-    matches!(method, "step" | "step-no-aug")
+    method
+        .parse::<steprl_algo::Variant>()
+        .is_ok_and(steprl_algo::Variant::uses_cache)
 }
 
 /// Draw every plot into `dir`; returns the files and notes.

@@ -213,6 +213,15 @@ impl From<&core::TaskStat> for wit::TaskStat {
     }
 }
 
+impl From<&core::StepSettings> for wit::StepSettings {
+    fn from(s: &core::StepSettings) -> Self {
+        wit::StepSettings {
+            s0: s.s0,
+            adaptive: s.adaptive,
+        }
+    }
+}
+
 impl From<&core::PlanRequest> for wit::PlanRequest {
     fn from(r: &core::PlanRequest) -> Self {
         wit::PlanRequest {

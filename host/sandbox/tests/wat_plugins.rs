@@ -30,6 +30,7 @@ fn request() -> PlanRequest {
         tasks_per_round: 1,
         copies_per_task: 1,
         seed: 0,
+        settings: steprl_core::StepSettings::default(),
     }
 }
 

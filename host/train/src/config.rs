@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use steprl_algo::ResampleParams;
 use steprl_algo::augment::AugmentParams;
+use steprl_core::StepSettings;
 use steprl_learner::{PolicyConfig, PpoConfig};
 
 /// A whole run.
@@ -178,17 +178,7 @@ impl TaskSelection {
     }
 }
 
-/// Which advantage estimator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// STEP.
-    Step,
-    /// Trajectory-level GRPO.
-    Tgrpo,
-    /// GiGPO.
-    Gigpo,
-}
+pub use steprl_algo::Method;
 
 /// The `[algo]` table.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -210,6 +200,9 @@ pub struct AlgoSection {
     pub stuck_rounds: u32,
     /// STEP's step-level GRPO augmentation.
     pub augment: AugmentParams,
+    /// STEP's adaptive resampling settings (s0, `adaptive`), sent to the resampler with
+    /// every plan request.
+    pub resample: StepSettings,
 }
 
 impl Default for AlgoSection {
@@ -223,6 +216,7 @@ impl Default for AlgoSection {
             omega: 1.0,
             stuck_rounds: 10,
             augment: AugmentParams::default(),
+            resample: StepSettings::default(),
         }
     }
 }
@@ -440,6 +434,11 @@ impl RunConfig {
                 *p = base.join(&*p);
             }
         }
+        cfg.move_step_settings(text)
+            .map_err(|message| ConfigError::Invalid {
+                path: origin.to_owned(),
+                problems: message,
+            })?;
         let problems = cfg.problems();
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
@@ -478,6 +477,9 @@ impl RunConfig {
         }
         if !(a.gamma > 0.0 && a.gamma <= 1.0) {
             p.push(format!("algo.gamma = {} must lie in (0, 1]", a.gamma));
+        }
+        if let Some(e) = a.resample.problem() {
+            p.push(format!("algo.resample.{e}"));
         }
         if a.augment.group_size < 2 && a.augment.enabled {
             p.push("algo.augment.group_size must be at least 2".into());
@@ -548,9 +550,58 @@ impl RunConfig {
         serde_json::to_string(&section.config).expect("TOML tables serialize to JSON")
     }
 
-    /// The STEP resampling parameters implied by the resampler's config, for reports.
-    pub fn resample_params(&self) -> Option<ResampleParams> {
-        serde_json::from_str(&Self::plugin_json(&self.resampler)).ok()
+    /// Configs written before s0 and `adaptive` became the host's kept them in the
+    /// resample-step plugin's config (`[resampler] config = { s0 = .., adaptive = .. }`),
+    /// which now refuses them. Such a config (a saved run's included) still loads: the
+    /// two keys move to `[algo.resample]`, with a warning. A value given in both places
+    /// must agree.
+    fn move_step_settings(&mut self, text: &str) -> Result<(), String> {
+        if self.resampler.plugin.file_stem().and_then(|s| s.to_str()) != Some("resample-step") {
+            return Ok(());
+        }
+        let given: toml::Table = toml::from_str(text).unwrap_or_default();
+        let explicit = |key: &str| {
+            given
+                .get("algo")
+                .and_then(|a| a.get("resample"))
+                .and_then(|r| r.get(key))
+                .is_some()
+        };
+        let mut moved = Vec::new();
+        if let Some(v) = self.resampler.config.remove("s0") {
+            let s0 = v
+                .as_float()
+                .or_else(|| v.as_integer().map(|i| i as f64))
+                .ok_or_else(|| format!("resampler.config.s0 = {v} is not a number"))?;
+            if explicit("s0") && self.algo.resample.s0 != s0 {
+                return Err(format!(
+                    "s0 is given twice, as algo.resample.s0 = {} and resampler.config.s0 = {s0}; keep algo.resample.s0",
+                    self.algo.resample.s0
+                ));
+            }
+            self.algo.resample.s0 = s0;
+            moved.push("s0");
+        }
+        if let Some(v) = self.resampler.config.remove("adaptive") {
+            let adaptive = v
+                .as_bool()
+                .ok_or_else(|| format!("resampler.config.adaptive = {v} is not true or false"))?;
+            if explicit("adaptive") && self.algo.resample.adaptive != adaptive {
+                return Err(format!(
+                    "adaptive is given twice, as algo.resample.adaptive = {} and resampler.config.adaptive = {adaptive}; keep algo.resample.adaptive",
+                    self.algo.resample.adaptive
+                ));
+            }
+            self.algo.resample.adaptive = adaptive;
+            moved.push("adaptive");
+        }
+        if !moved.is_empty() {
+            tracing::warn!(
+                "resampler.config.{} moved to [algo.resample]: s0 and adaptive are the host's settings, sent with every plan request (write them there)",
+                moved.join(" and ")
+            );
+        }
+        Ok(())
     }
 }
 
@@ -625,11 +676,52 @@ config = { s0 = 0.4 }
         assert_eq!(c.checker.plugin, PathBuf::from("/abs/uisim-checker.wasm"));
         assert_eq!(c.algo.method, Method::Step);
         assert_eq!(c.rollout.copies_per_task, 8);
-        assert_eq!(RunConfig::plugin_json(&c.resampler), r#"{"s0":0.4}"#);
+        // resample-step's old `s0` key moved to the host's [algo.resample].
+        assert_eq!(RunConfig::plugin_json(&c.resampler), "{}");
+        assert_eq!(c.algo.resample.s0, 0.4);
+        assert!(c.algo.resample.adaptive);
         assert_eq!(RunConfig::plugin_json(&c.env), "{}");
         // The resolved form parses back to the same config.
         let again = RunConfig::parse(&c.to_toml(), Path::new("/elsewhere/y.toml")).unwrap();
         assert_eq!(again, c);
+    }
+
+    #[test]
+    fn step_settings_live_in_algo_resample_and_old_plugin_keys_move_there() {
+        let old = MINIMAL.replace(
+            "{ s0 = 0.4 }",
+            "{ s0 = 0.3, kappa = 5.0, adaptive = false }",
+        );
+        let c = RunConfig::parse(&old, Path::new("c.toml")).unwrap();
+        assert_eq!((c.algo.resample.s0, c.algo.resample.adaptive), (0.3, false));
+        assert_eq!(RunConfig::plugin_json(&c.resampler), r#"{"kappa":5.0}"#);
+        // Given in both places, the two must agree.
+        let twice = format!("{old}\n[algo.resample]\ns0 = 0.6\n");
+        let e = RunConfig::parse(&twice, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("s0 is given twice") && e.contains("0.6"), "{e}");
+        let agree = format!("{old}\n[algo.resample]\ns0 = 0.3\n");
+        assert!(RunConfig::parse(&agree, Path::new("c.toml")).is_ok());
+        // Another resampler's keys of the same names are its own.
+        let other = old.replace("resample-step.wasm", "my-resampler.wasm");
+        let c = RunConfig::parse(&other, Path::new("c.toml")).unwrap();
+        assert_eq!(c.algo.resample, StepSettings::default());
+        assert!(RunConfig::plugin_json(&c.resampler).contains("\"s0\":0.3"));
+        // The host checks its own range, naming the key.
+        let bad = MINIMAL.replace("config = { s0 = 0.4 }", "[algo.resample]\ns0 = 1.5");
+        let e = RunConfig::parse(&bad, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("algo.resample.s0 = 1.5 must lie strictly between 0 and 1"),
+            "{e}"
+        );
+        let typo = MINIMAL.replace("config = { s0 = 0.4 }", "[algo.resample]\nadaptve = false");
+        let e = RunConfig::parse(&typo, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("algo.resample.adaptve"), "{e}");
     }
 
     #[test]

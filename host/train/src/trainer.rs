@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use steprl_algo::augment::{eligible, match_advantages};
-use steprl_algo::{Estimator, Outcome, Rollout, SuccessRecord, advantages};
+use steprl_algo::{EstimatorParams, Outcome, Rollout, SuccessRecord, advantages};
 use steprl_core::seeds::{self, EvalSet};
 use steprl_core::validate::{plan_problems, spec_problems};
 use steprl_core::{
@@ -440,6 +440,9 @@ impl Trainer {
         plugins: Plugins,
         device: &burn_device::Device,
     ) -> Result<Self, TrainError> {
+        if let Some(w) = settings_unread(&cfg, plugins.resampler.as_ref()) {
+            tracing::warn!("{w}");
+        }
         let env = plugins.env.clone();
         let tasks = training_tasks(env.as_ref(), &cfg)?;
         let heldout = heldout_tasks(env.as_ref(), &cfg);
@@ -614,16 +617,11 @@ impl Trainer {
         }
     }
 
-    fn estimator(&self) -> Estimator {
-        match self.cfg.algo.method {
-            Method::Step => Estimator::Step {
-                include_failures: self.cfg.algo.include_failures,
-            },
-            Method::Tgrpo => Estimator::Tgrpo,
-            Method::Gigpo => Estimator::Gigpo {
-                gamma: self.cfg.algo.gamma,
-                omega: self.cfg.algo.omega,
-            },
+    fn estimator(&self) -> EstimatorParams {
+        EstimatorParams {
+            include_failures: self.cfg.algo.include_failures,
+            gamma: self.cfg.algo.gamma,
+            omega: self.cfg.algo.omega,
         }
     }
 
@@ -649,6 +647,7 @@ impl Trainer {
             tasks_per_round: self.cfg.rollout.tasks_per_round,
             copies_per_task: self.cfg.rollout.copies_per_task,
             seed: self.cfg.seed,
+            settings: self.cfg.algo.resample,
         };
         let resampler_name = self.plugins.resampler.name().to_owned();
         let plan_err = |message: String| TrainError::Plan {
@@ -747,7 +746,9 @@ impl Trainer {
             })
             .collect();
         let record = &self.record;
-        let adv = advantages(&self.estimator(), &rollouts, &|t| record.rate(t));
+        let adv = advantages(self.cfg.algo.method, &self.estimator(), &rollouts, &|t| {
+            record.rate(t)
+        });
         let mut samples: Vec<StepSample> = Vec::new();
         for (r, a) in judged.iter().zip(&adv) {
             if let Some(a) = a {
@@ -841,7 +842,7 @@ impl Trainer {
         self.state.env_steps_total += rstats.env_steps;
         self.state.trajectories_total += rstats.trajectories;
         self.state.next_round = round + 1;
-        let s0 = self.cfg.resample_params().map_or(0.5, |p| p.s0);
+        let s0 = self.cfg.algo.resample.s0;
         let metrics = RoundMetrics {
             round,
             env_steps: rstats.env_steps,
@@ -1139,4 +1140,18 @@ struct Rolled {
 struct Built {
     samples: Vec<StepSample>,
     from_rollouts: usize,
+}
+
+/// The warning for settings in `[algo.resample]` that differ from the defaults when the
+/// resampler does not read the host's STEP settings (they would change nothing).
+pub fn settings_unread(cfg: &RunConfig, resampler: &dyn Resampler) -> Option<String> {
+    let changed = cfg.algo.resample != steprl_core::StepSettings::default();
+    (changed && !resampler.reads_settings()).then(|| {
+        format!(
+            "the resampler `{}` does not read the host's STEP settings (it exports no `resample-settings`), so [algo.resample] (s0 = {}, adaptive = {}) does not change its plans",
+            resampler.name(),
+            cfg.algo.resample.s0,
+            cfg.algo.resample.adaptive
+        )
+    })
 }

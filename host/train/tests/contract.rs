@@ -122,6 +122,10 @@ impl RewardChecker for Fails {
 /// Plans `n` rollouts of task `a`, whatever was asked.
 struct Greedy(usize);
 
+/// Greedy(1) as a component without `resample-settings`: it cannot read the host's
+/// STEP settings.
+struct Deaf;
+
 #[async_trait]
 impl Resampler for Greedy {
     fn name(&self) -> &str {
@@ -135,6 +139,42 @@ impl Resampler for Greedy {
     ) -> Result<Vec<String>, CallError> {
         Ok(vec!["a".into(); self.0])
     }
+}
+
+#[async_trait]
+impl Resampler for Deaf {
+    fn name(&self) -> &str {
+        "deaf"
+    }
+    fn reads_settings(&self) -> bool {
+        false
+    }
+    async fn plan(
+        &mut self,
+        round: u32,
+        stats: &[TaskStat],
+        request: &PlanRequest,
+    ) -> Result<Vec<String>, CallError> {
+        Greedy(1).plan(round, stats, request).await
+    }
+}
+
+#[test]
+fn changed_step_settings_warn_only_where_the_resampler_cannot_read_them() {
+    use steprl_train::trainer::settings_unread;
+    let mut cfg = config();
+    assert_eq!(
+        settings_unread(&cfg, &Deaf),
+        None,
+        "defaults: nothing to say"
+    );
+    cfg.algo.resample.adaptive = false;
+    assert_eq!(settings_unread(&cfg, &Greedy(1)), None, "it reads them");
+    let w = settings_unread(&cfg, &Deaf).expect("a warning");
+    assert!(
+        w.contains("`deaf`") && w.contains("adaptive = false") && w.contains("resample-settings"),
+        "{w}"
+    );
 }
 
 fn config() -> RunConfig {

@@ -1,11 +1,12 @@
 //! What the Rust resampler plugins share: [`Plugin`], a resampler over any of
 //! `steprl-algo`'s strategies — its settings parsed from the config JSON (unknown keys
 //! refused by name), checked, and its plan computed by the very function the host's
-//! tests check.
+//! tests check. The host's STEP settings (s0, `adaptive`) arrive with each plan
+//! ([`Resampler::plan_with`]); a host that sends none gets the defaults.
 
 use serde::de::DeserializeOwned;
 use steprl_algo::{CurriculumParams, ProgressParams, ResampleParams};
-use steprl_plugin::resample::{PlanRequest, PluginError, Resampler, TaskStat};
+use steprl_plugin::resample::{PlanRequest, PluginError, Resampler, StepSettings, TaskStat};
 
 /// A resampling strategy: its settings are its config.
 pub trait Strategy: DeserializeOwned + 'static {
@@ -17,6 +18,17 @@ pub trait Strategy: DeserializeOwned + 'static {
     const PLAN: fn(u32, &[steprl_core::TaskStat], &steprl_core::PlanRequest, &Self) -> Vec<String>;
     /// What is wrong with these settings, if anything.
     fn problem(&self) -> Option<String>;
+    /// Config keys that are no longer this strategy's, each with where it went.
+    const MOVED: &'static [(&'static str, &'static str)] = &[];
+}
+
+/// The host's settings a plan request carries when the host sends none.
+fn default_settings() -> StepSettings {
+    let d = steprl_core::StepSettings::default();
+    StepSettings {
+        s0: d.s0,
+        adaptive: d.adaptive,
+    }
 }
 
 /// A resampler plugin over strategy `S`.
@@ -24,6 +36,15 @@ pub struct Plugin<S>(S);
 
 impl<S: Strategy> Resampler for Plugin<S> {
     fn init(config_json: &str) -> Result<Self, PluginError> {
+        if let Ok(serde_json::Value::Object(keys)) = serde_json::from_str(config_json)
+            && let Some((key, place)) = S::MOVED.iter().find(|(k, _)| keys.contains_key(*k))
+        {
+            return Err(PluginError::InvalidConfig(format!(
+                "`{key}` is no longer a setting of {name}: {place} ({name} accepts {keys})",
+                name = S::NAME,
+                keys = S::KEYS
+            )));
+        }
         let s: S = serde_json::from_str(config_json).map_err(|e| {
             PluginError::InvalidConfig(format!("{e} ({} accepts {})", S::NAME, S::KEYS))
         })?;
@@ -39,6 +60,25 @@ impl<S: Strategy> Resampler for Plugin<S> {
         stats: &[TaskStat],
         request: PlanRequest,
     ) -> Result<Vec<String>, PluginError> {
+        self.plan_with(round, stats, request, default_settings())
+    }
+
+    fn plan_with(
+        &self,
+        round: u32,
+        stats: &[TaskStat],
+        request: PlanRequest,
+        settings: StepSettings,
+    ) -> Result<Vec<String>, PluginError> {
+        let host = steprl_core::StepSettings {
+            s0: settings.s0,
+            adaptive: settings.adaptive,
+        };
+        if let Some(p) = host.problem() {
+            return Err(PluginError::InvalidInput(format!(
+                "the host's STEP settings: {p}"
+            )));
+        }
         if stats.is_empty() {
             return Err(PluginError::InvalidInput("no tasks to plan over".into()));
         }
@@ -56,6 +96,7 @@ impl<S: Strategy> Resampler for Plugin<S> {
             tasks_per_round: request.tasks_per_round,
             copies_per_task: request.copies_per_task,
             seed: request.seed,
+            settings: host,
         };
         Ok(S::PLAN(round, &stats, &request, &self.0))
     }
@@ -63,17 +104,21 @@ impl<S: Strategy> Resampler for Plugin<S> {
 
 impl Strategy for ResampleParams {
     const NAME: &'static str = "resample-step";
-    const KEYS: &'static str = "s0, kappa, adaptive, weighted";
+    const KEYS: &'static str = "kappa, weighted";
+    const MOVED: &'static [(&'static str, &'static str)] = &[
+        (
+            "s0",
+            "it is the host's, `s0` in the run config's [algo.resample]",
+        ),
+        (
+            "adaptive",
+            "it is the host's, `adaptive` in the run config's [algo.resample]",
+        ),
+    ];
     const PLAN: fn(u32, &[steprl_core::TaskStat], &steprl_core::PlanRequest, &Self) -> Vec<String> =
         steprl_algo::plan;
 
     fn problem(&self) -> Option<String> {
-        if !(self.s0 > 0.0 && self.s0 < 1.0) {
-            return Some(format!(
-                "s0 = {} must lie strictly between 0 and 1",
-                self.s0
-            ));
-        }
         if !(self.kappa > 0.0 && self.kappa.is_finite()) {
             return Some(format!("kappa = {} must be a positive number", self.kappa));
         }

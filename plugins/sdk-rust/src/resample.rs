@@ -1,10 +1,12 @@
-//! Resampler plugins: implement [`Resampler`], then `export_resampler!(YourType)`.
+//! Resampler plugins: implement [`Resampler`], then `export_resampler!(YourType)`. The
+//! component exports the `resampler-with-settings` world: `resample` and, for hosts that
+//! send the run's STEP settings, `resample-settings` ([`Resampler::plan_with`]).
 
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit/v0.1.0",
-        world: "resampler",
+        world: "resampler-with-settings",
         pub_export_macro: true,
         default_bindings_module: "steprl_plugin::resample::bindings",
         export_macro_name: "__export_resampler",
@@ -16,7 +18,8 @@ pub mod bindings {
 use std::marker::PhantomData;
 
 use bindings::exports::steprl::plugin::resample as wit;
-pub use bindings::steprl::plugin::types::{PlanRequest, PluginError, TaskStat};
+use bindings::exports::steprl::plugin::resample_settings as wit_settings;
+pub use bindings::steprl::plugin::types::{PlanRequest, PluginError, StepSettings, TaskStat};
 
 use crate::state::{self, NOT_INITIALIZED};
 
@@ -32,6 +35,20 @@ pub trait Resampler: Sized + 'static {
         stats: &[TaskStat],
         request: PlanRequest,
     ) -> Result<Vec<String>, PluginError>;
+
+    /// The plan with the host's STEP settings (`[algo.resample]`: s0 and `adaptive`).
+    /// By default the settings are ignored and [`Resampler::plan`] answers; a strategy
+    /// that reads them overrides this.
+    fn plan_with(
+        &self,
+        round: u32,
+        stats: &[TaskStat],
+        request: PlanRequest,
+        settings: StepSettings,
+    ) -> Result<Vec<String>, PluginError> {
+        let _ = settings;
+        self.plan(round, stats, request)
+    }
 }
 
 /// Glue from the generated bindings to a [`Resampler`]. Used by the export macro.
@@ -54,7 +71,20 @@ impl<T: Resampler> wit::Guest for Adapter<T> {
     }
 }
 
-/// Export a [`Resampler`] implementation as this component's `resampler` world.
+impl<T: Resampler> wit_settings::Guest for Adapter<T> {
+    fn plan(
+        round: u32,
+        stats: Vec<TaskStat>,
+        request: PlanRequest,
+        settings: StepSettings,
+    ) -> Result<Vec<String>, PluginError> {
+        let r = state::get::<T>().ok_or_else(|| PluginError::Internal(NOT_INITIALIZED.into()))?;
+        r.plan_with(round, &stats, request, settings)
+    }
+}
+
+/// Export a [`Resampler`] implementation as this component's `resampler-with-settings`
+/// world (which hosts load as a `resampler`).
 #[macro_export]
 macro_rules! export_resampler {
     ($t:ty) => {

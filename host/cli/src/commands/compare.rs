@@ -8,31 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{Context, bail};
+use steprl_algo::Variant;
 use steprl_report::{GridEntry, Manifest, RunEntry};
 use steprl_sandbox::Sandbox;
-use steprl_train::config::Method;
 use steprl_train::{Plugins, RunConfig, Start, Trainer};
 
 use super::train::Report;
 
 use crate::args::{CompareArgs, ReportArgs};
 use crate::plugins::plugins;
-
-/// The methods `compare` knows: name, what differs from the base (STEP) config.
-pub const METHODS: [(&str, &str); 6] = [
-    (
-        "step",
-        "STEP: adaptive resampling, success-weighted advantages, augmentation",
-    ),
-    ("tgrpo", "trajectory-level GRPO, uniform sampling"),
-    (
-        "gigpo",
-        "GiGPO (episode + anchor-state step advantages), uniform sampling",
-    ),
-    ("step-no-resample", "STEP without adaptive resampling"),
-    ("step-no-aug", "STEP without the step-level augmentation"),
-    ("step-no-both", "STEP without either"),
-];
 
 /// The config of one method: the base config with only the sampling and advantage
 /// parts changed, the seed and the budget set.
@@ -56,33 +40,12 @@ pub fn method_config(
         cfg.resampler.config = toml::Table::new();
         cfg.resampler.grants = Default::default();
     }
-    let (algo, adaptive, augment) = match method {
-        "step" => (Method::Step, true, true),
-        "tgrpo" => (Method::Tgrpo, false, false),
-        "gigpo" => (Method::Gigpo, false, false),
-        "step-no-resample" => (Method::Step, false, true),
-        "step-no-aug" => (Method::Step, true, false),
-        "step-no-both" => (Method::Step, false, false),
-        other => bail!(
-            "unknown method `{other}` (valid: {})",
-            METHODS.map(|m| m.0).join(", ")
-        ),
-    };
-    cfg.algo.method = algo;
-    cfg.algo.augment.enabled = augment && base.algo.augment.enabled;
-    // Adaptive resampling on or off is a setting of STEP's own resampler; another
-    // resampler plans as it plans, for every method.
-    let stem = cfg.resampler.plugin.file_stem().unwrap_or_default();
-    if stem == "resample-step" {
-        cfg.resampler
-            .config
-            .insert("adaptive".into(), toml::Value::Boolean(adaptive));
-    } else if method.starts_with("step-no-resample") || method == "step-no-both" {
-        bail!(
-            "method `{method}` turns off STEP's adaptive resampling, a setting of the resample-step plugin, but the resampler is `{}`; compare resamplers as `step@RESAMPLER` instead",
-            cfg.resampler.plugin.display()
-        );
-    }
+    let variant: Variant = method.parse()?;
+    cfg.algo.method = variant.method();
+    cfg.algo.augment.enabled = variant.augment() && base.algo.augment.enabled;
+    // Adaptive resampling on or off is the host's setting, sent in every plan request;
+    // a resampler that does not read it plans as it plans (the run warns).
+    cfg.algo.resample.adaptive = variant.adaptive() && base.algo.resample.adaptive;
     cfg.seed = seed;
     cfg.budget_env_steps = budget;
     // The budget ends the run; rounds only guard against a budget never reached.
@@ -326,10 +289,7 @@ fn resolve(args: &CompareArgs) -> anyhow::Result<Plan> {
         .filter(|m| !m.is_empty())
         .collect();
     if methods.is_empty() {
-        bail!(
-            "--methods is empty (valid: {})",
-            METHODS.map(|m| m.0).join(", ")
-        );
+        bail!("--methods is empty (valid: {})", Variant::names());
     }
     if args.seeds == 0 {
         bail!("--seeds must be at least 1");
@@ -588,19 +548,29 @@ mod tests {
     }
 
     #[test]
-    fn only_steps_own_resampler_gets_the_adaptive_switch() {
+    fn each_variant_sets_the_hosts_resampling_switch_and_leaves_the_plugin_config() {
         let step = config("uisim-step.toml");
-        for (method, adaptive) in [("step", true), ("tgrpo", false), ("step-no-both", false)] {
-            let c = method_config(&step, method, 1, 100).unwrap();
-            assert_eq!(
-                c.resampler.config.get("adaptive"),
-                Some(&toml::Value::Boolean(adaptive)),
-                "{method}"
-            );
+        for v in Variant::ALL {
+            let c = method_config(&step, v.name(), 1, 100).unwrap();
+            assert_eq!(c.algo.method, v.method(), "{v}");
+            assert_eq!(c.algo.resample.adaptive, v.adaptive(), "{v}");
+            assert_eq!(c.algo.augment.enabled, v.augment(), "{v}");
+            assert_eq!(c.resampler.config, step.resampler.config, "{v}");
         }
-        // The Python uniform resampler is left as configured (it knows no `adaptive`).
+        // A base config without adaptive resampling keeps it off for every variant.
+        let mut off = step.clone();
+        off.algo.resample.adaptive = false;
+        assert!(
+            !method_config(&off, "step", 1, 100)
+                .unwrap()
+                .algo
+                .resample
+                .adaptive
+        );
+        // The Python uniform resampler's config is left as configured; the switch is
+        // sent in the request, which it does not read (the run says so).
         let uniform = config("uisim-gigpo.toml");
-        for method in ["step", "tgrpo", "gigpo", "step-no-aug"] {
+        for method in ["step", "tgrpo", "gigpo", "step-no-aug", "step-no-both"] {
             let c = method_config(&uniform, method, 1, 100).unwrap();
             assert_eq!(c.resampler.config, uniform.resampler.config, "{method}");
         }
@@ -608,37 +578,30 @@ mod tests {
         for (method, plugin) in [
             ("step@resample-progress", "resample-progress.wasm"),
             ("tgrpo@resample-dapo-py", "resample-dapo-py.wasm"),
+            ("step-no-both@resample-progress", "resample-progress.wasm"),
         ] {
             let c = method_config(&step, method, 1, 100).unwrap();
             assert!(c.resampler.plugin.ends_with(plugin), "{method}");
             assert!(c.resampler.config.is_empty(), "{method}");
         }
-        let c = method_config(&step, "step@resample-step", 1, 100).unwrap();
-        assert_eq!(
-            c.resampler.config.get("adaptive"),
-            Some(&toml::Value::Boolean(true))
-        );
+        let c = method_config(&step, "step-no-resample@resample-step", 1, 100).unwrap();
+        assert!(c.resampler.plugin.ends_with("resample-step.wasm"));
+        assert!(!c.algo.resample.adaptive);
         let c = method_config(&step, "step@no-such-resampler", 1, 100).unwrap();
         assert_eq!(
             c.resampler.plugin,
             Path::new("no-such-resampler"),
             "left for the search path"
         );
-        for bad in [
-            "step@",
-            "nope@resample-progress",
-            "step-no-both@resample-progress",
-        ] {
+        for bad in ["step@", "nope@resample-progress", "stpe"] {
             assert!(method_config(&step, bad, 1, 100).is_err(), "{bad}");
         }
-        for method in ["step-no-resample", "step-no-both"] {
-            let err = method_config(&uniform, method, 1, 100)
-                .unwrap_err()
-                .to_string();
-            assert!(
-                err.contains("a setting of the resample-step plugin") && err.contains("uniform-py"),
-                "{err}"
-            );
-        }
+        let e = method_config(&step, "stpe", 1, 100)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown method `stpe` (valid: step, tgrpo"),
+            "{e}"
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! Plans each round's rollouts from the success record: here, a round-robin over the
 //! tasks, `copies-per-task` rollouts each. A plan must be a pure function of its inputs
 //! (round, stats, request): use `request.seed` and `round` for randomness. CHANGE `plan`.
+//! To read the host's STEP settings (`[algo.resample]`: s0, adaptive), implement
+//! `Resampler::plan_with` instead; by default it ignores them and calls `plan`.
 //!
 //! Build: sh build.sh        Check: steprl plugin check __NAME__.wasm
 
