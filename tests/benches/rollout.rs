@@ -116,12 +116,19 @@ async fn main() {
             &mut checker,
             &cfg,
         )
-        .await;
+        .await
+        .expect("rollout");
         let t0 = Instant::now();
-        let (_, s) = pool.run(&specs, &mut uniform, &mut checker, &cfg).await;
+        let (_, s) = pool
+            .run(&specs, &mut uniform, &mut checker, &cfg)
+            .await
+            .expect("rollout");
         let uniform_rate = s.env_steps as f64 / t0.elapsed().as_secs_f64();
         let t0 = Instant::now();
-        let (_, s) = pool.run(&specs, &mut mlp, &mut checker, &cfg).await;
+        let (_, s) = pool
+            .run(&specs, &mut mlp, &mut checker, &cfg)
+            .await
+            .expect("rollout");
         let with_mlp = s.env_steps as f64 / t0.elapsed().as_secs_f64();
         println!(
             "| {concurrency} | {uniform_rate:.0} | {with_mlp:.0} | {:.1} |",

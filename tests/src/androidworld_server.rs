@@ -66,8 +66,11 @@ pub struct DeviceView {
 /// The running server; stops when dropped.
 pub struct AndroidWorldServer {
     addr: SocketAddr,
-    server: Arc<tiny_http::Server>,
+    /// Only the request thread holds the listener strongly, so an injected death stops
+    /// it listening.
+    server: std::sync::Weak<tiny_http::Server>,
     state: Arc<Mutex<State>>,
+    faults: Arc<Mutex<crate::faults::Faults>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -83,11 +86,26 @@ impl AndroidWorldServer {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
         let addr = server.server_addr().to_ip().expect("an IP listen address");
         let state = Arc::new(Mutex::new(State::new(options)));
+        let faults = Arc::new(Mutex::new(crate::faults::Faults::default()));
+        let weak = Arc::downgrade(&server);
         let thread = {
-            let server = server.clone();
             let state = state.clone();
+            let faults = faults.clone();
             std::thread::spawn(move || {
                 for mut rq in server.incoming_requests() {
+                    match crate::faults::Faults::gate(&faults) {
+                        crate::faults::Gate::Serve => {}
+                        crate::faults::Gate::Error => {
+                            let _ = rq.respond(
+                                tiny_http::Response::from_string(
+                                    r#"{"detail":"injected failure"}"#,
+                                )
+                                .with_status_code(500),
+                            );
+                            continue;
+                        }
+                        crate::faults::Gate::Die => break,
+                    }
                     let mut body = Vec::new();
                     let _ = rq.as_reader().read_to_end(&mut body);
                     let method = rq.method().to_string();
@@ -109,10 +127,16 @@ impl AndroidWorldServer {
         };
         AndroidWorldServer {
             addr,
-            server,
+            server: weak,
             state,
+            faults,
             thread: Some(thread),
         }
+    }
+
+    /// Inject latency or a fault (see [`crate::faults::Faults`]).
+    pub fn faults<R>(&self, f: impl FnOnce(&mut crate::faults::Faults) -> R) -> R {
+        f(&mut self.faults.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// `127.0.0.1:PORT`.
@@ -193,7 +217,10 @@ impl AndroidWorldServer {
 
 impl Drop for AndroidWorldServer {
     fn drop(&mut self) {
-        self.server.unblock();
+        self.faults(|f| f.stopping = true);
+        if let Some(s) = self.server.upgrade() {
+            s.unblock();
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

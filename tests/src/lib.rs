@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod androidworld_server;
+pub mod faults;
 pub mod osworld_server;
 
 use steprl_sandbox::{LoadedPlugin, Sandbox, SandboxConfig};

@@ -616,7 +616,7 @@ async fn with_a_revert_controller_a_stale_success_no_longer_scores() {
         if revert {
             assert_eq!(
                 reverts,
-                vec![json!({"task_id": WHOAMI, "snapshot": "os"}); 2],
+                vec![json!({"task_id": WHOAMI, "snapshot": "os", "server": server.url()}); 2],
                 "one revert before each episode"
             );
         } else {
@@ -677,7 +677,7 @@ async fn the_shipped_revert_controller_runs_its_command_before_each_episode() {
     };
     let server = OsworldServer::start();
     let ok = Controller::start(&format!(
-        "echo \"$TASK_ID $SNAPSHOT\" >> {}",
+        "echo \"$TASK_ID $SNAPSHOT $SERVER $SERVER_PORT\" >> {}",
         marker.display()
     ));
     let env = run(&ok, &server).await.unwrap();
@@ -689,7 +689,11 @@ async fn the_shipped_revert_controller_runs_its_command_before_each_episode() {
     }
     assert_eq!(
         std::fs::read_to_string(&marker).unwrap(),
-        format!("{WHOAMI} os\n{WHOAMI} os\n")
+        format!(
+            "{WHOAMI} os {url} {port}\n{WHOAMI} os {url} {port}\n",
+            url = server.url(),
+            port = server.url().rsplit(':').next().unwrap()
+        )
     );
     // A command that fails fails the reset, with the controller's answer.
     let failing = Controller::start("echo disk busy; exit 3");

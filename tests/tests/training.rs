@@ -59,12 +59,12 @@ async fn short_step_training_beats_the_untrained_policy() {
     )
     .unwrap();
     assert_eq!(t.tasks().len(), 5);
-    let before = t.evaluate(4, true).await;
+    let before = t.evaluate(4, true).await.unwrap();
     let mut last = None;
     while !t.finished() {
         last = Some(t.round().await.unwrap());
     }
-    let after = t.evaluate(4, true).await;
+    let after = t.evaluate(4, true).await.unwrap();
     let last = last.unwrap();
     assert_eq!(last.round, 39);
     assert!(last.env_steps_total > 0 && last.trajectories_total == 40 * 80);

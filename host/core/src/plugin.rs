@@ -28,6 +28,12 @@ pub trait Environment: Send + Sync {
     async fn shutdown(&self) -> Result<(), CallError> {
         Ok(())
     }
+    /// The servers (VMs, emulators) the plugin drives, one episode at a time on each
+    /// (the WIT `servers` interface). Empty, by default, when it runs no pool: the
+    /// rollout then runs `concurrency` lanes, not one per server.
+    fn servers(&self) -> &[String] {
+        &[]
+    }
 }
 
 /// One environment instance, running any number of episodes.
@@ -48,6 +54,18 @@ pub trait EnvInstance: Send {
     async fn final_state(&mut self, episode: EpisodeId) -> Result<String, CallError>;
     /// Release the episode (no-op for lost episodes).
     async fn close(&mut self, episode: EpisodeId);
+    /// Run this instance's episodes on server `index` of [`Environment::servers`] from
+    /// now on. Nothing by default (an environment without a pool).
+    async fn serve(&mut self, index: u32) -> Result<(), CallError> {
+        let _ = index;
+        Ok(())
+    }
+    /// Whether server `index` answers now: a short description, or why not. By
+    /// default, every server answers (an environment without a pool has none to ask).
+    async fn health(&mut self, index: u32) -> Result<String, String> {
+        let _ = index;
+        Ok(String::new())
+    }
 }
 
 /// A reward checker: judges a finished episode.

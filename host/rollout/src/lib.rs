@@ -8,7 +8,15 @@
 //! lane order, and each episode samples its actions from its own seeded stream — the
 //! same plan, seed and policy give the same trajectories.
 
+//!
+//! An environment that runs a pool of servers (VMs, emulators: the WIT `servers`
+//! interface) gets one lane per server instead of `concurrency` lanes; a server that
+//! stops answering leaves the pool, its episode is re-run on another one (reported
+//! lost, never a task failure), and it is re-admitted when it answers again.
+
 mod pool;
+mod servers;
 
 pub use pool::{EpisodeResult, EpisodeSpec, Outcome, Pool, Progress, RolloutConfig, RolloutStats};
+pub use servers::{MAX_LOSSES, RolloutError, ServerHealth, health_table};
 pub use steprl_core::Sampling;

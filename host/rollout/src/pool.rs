@@ -2,6 +2,7 @@
 //! per-episode results. It records raw steps (observation, action, behaviour
 //! log-prob) and drives any [`Policy`] without knowing which network is behind it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,8 @@ use steprl_core::{
     ObservationParts, Policy, RewardChecker, Sampling, SplitMix, TrajectorySummary, Transition,
     View, anchor,
 };
+
+use crate::servers::{MAX_LOSSES, RolloutError, ServerHealth, Servers, health_table};
 
 /// Settings of a rollout.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +90,10 @@ pub struct RolloutStats {
     pub trajectories: u64,
     /// Episodes lost to plugin failures.
     pub plugin_failures: u64,
+    /// Episodes lost with a server that stopped answering (a pooled environment): each
+    /// ran again on another server, or, lost [`MAX_LOSSES`] times, counts as a plugin
+    /// failure. Their steps are in `env_steps`.
+    pub lost: u64,
     /// Text actions the environment rejected as invalid (each ended its episode).
     pub invalid_actions: u64,
     /// Episodes the host truncated at their task's max-steps (the environment had not
@@ -125,20 +132,85 @@ struct Active {
 /// Called with (episodes finished, episodes planned) as a rollout progresses.
 pub type Progress = Box<dyn FnMut(usize, usize) + Send>;
 
-/// Lanes of environment instances, kept across rounds.
+/// Lanes of environment instances, kept across rounds. When the environment runs a
+/// pool of servers, lane `i` drives server `i`.
 pub struct Pool {
     env: Arc<dyn Environment>,
     lanes: Vec<Option<Box<dyn EnvInstance>>>,
     progress: Option<Progress>,
+    servers: Servers,
 }
 
 impl Pool {
     /// A pool over `env` with no instances yet.
     pub fn new(env: Arc<dyn Environment>) -> Self {
+        let servers = Servers::new(env.servers());
         Pool {
             env,
             lanes: Vec::new(),
             progress: None,
+            servers,
+        }
+    }
+
+    /// Health-check, through their lanes' instances and all at once, the servers out of
+    /// the pool (at the first call: every server), and admit those that answer. Returns
+    /// the last health of every server (empty for an environment without a pool).
+    /// [`Pool::run`] calls it first, so a server that answers again rejoins at the
+    /// next rollout.
+    pub async fn admit(&mut self) -> Vec<ServerHealth> {
+        let n = self.servers.health.len();
+        while self.lanes.len() < n {
+            self.lanes.push(None);
+        }
+        let (env, servers) = (&self.env, &self.servers);
+        let checks = join_all(
+            self.lanes
+                .iter_mut()
+                .enumerate()
+                .take(n)
+                .filter(|(i, _)| !servers.up(*i))
+                .map(|(i, inst)| async move { (i, probe(env.as_ref(), inst, i).await) }),
+        )
+        .await;
+        let first = !self.servers.admitted;
+        for (i, answer) in checks {
+            let h = &mut self.servers.health[i];
+            if !first && let Ok(detail) = &answer {
+                tracing::info!(
+                    "server {} answers again ({detail}): back in the pool",
+                    h.server
+                );
+            }
+            h.answer = answer;
+        }
+        if first && n > 0 {
+            let up = self.servers.count_up();
+            let line = format!(
+                "environment `{}`: {up} of {n} servers answer, so {up} lanes run:\n{}",
+                self.env.name(),
+                health_table(&self.servers.health).trim_end()
+            );
+            if up == n {
+                tracing::info!("{line}");
+            } else {
+                tracing::warn!("{line}");
+            }
+        }
+        self.servers.admitted = true;
+        self.servers.health.clone()
+    }
+
+    /// The servers out of the pool now (empty without a pool).
+    pub fn servers_down(&self) -> Vec<String> {
+        self.servers.down()
+    }
+
+    fn no_server(&self) -> RolloutError {
+        RolloutError::NoServer {
+            env: self.env.name().to_owned(),
+            n: self.servers.health.len(),
+            table: health_table(&self.servers.health),
         }
     }
 
@@ -153,17 +225,26 @@ impl Pool {
         &self.env
     }
 
-    /// Run every spec to the end, `cfg.concurrency` at a time. Results come back in
-    /// spec order. Each turn of the loop has four phases: fill idle lanes, infer one
-    /// batched decision, step every lane, finish (close and judge) ended episodes.
+    /// Run every spec to the end, `cfg.concurrency` at a time (or one per server in
+    /// the pool of a pooled environment). Results come back in spec order. Each turn
+    /// of the loop has four phases: fill idle lanes, infer one batched decision, step
+    /// every lane, finish (close and judge) ended episodes; an episode that failed in
+    /// the environment is triaged (its server still answers: a plugin failure; it does
+    /// not: lost and queued again). Fails only when no server of the pool answers.
     pub async fn run(
         &mut self,
         specs: &[EpisodeSpec],
         policy: &mut dyn Policy,
         checker: &mut dyn RewardChecker,
         cfg: &RolloutConfig,
-    ) -> (Vec<EpisodeResult>, RolloutStats) {
-        let n_lanes = cfg.concurrency.max(1).min(specs.len().max(1));
+    ) -> Result<(Vec<EpisodeResult>, RolloutStats), RolloutError> {
+        let pooled = self.servers.pooled();
+        let n_lanes = if pooled {
+            self.admit().await;
+            self.servers.health.len()
+        } else {
+            cfg.concurrency.max(1).min(specs.len().max(1))
+        };
         while self.lanes.len() < n_lanes {
             self.lanes.push(None);
         }
@@ -173,13 +254,22 @@ impl Pool {
             stats: RolloutStats::default(),
             results: vec![None; specs.len()],
             active: (0..n_lanes).map(|_| None).collect(),
-            next: 0,
+            queue: (0..specs.len()).collect(),
+            losses: vec![0; specs.len()],
         };
         let mut reported = 0;
         loop {
+            // Only lanes of servers in the pool run episodes, and a lane leaves with
+            // its server only between episodes: none up means none running.
+            if pooled && self.servers.count_up() == 0 && !run.queue.is_empty() {
+                self.admit().await;
+                if self.servers.count_up() == 0 {
+                    return Err(self.no_server());
+                }
+            }
             self.fill(&mut run, policy).await;
             if run.active.iter().all(Option::is_none) {
-                if run.next >= specs.len() {
+                if run.queue.is_empty() {
                     break;
                 }
                 continue;
@@ -195,13 +285,13 @@ impl Pool {
                 }
             }
         }
-        (
+        Ok((
             run.results
                 .into_iter()
                 .map(|r| r.expect("every spec ran"))
                 .collect(),
             run.stats,
-        )
+        ))
     }
 
     /// Phase 1, fill: give idle lanes the next specs in plan order, and start and reset
@@ -209,11 +299,14 @@ impl Pool {
     /// is that episode's plugin failure.
     async fn fill(&mut self, run: &mut Run<'_>, policy: &dyn Policy) {
         let specs = run.specs;
+        let pooled = self.servers.pooled();
         let mut starting = Vec::new();
         for (lane, slot) in run.active.iter().enumerate() {
-            if slot.is_none() && run.next < specs.len() {
-                starting.push((lane, run.next));
-                run.next += 1;
+            if slot.is_none()
+                && (!pooled || self.servers.up(lane))
+                && let Some(index) = run.queue.pop_front()
+            {
+                starting.push((lane, index));
             }
         }
         let t0 = Instant::now();
@@ -228,12 +321,14 @@ impl Pool {
                     let spec = &specs[index];
                     Some(async move {
                         let t = Instant::now();
-                        let r = begin(env.as_ref(), inst, spec, parts).await;
+                        let server = pooled.then_some(lane);
+                        let r = begin(env.as_ref(), inst, server, spec, parts).await;
                         (lane, index, r, t.elapsed())
                     })
                 }),
         )
         .await;
+        let mut suspects = Vec::new();
         let stats = &mut run.stats;
         stats.env += t0.elapsed();
         for (lane, index, r, took) in started {
@@ -266,13 +361,15 @@ impl Pool {
                         run.results[index] = Some(failed(&specs[index], Vec::new(), Vec::new(), e));
                     }
                 },
-                Err(e) => {
-                    stats.plugin_failures += 1;
-                    run.results[index] =
-                        Some(failed(&specs[index], Vec::new(), Vec::new(), e.to_string()));
-                }
+                Err(e) => suspects.push(Suspect {
+                    lane,
+                    index,
+                    result: failed(&specs[index], Vec::new(), Vec::new(), e.to_string()),
+                    ended: false,
+                }),
             }
         }
+        self.triage(run, suspects).await;
     }
 
     /// Phase 2, infer: one batched decision over every lane waiting for an action, each
@@ -414,6 +511,7 @@ impl Pool {
         checker: &mut dyn RewardChecker,
         ending: Vec<Ending>,
     ) {
+        let mut suspects = Vec::new();
         let stats = &mut run.stats;
         for (lane, end) in ending {
             let a = run.active[lane].take().expect("active");
@@ -422,33 +520,52 @@ impl Pool {
             let result = match end {
                 Err(e) => {
                     inst.close(a.episode).await;
-                    stats.plugin_failures += 1;
-                    failed(spec, a.transitions, a.anchors, e)
+                    suspects.push(Suspect {
+                        lane,
+                        index: a.index,
+                        result: failed(spec, a.transitions, a.anchors, e),
+                        ended: true,
+                    });
+                    continue;
                 }
                 Ok((done, truncated)) => {
                     let t0 = Instant::now();
                     let fs = inst.final_state(a.episode).await;
                     inst.close(a.episode).await;
                     stats.env += t0.elapsed();
-                    let t0 = Instant::now();
-                    let outcome = match fs {
-                        Err(e) => Outcome::PluginFailure {
-                            error: e.to_string(),
-                        },
-                        Ok(fs) => {
-                            judge(
-                                self.env.as_ref(),
-                                checker,
-                                spec,
-                                &a.transitions,
-                                &a.rewards,
-                                done,
-                                truncated,
-                                &fs,
-                            )
-                            .await
+                    let fs = match fs {
+                        Ok(fs) => fs,
+                        Err(e) => {
+                            suspects.push(Suspect {
+                                lane,
+                                index: a.index,
+                                result: EpisodeResult {
+                                    spec: spec.clone(),
+                                    transitions: a.transitions,
+                                    anchors: a.anchors,
+                                    done,
+                                    truncated,
+                                    outcome: Outcome::PluginFailure {
+                                        error: e.to_string(),
+                                    },
+                                },
+                                ended: true,
+                            });
+                            continue;
                         }
                     };
+                    let t0 = Instant::now();
+                    let outcome = judge(
+                        self.env.as_ref(),
+                        checker,
+                        spec,
+                        &a.transitions,
+                        &a.rewards,
+                        done,
+                        truncated,
+                        &fs,
+                    )
+                    .await;
                     stats.check += t0.elapsed();
                     match outcome {
                         Outcome::PluginFailure { .. } => stats.plugin_failures += 1,
@@ -467,7 +584,85 @@ impl Pool {
             run.results[a.index] = Some(result);
             steprl_core::failpoint::hit("rollout.episode");
         }
+        self.triage(run, suspects).await;
     }
+
+    /// Episodes that failed in the environment. With a pool, each one's server is
+    /// health-checked: one that still answers makes the failure the episode's plugin
+    /// failure (as without a pool); one that does not leaves the pool (one log line
+    /// naming it), and its episode is lost and queued to run again on another server,
+    /// or, lost [`MAX_LOSSES`] times, becomes a plugin failure.
+    async fn triage(&mut self, run: &mut Run<'_>, suspects: Vec<Suspect>) {
+        if suspects.is_empty() {
+            return;
+        }
+        let answers: Vec<(usize, Result<String, String>)> = if self.servers.pooled() {
+            let env = &self.env;
+            let lanes: Vec<usize> = suspects.iter().map(|s| s.lane).collect();
+            join_all(
+                self.lanes
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|(l, _)| lanes.contains(l))
+                    .map(|(l, inst)| async move { (l, probe(env.as_ref(), inst, l).await) }),
+            )
+            .await
+        } else {
+            Vec::new()
+        };
+        for s in suspects {
+            let answer = answers
+                .iter()
+                .find(|(l, _)| *l == s.lane)
+                .map_or(Ok(()), |(_, a)| {
+                    a.as_ref().map(|_| ()).map_err(Clone::clone)
+                });
+            let mut result = s.result;
+            if let Err(why) = answer {
+                self.servers.health[s.lane].answer = Err(why.clone());
+                run.stats.lost += 1;
+                run.losses[s.index] += 1;
+                let server = &self.servers.health[s.lane].server;
+                let (up, n) = (self.servers.count_up(), self.servers.health.len());
+                let error = match &result.outcome {
+                    Outcome::PluginFailure { error } => error.clone(),
+                    Outcome::Judged { .. } => unreachable!("a suspect failed"),
+                };
+                if run.losses[s.index] < MAX_LOSSES {
+                    tracing::warn!(
+                        "server {server} left the pool: {why}; its episode of task {} (after: {error}) runs again on another server; {up} of {n} servers remain",
+                        result.spec.task
+                    );
+                    run.queue.push_front(s.index);
+                    continue;
+                }
+                tracing::warn!(
+                    "server {server} left the pool: {why}; its episode of task {} was lost with {MAX_LOSSES} servers and counts as a plugin failure; {up} of {n} servers remain",
+                    result.spec.task
+                );
+                result.outcome = Outcome::PluginFailure {
+                    error: format!(
+                        "lost with {MAX_LOSSES} servers that stopped answering (last: {server}: {why}; the episode: {error})"
+                    ),
+                };
+            }
+            run.stats.plugin_failures += 1;
+            run.results[s.index] = Some(result);
+            if s.ended {
+                steprl_core::failpoint::hit("rollout.episode");
+            }
+        }
+    }
+}
+
+/// An episode that failed in the environment, waiting for [`Pool::triage`].
+struct Suspect {
+    lane: usize,
+    index: usize,
+    /// Its result as a plugin failure.
+    result: EpisodeResult,
+    /// Whether it had started (a step or the final state failed), not its start.
+    ended: bool,
 }
 
 /// The state of one [`Pool::run`]: the specs, what each lane runs, what has come back.
@@ -478,25 +673,54 @@ struct Run<'s> {
     results: Vec<Option<EpisodeResult>>,
     /// One slot per lane.
     active: Vec<Option<Active>>,
-    /// The next spec to start.
-    next: usize,
+    /// The specs still to start, in plan order (a lost episode goes back to the front).
+    queue: VecDeque<usize>,
+    /// Per spec: how often it was lost with its server.
+    losses: Vec<u32>,
 }
 
 /// A lane whose episode ended at this step: `Ok((done, truncated))` to be judged, or
 /// the plugin failure that ended it.
 type Ending = (usize, Result<(bool, bool), String>);
 
+/// The lane's instance, created (and told to serve `server`, in a pooled environment)
+/// if it has none.
+async fn lane_instance<'i>(
+    env: &dyn Environment,
+    inst: &'i mut Option<Box<dyn EnvInstance>>,
+    server: Option<usize>,
+) -> Result<&'i mut Box<dyn EnvInstance>, CallError> {
+    if inst.is_none() {
+        let mut created = env.instantiate().await?;
+        if let Some(s) = server {
+            created.serve(s as u32).await?;
+        }
+        *inst = Some(created);
+    }
+    Ok(inst.as_mut().expect("just created"))
+}
+
+/// Whether server `server` answers, asked through its lane's instance.
+async fn probe(
+    env: &dyn Environment,
+    inst: &mut Option<Box<dyn EnvInstance>>,
+    server: usize,
+) -> Result<String, String> {
+    match lane_instance(env, inst, Some(server)).await {
+        Ok(inst) => inst.health(server as u32).await,
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Create the lane's instance if needed, start the episode and reset it.
 async fn begin(
     env: &dyn Environment,
     inst: &mut Option<Box<dyn EnvInstance>>,
+    server: Option<usize>,
     spec: &EpisodeSpec,
     parts: ObservationParts,
 ) -> Result<(EpisodeId, Observation), CallError> {
-    if inst.is_none() {
-        *inst = Some(env.instantiate().await?);
-    }
-    let inst = inst.as_mut().expect("just created");
+    let inst = lane_instance(env, inst, server).await?;
     let episode = inst.start(&spec.task, spec.seed, parts).await?;
     match inst.reset(episode).await {
         Ok(obs) => Ok((episode, obs)),

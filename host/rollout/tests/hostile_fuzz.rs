@@ -301,7 +301,8 @@ async fn hostile_answers_to_every_call_never_panic_the_host_nor_pass_the_contrac
         };
         let (results, stats) = Pool::new(env.clone())
             .run(&plan, &mut policy, &mut ChaosChecker, &cfg)
-            .await;
+            .await
+            .expect("rollout");
         assert_eq!(results.len(), plan.len());
         for r in &results {
             // The host ends every episode by max-steps at the latest.

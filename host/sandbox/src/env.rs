@@ -28,14 +28,51 @@ pub(crate) struct EnvWorld;
 /// The export name of the optional `lifecycle` interface.
 const LIFECYCLE: &str = "steprl:plugin/lifecycle@0.1.0";
 
+/// The export name of the optional `servers` interface.
+const SERVERS: &str = "steprl:plugin/servers@0.1.0";
+
 /// `lifecycle.shutdown`'s type.
 type ShutdownFunc = TypedFunc<(), (Result<(), wit::PluginError>,)>;
 
+/// The functions of the `servers` interface.
+#[derive(Clone, Copy)]
+struct ServerFuncs {
+    names: TypedFunc<(), (Vec<String>,)>,
+    health: TypedFunc<(u32,), (Result<String, String>,)>,
+    serve: TypedFunc<(u32,), (Result<(), wit::PluginError>,)>,
+}
+
 /// An environment instance's exports: the `env` interface, and `lifecycle.shutdown`
-/// when the component has it.
+/// and the `servers` functions when the component has them.
 pub(crate) struct EnvBindings {
     env: Bindings,
     shutdown: Option<ShutdownFunc>,
+    servers: Option<ServerFuncs>,
+}
+
+/// The typed function `name` of the exported interface `iface`, if the interface is
+/// exported (an error if it is but lacks the function or has it at another type).
+fn optional_func<P, R>(
+    instance: &wasmtime::component::Instance,
+    store: &mut Store<HostState>,
+    iface: &str,
+    name: &str,
+) -> wasmtime::Result<Option<TypedFunc<P, R>>>
+where
+    P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
+    R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
+{
+    let Some(index) = instance.get_export_index(&mut *store, None, iface) else {
+        return Ok(None);
+    };
+    let func = instance
+        .get_export_index(&mut *store, Some(&index), name)
+        .ok_or_else(|| wasmtime::format_err!("{iface} is exported without `{name}`"))?;
+    Ok(Some(
+        instance
+            .get_typed_func(&mut *store, func)
+            .map_err(|e| e.context(format!("{iface}#{name}")))?,
+    ))
 }
 
 impl EnvBindings {
@@ -60,22 +97,22 @@ impl World for EnvWorld {
     ) -> wasmtime::Result<EnvBindings> {
         let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
         let env = Bindings::new(&mut *store, &instance)?;
-        let shutdown = match instance.get_export_index(&mut *store, None, LIFECYCLE) {
+        let shutdown = optional_func(&instance, store, LIFECYCLE, "shutdown")?;
+        let servers = match optional_func(&instance, store, SERVERS, "names")? {
             None => None,
-            Some(iface) => {
-                let func = instance
-                    .get_export_index(&mut *store, Some(&iface), "shutdown")
-                    .ok_or_else(|| {
-                        wasmtime::format_err!("{LIFECYCLE} is exported without `shutdown`")
-                    })?;
-                Some(
-                    instance
-                        .get_typed_func(&mut *store, func)
-                        .map_err(|e| e.context(format!("{LIFECYCLE}#shutdown")))?,
-                )
-            }
+            Some(names) => Some(ServerFuncs {
+                names,
+                health: optional_func(&instance, store, SERVERS, "health")?
+                    .expect("the interface is exported"),
+                serve: optional_func(&instance, store, SERVERS, "serve")?
+                    .expect("the interface is exported"),
+            }),
         };
-        Ok(EnvBindings { env, shutdown })
+        Ok(EnvBindings {
+            env,
+            shutdown,
+            servers,
+        })
     }
 
     async fn init(
@@ -99,6 +136,8 @@ pub struct WasmEnvironment {
     /// the component exports it (so shutting down starts no new instance); `None` when
     /// it does not.
     lifecycle: Option<tokio::sync::Mutex<Guarded<EnvWorld>>>,
+    /// `servers.names`, read at load (empty without the interface).
+    servers: Vec<String>,
 }
 
 impl WasmEnvironment {
@@ -112,6 +151,14 @@ impl WasmEnvironment {
         let shared = Arc::new(Shared::<EnvWorld>::new(sandbox, plugin, options)?);
         let mut probe = Guarded::new(shared.clone(), u64::MAX);
         let info = read_info(&mut probe).await?;
+        let servers = probe
+            .call(Call::Servers, async |b: &EnvBindings, store| {
+                match b.servers {
+                    None => Ok(Ok(Vec::new())),
+                    Some(f) => Ok(Ok(f.names.call_async(store, ()).await?.0)),
+                }
+            })
+            .await?;
         let lifecycle = plugin
             .exports
             .iter()
@@ -121,6 +168,7 @@ impl WasmEnvironment {
             info,
             next_index: AtomicU64::new(0),
             lifecycle: lifecycle.then(|| tokio::sync::Mutex::new(probe)),
+            servers,
         })
     }
 
@@ -139,6 +187,7 @@ impl WasmEnvironment {
             guarded,
             episodes: HashMap::new(),
             next_episode: 0,
+            served: None,
         })
     }
 }
@@ -180,6 +229,10 @@ impl Environment for WasmEnvironment {
         Ok(Box::new(self.instance().await?))
     }
 
+    fn servers(&self) -> &[String] {
+        &self.servers
+    }
+
     /// Calls `lifecycle.shutdown` when the component exports it, on the instance that
     /// read the tasks at load (a new one only if that instance was lost to a trap).
     async fn shutdown(&self) -> Result<(), CallError> {
@@ -203,10 +256,41 @@ pub struct WasmEnvInstance {
     /// Episode id -> (instance generation it lives in, the guest resource).
     episodes: HashMap<u64, (u32, ResourceAny)>,
     next_episode: u64,
+    /// The server `serve` named, and the instance generation it was told in (a
+    /// replacement instance, after a trap, is told again before its first episode).
+    served: Option<(u32, u32)>,
 }
 
 impl WasmEnvInstance {
     /// The resource of a live episode, or `EpisodeLost` if its instance was dropped.
+    /// Tell the live instance which server it serves, unless it was told already.
+    async fn tell_server(&mut self) -> Result<(), CallError> {
+        let Some((index, told)) = self.served else {
+            return Ok(());
+        };
+        self.guarded.live().await?;
+        if told == self.guarded.generation {
+            return Ok(());
+        }
+        self.guarded
+            .call(Call::Serve, async |b: &EnvBindings, store| {
+                match b.servers {
+                    None => Ok(Err(steprl_core::GuestError::Unsupported(
+                        "this component does not export the `servers` interface".into(),
+                    ))),
+                    Some(f) => Ok(f
+                        .serve
+                        .call_async(store, (index,))
+                        .await?
+                        .0
+                        .map_err(Into::into)),
+                }
+            })
+            .await?;
+        self.served = Some((index, self.guarded.generation));
+        Ok(())
+    }
+
     fn resource(&self, episode: EpisodeId) -> Result<ResourceAny, CallError> {
         match self.episodes.get(&episode.0) {
             Some((generation, res))
@@ -230,6 +314,7 @@ impl EnvInstance for WasmEnvInstance {
         seed: u64,
         parts: ObservationParts,
     ) -> Result<EpisodeId, CallError> {
+        self.tell_server().await?;
         let parts = wit::ObservationParts::from(parts);
         let res = self
             .guarded
@@ -278,6 +363,24 @@ impl EnvInstance for WasmEnvInstance {
                 Ok(out.map_err(Into::into))
             })
             .await
+    }
+
+    async fn serve(&mut self, index: u32) -> Result<(), CallError> {
+        // u32::MAX is never a generation an instance has, so the next start tells it.
+        self.served = Some((index, u32::MAX));
+        self.tell_server().await
+    }
+
+    async fn health(&mut self, index: u32) -> Result<String, String> {
+        self.guarded
+            .call(Call::Health, async |b: &EnvBindings, store| {
+                match b.servers {
+                    None => Ok(Ok(Ok(String::new()))),
+                    Some(f) => Ok(Ok(f.health.call_async(store, (index,)).await?.0)),
+                }
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
     }
 
     async fn close(&mut self, episode: EpisodeId) {

@@ -55,7 +55,7 @@ pub struct DirGrant {
 pub enum GrantError {
     /// An HTTP destination is not `host:port`.
     #[error(
-        "network grant `{entry}` is not `host:port` (e.g. `127.0.0.1:5000`; no scheme, no path)"
+        "network grant `{entry}` is not `host:port` (e.g. `127.0.0.1:5000`, or `127.0.0.1:5000-5007` for a server pool; no scheme, no path)"
     )]
     BadDestination {
         /// The entry as written.
@@ -84,14 +84,12 @@ pub enum GrantError {
 impl Grants {
     /// Check every entry; returns the normalized HTTP destinations.
     pub fn validate(&self) -> Result<Vec<String>, GrantError> {
-        let http = self
-            .http
-            .iter()
-            .map(|e| {
-                normalize_destination(e)
-                    .ok_or_else(|| GrantError::BadDestination { entry: e.clone() })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut http = Vec::new();
+        for e in &self.http {
+            let ds = normalize_destinations(e)
+                .ok_or_else(|| GrantError::BadDestination { entry: e.clone() })?;
+            http.extend(ds);
+        }
         let mut seen = std::collections::HashSet::new();
         for d in &self.read_dirs {
             if !d.guest.starts_with('/') {
@@ -125,6 +123,26 @@ impl Grants {
     pub fn has_network(&self) -> bool {
         !self.http.is_empty()
     }
+}
+
+/// Most ports one `host:A-B` grant may name.
+const MAX_GRANT_RANGE: u32 = 1024;
+
+/// The destinations of one grant entry: `host:port`, or `host:A-B` for every port from
+/// A to B (a server pool on consecutive ports); `None` if `entry` is neither.
+pub(crate) fn normalize_destinations(entry: &str) -> Option<Vec<String>> {
+    if let Some((host, ports)) = entry.rsplit_once(':')
+        && let Some((a, b)) = ports.split_once('-')
+    {
+        let (lo, hi) = (a.parse::<u16>().ok()?, b.parse::<u16>().ok()?);
+        if lo > hi || u32::from(hi - lo) + 1 > MAX_GRANT_RANGE {
+            return None;
+        }
+        return (lo..=hi)
+            .map(|p| normalize_destination(&format!("{host}:{p}")))
+            .collect();
+    }
+    normalize_destination(entry).map(|d| vec![d])
 }
 
 /// `host:port` with a lower-case host, or `None` if `entry` is not of that form.
@@ -322,6 +340,42 @@ mod tests {
         let e = g.validate().unwrap_err();
         assert!(
             e.to_string().contains("`127.0.0.1` is not `host:port`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn port_ranges_grant_every_port_of_a_server_pool() {
+        let g = Grants {
+            http: vec!["LocalHost:5000-5002".into(), "10.0.0.9:7000".into()],
+            ..Grants::default()
+        };
+        assert_eq!(
+            g.validate().unwrap(),
+            [
+                "localhost:5000",
+                "localhost:5001",
+                "localhost:5002",
+                "10.0.0.9:7000"
+            ]
+        );
+        for bad in [
+            "h:5002-5000",
+            "h:1-2000",
+            "h:1-x",
+            "h:-5",
+            "h:5-",
+            "http://h:1-2",
+        ] {
+            assert_eq!(normalize_destinations(bad), None, "{bad}");
+        }
+        let g = Grants {
+            http: vec!["h:5002-5000".into()],
+            ..Grants::default()
+        };
+        let e = g.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("`h:5002-5000` is not `host:port`") && e.contains("5000-5007"),
             "{e}"
         );
     }

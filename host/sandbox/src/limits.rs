@@ -61,6 +61,12 @@ pub enum Call {
     DropEpisode,
     /// `lifecycle.shutdown`
     Shutdown,
+    /// `servers.names`
+    Servers,
+    /// `servers.health`
+    Health,
+    /// `servers.serve`
+    Serve,
     /// `check`
     Check,
     /// `plan`
@@ -81,6 +87,9 @@ impl Call {
             Call::FinalState => "episode.final-state",
             Call::DropEpisode => "episode.drop",
             Call::Shutdown => "lifecycle.shutdown",
+            Call::Servers => "servers.names",
+            Call::Health => "servers.health",
+            Call::Serve => "servers.serve",
             Call::Check => "check",
             Call::Plan => "plan",
         }
@@ -89,12 +98,18 @@ impl Call {
     /// The deadline of this call under `limits`, and the config key that sets it.
     pub fn deadline(self, limits: &Limits) -> (Duration, &'static str) {
         match self {
-            Call::Init | Call::Tasks | Call::ObservationSpace | Call::ActionSpace => {
-                (limits.init, "limits.init_ms")
-            }
-            Call::Start | Call::Reset | Call::FinalState | Call::DropEpisode | Call::Shutdown => {
-                (limits.env_reset, "limits.env_reset_ms")
-            }
+            Call::Init
+            | Call::Tasks
+            | Call::ObservationSpace
+            | Call::ActionSpace
+            | Call::Servers => (limits.init, "limits.init_ms"),
+            Call::Start
+            | Call::Reset
+            | Call::FinalState
+            | Call::DropEpisode
+            | Call::Shutdown
+            | Call::Health
+            | Call::Serve => (limits.env_reset, "limits.env_reset_ms"),
             Call::Step => (limits.env_step, "limits.env_step_ms"),
             Call::Check => (limits.check, "limits.check_ms"),
             Call::Plan => (limits.plan, "limits.plan_ms"),
@@ -128,5 +143,8 @@ mod tests {
         );
         assert_eq!(Call::Reset.deadline(&l).1, "limits.env_reset_ms");
         assert_eq!(Call::Init.deadline(&l).1, "limits.init_ms");
+        assert_eq!(Call::Servers.deadline(&l).1, "limits.init_ms");
+        assert_eq!(Call::Health.deadline(&l).1, "limits.env_reset_ms");
+        assert_eq!(Call::Serve.deadline(&l).1, "limits.env_reset_ms");
     }
 }

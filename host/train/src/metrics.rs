@@ -55,6 +55,13 @@ pub struct RoundMetrics {
     /// Why: each distinct plugin-failure message with its count.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failures: BTreeMap<String, u32>,
+    /// Episodes lost with a server that stopped answering this round (each ran again
+    /// on another server; not task failures, not plugin failures).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost: u64,
+    /// The servers of the environment's pool out of it at the end of this round.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers_down: Vec<String>,
     /// Generated text actions the environment rejected as invalid this round (each
     /// ended its episode, which was judged).
     #[serde(default, skip_serializing_if = "is_zero")]

@@ -111,6 +111,9 @@ pub enum TrainError {
     /// Another process holds the run directory.
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
+    /// The rollout cannot go on (no server of the environment's pool answers).
+    #[error(transparent)]
+    Rollout(#[from] steprl_rollout::RolloutError),
     /// Learner construction.
     #[error(transparent)]
     Learner(#[from] steprl_learner::LearnerError),
@@ -632,7 +635,7 @@ impl Trainer {
         let started = Instant::now();
         let mut perf = Perf::default();
         let plan = self.plan(round, &mut perf).await?;
-        let rolled = self.roll_out_plan(round, &plan, &mut perf).await;
+        let rolled = self.roll_out_plan(round, &plan, &mut perf).await?;
         let built = self.build_samples(round, &rolled.results, &mut perf);
         let update = self.update(round, &built.samples, &mut perf)?;
         perf.total_s = started.elapsed().as_secs_f64();
@@ -684,7 +687,12 @@ impl Trainer {
 
     /// Phase 2, roll out: one episode per planned task (seeded per round and lane), with
     /// one log line per distinct plugin failure.
-    async fn roll_out_plan(&mut self, round: u32, plan: &[String], perf: &mut Perf) -> Rolled {
+    async fn roll_out_plan(
+        &mut self,
+        round: u32,
+        plan: &[String],
+        perf: &mut Perf,
+    ) -> Result<Rolled, TrainError> {
         let seed = self.cfg.seed;
         let specs: Vec<EpisodeSpec> = plan
             .iter()
@@ -696,7 +704,7 @@ impl Trainer {
             })
             .collect();
         let t0 = Instant::now();
-        let (results, stats) = self.roll_out(&specs, Sampling::Sample).await;
+        let (results, stats) = self.roll_out(&specs, Sampling::Sample).await?;
         let mut failures: BTreeMap<String, u32> = BTreeMap::new();
         let mut failed_tasks: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for r in &results {
@@ -722,11 +730,11 @@ impl Trainer {
         perf.reset_max_s = stats.reset_max.as_secs_f64();
         perf.check_s = stats.check.as_secs_f64();
         perf.env_steps_per_s = stats.env_steps as f64 / perf.rollout_s.max(1e-9);
-        Rolled {
+        Ok(Rolled {
             results,
             stats,
             failures,
-        }
+        })
     }
 
     /// Phase 3, build samples: each judged episode's steps with their advantages (taken
@@ -850,6 +858,8 @@ impl Trainer {
             trajectories: rstats.trajectories,
             trajectories_total: self.state.trajectories_total,
             plugin_failures: rstats.plugin_failures,
+            lost: rstats.lost,
+            servers_down: self.pool.servers_down(),
             resampler: self.plugins.resampler.name().to_owned(),
             failures: failures.clone(),
             invalid_actions: rstats.invalid_actions,
@@ -1028,7 +1038,11 @@ impl Trainer {
     /// Evaluate the current policy on the training tasks: `episodes` per task, with seeds
     /// from their own stream (the same for every evaluation of a run, so before/after
     /// compare like with like).
-    pub async fn evaluate(&mut self, episodes: u32, greedy: bool) -> EvalReport {
+    pub async fn evaluate(
+        &mut self,
+        episodes: u32,
+        greedy: bool,
+    ) -> Result<EvalReport, TrainError> {
         let tasks = self.tasks.clone();
         self.evaluate_on(&tasks, EvalSet::Training, episodes, greedy)
             .await
@@ -1036,15 +1050,19 @@ impl Trainer {
 
     /// Evaluate on the held-out tasks (`None` when there are none), seeds from a
     /// stream of their own.
-    pub async fn evaluate_heldout(&mut self, episodes: u32, greedy: bool) -> Option<EvalReport> {
+    pub async fn evaluate_heldout(
+        &mut self,
+        episodes: u32,
+        greedy: bool,
+    ) -> Result<Option<EvalReport>, TrainError> {
         if self.heldout.is_empty() {
-            return None;
+            return Ok(None);
         }
         let tasks = self.heldout.clone();
-        Some(
+        Ok(Some(
             self.evaluate_on(&tasks, EvalSet::Heldout, episodes, greedy)
-                .await,
-        )
+                .await?,
+        ))
     }
 
     async fn evaluate_on(
@@ -1053,7 +1071,7 @@ impl Trainer {
         set: EvalSet,
         episodes: u32,
         greedy: bool,
-    ) -> EvalReport {
+    ) -> Result<EvalReport, TrainError> {
         let mut specs = Vec::new();
         for (ti, task) in tasks.iter().enumerate() {
             for e in 0..episodes {
@@ -1069,11 +1087,11 @@ impl Trainer {
         } else {
             Sampling::Sample
         };
-        let (results, stats) = self.roll_out(&specs, sampling).await;
-        EvalReport {
+        let (results, stats) = self.roll_out(&specs, sampling).await?;
+        Ok(EvalReport {
             tasks: tally(results.iter().filter(|r| judged(r))),
             plugin_failures: stats.plugin_failures as u32,
-        }
+        })
     }
 
     /// Run `specs` with the current policy and the run's checker.
@@ -1081,16 +1099,17 @@ impl Trainer {
         &mut self,
         specs: &[EpisodeSpec],
         sampling: Sampling,
-    ) -> (Vec<EpisodeResult>, RolloutStats) {
+    ) -> Result<(Vec<EpisodeResult>, RolloutStats), TrainError> {
         let cfg = self.rollout_config(sampling);
-        self.pool
+        Ok(self
+            .pool
             .run(
                 specs,
                 self.learner.as_mut(),
                 self.plugins.checker.as_mut(),
                 &cfg,
             )
-            .await
+            .await?)
     }
 }
 

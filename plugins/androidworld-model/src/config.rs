@@ -6,6 +6,9 @@ use serde::Deserialize;
 use crate::error::AwError;
 use crate::ui_elements::UiElementsMode;
 
+/// The server when the config names none.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:5000";
+
 /// Where the `input_text` actions' strings come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -39,6 +42,20 @@ pub struct Config {
     /// The AndroidWorld server, `http://host:port` (its `host:port` must be granted in
     /// `[env.grants] http`).
     pub server_url: String,
+    /// A pool of servers instead of one (one emulator each): `http://host:port`
+    /// entries, or `http://host:A-B` for one per port from A to B; it replaces
+    /// `server_url`. Every server must run the same suite (version, task family, seed):
+    /// the task list is read from the first that answers, and a `suite_seed` (or
+    /// `task_family`, `n_task_combinations`) re-creates the suite on each one before
+    /// its first episode. Grant each `host:port` (`host:A-B` grants a range).
+    pub servers: Vec<String>,
+    /// Timeout of one health check of a server (`GET /health`).
+    pub health_timeout_ms: u64,
+    /// Health checks in a row that must fail before a server counts as down.
+    pub health_tries: u32,
+    /// The servers `servers` expands to (empty without a pool).
+    #[serde(skip)]
+    pub pool: Vec<String>,
     /// Per-request timeout in milliseconds (the host's `grants.http_timeout_ms` caps it).
     pub timeout_ms: u64,
     /// Re-create the server's suite at `init` with `/suite/reinitialize` when any of
@@ -99,7 +116,11 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            server_url: "http://127.0.0.1:5000".into(),
+            server_url: DEFAULT_SERVER.into(),
+            servers: Vec::new(),
+            health_timeout_ms: 5000,
+            health_tries: 2,
+            pool: Vec::new(),
             timeout_ms: 120_000,
             task_family: None,
             n_task_combinations: None,
@@ -136,13 +157,14 @@ impl Config {
     /// Parse and check the config JSON given to `init` (`{}` = all defaults).
     pub fn from_json(json: &str) -> Result<Config, AwError> {
         let json = if json.trim().is_empty() { "{}" } else { json };
-        let c: Config = serde_json::from_str(json).map_err(|e| {
+        let mut c: Config = serde_json::from_str(json).map_err(|e| {
             AwError::InvalidConfig(format!(
                 "androidworld config: {e} (keys: {})",
                 KEYS.join(", ")
             ))
         })?;
         c.check()?;
+        c.pool = steprl_plugin::servers::expand(&c.servers).map_err(AwError::InvalidConfig)?;
         Ok(c)
     }
 
@@ -163,6 +185,12 @@ impl Config {
         }
         if self.timeout_ms == 0 {
             return bad("timeout_ms: must be positive".into());
+        }
+        if !self.servers.is_empty() && self.server_url.trim_end_matches('/') != DEFAULT_SERVER {
+            return bad("set `server_url` (one server) or `servers` (a pool), not both".into());
+        }
+        if self.health_timeout_ms == 0 || self.health_tries == 0 {
+            return bad("health_timeout_ms and health_tries must be positive".into());
         }
         for (k, v) in [
             ("image_width", self.image_width),
@@ -217,9 +245,26 @@ impl Config {
         Ok(())
     }
 
-    /// The server URL without a trailing slash.
+    /// The server URL without a trailing slash (the first of the pool, with one).
     pub fn base_url(&self) -> &str {
-        self.server_url.trim_end_matches('/')
+        self.server(0).unwrap_or(DEFAULT_SERVER)
+    }
+
+    /// Server `index` without a trailing slash: of the pool, or (index 0) the one
+    /// server.
+    pub fn server(&self, index: usize) -> Option<&str> {
+        if self.pool.is_empty() {
+            (index == 0).then(|| self.server_url.trim_end_matches('/'))
+        } else {
+            self.pool.get(index).map(String::as_str)
+        }
+    }
+
+    /// Every server: the pool, or the one server.
+    pub fn all_servers(&self) -> Vec<&str> {
+        (0..self.pool.len().max(1))
+            .filter_map(|i| self.server(i))
+            .collect()
     }
 
     /// Whether `init` re-creates the suite.
@@ -240,8 +285,11 @@ impl Config {
 }
 
 /// Every config key, for messages.
-pub const KEYS: [&str; 24] = [
+pub const KEYS: [&str; 27] = [
     "server_url",
+    "servers",
+    "health_timeout_ms",
+    "health_tries",
     "timeout_ms",
     "task_family",
     "n_task_combinations",
@@ -276,6 +324,36 @@ mod tests {
             Err(AwError::InvalidConfig(m)) => m,
             other => panic!("{json}: expected InvalidConfig, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_pool_of_servers_replaces_server_url() {
+        let c = Config::from_json(r#"{"servers":["http://10.0.0.2:5000-5001"]}"#).unwrap();
+        assert_eq!(
+            c.all_servers(),
+            ["http://10.0.0.2:5000", "http://10.0.0.2:5001"]
+        );
+        assert_eq!(c.base_url(), "http://10.0.0.2:5000");
+        let one = Config::from_json(r#"{"server_url":"http://h:7/"}"#).unwrap();
+        assert_eq!(
+            (one.all_servers(), one.server(1)),
+            (vec!["http://h:7"], None)
+        );
+        let e = Config::from_json(r#"{"server_url":"http://h:7","servers":["http://h:8"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "set `server_url` (one server) or `servers` (a pool), not both"
+        );
+        let e = Config::from_json(r#"{"servers":["h:8"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("servers: `h:8` is not an http(s) URL"), "{e}");
+        let e = Config::from_json(r#"{"health_timeout_ms":0}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "health_timeout_ms and health_tries must be positive");
     }
 
     #[test]

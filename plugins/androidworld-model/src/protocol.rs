@@ -96,6 +96,19 @@ pub struct Ack {
     pub message: Option<String>,
 }
 
+/// Whether a server answers `GET /health`, asked up to `tries` times in a row: `Ok`
+/// with its status, or the last failure.
+pub fn health<T: Transport>(client: &Client<T>, tries: u32) -> Result<String, String> {
+    let mut last = String::new();
+    for _ in 0..tries.max(1) {
+        match client.health() {
+            Ok(ack) => return Ok(ack.status.unwrap_or_else(|| "ok".into())),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
 /// The typed endpoints of one server.
 pub struct Client<T> {
     transport: T,

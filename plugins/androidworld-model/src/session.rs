@@ -80,7 +80,13 @@ pub struct StepOut {
 }
 
 struct Shared<T> {
-    client: Client<T>,
+    /// One client per server (one without a pool).
+    clients: Vec<Client<T>>,
+    /// Per server: it answered and holds the configured suite (re-created on it when
+    /// the config asks), so episodes may run on it.
+    ready: Vec<Cell<bool>>,
+    /// The server new episodes run on (`serve`).
+    served: Cell<usize>,
     config: Config,
     table: ActionTable,
     /// Whether the server has the `/ui_elements` route (unknown until first asked).
@@ -95,15 +101,39 @@ pub struct Suite<T> {
 
 impl<T: Transport + 'static> Suite<T> {
     /// Check `/health`, re-create the suite if configured, and list the tasks with
-    /// their goals.
-    pub fn connect(config: Config, transport: T) -> Result<Self, AwError> {
-        let client = Client::new(transport, config.base_url());
-        client.health().map_err(|e| {
-            AwError::External(format!(
-                "the AndroidWorld server at {} is not available: {e}",
-                client.base()
-            ))
-        })?;
+    /// their goals; `transport` makes the transport to one server (its base URL). With
+    /// a pool, the first server that answers gives the task list.
+    pub fn connect(config: Config, mut transport: impl FnMut(&str) -> T) -> Result<Self, AwError> {
+        let clients: Vec<Client<T>> = config
+            .all_servers()
+            .into_iter()
+            .map(|base| Client::new(transport(base), base))
+            .collect();
+        let mut down = Vec::new();
+        let mut listing = None;
+        for (i, c) in clients.iter().enumerate() {
+            match c.health() {
+                Ok(_) => {
+                    listing = Some(i);
+                    break;
+                }
+                Err(e) => down.push((c.base().to_owned(), e)),
+            }
+        }
+        let Some(listing) = listing else {
+            return Err(AwError::External(match down.as_slice() {
+                [(base, e)] => format!("the AndroidWorld server at {base} is not available: {e}"),
+                _ => format!(
+                    "none of the {} AndroidWorld servers is available: {}",
+                    down.len(),
+                    down.iter()
+                        .map(|(b, e)| format!("{b}: {e}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            }));
+        };
+        let client = &clients[listing];
         if config.reinitializes() {
             client.reinitialize(
                 config.n_task_combinations.unwrap_or(2),
@@ -157,9 +187,14 @@ impl<T: Transport + 'static> Suite<T> {
             }
         }
         let table = ActionTable::new(&config);
+        let ready: Vec<Cell<bool>> = (0..clients.len())
+            .map(|i| Cell::new(i == listing))
+            .collect();
         Ok(Suite {
             shared: Rc::new(Shared {
-                client,
+                clients,
+                ready,
+                served: Cell::new(listing),
                 config,
                 table,
                 ui_route: Cell::new(None),
@@ -173,14 +208,54 @@ impl<T: Transport + 'static> Suite<T> {
         &self.tasks
     }
 
-    /// The host is done with the environment: `POST /close` when `close_on_exit` is
-    /// set (nothing otherwise). True when it was sent.
+    /// The host is done with the environment: `POST /close` to every server when
+    /// `close_on_exit` is set (nothing otherwise). True when it was sent.
     pub fn shut_down(&self) -> Result<bool, AwError> {
         if !self.shared.config.close_on_exit {
             return Ok(false);
         }
-        self.shared.client.close()?;
+        let failed: Vec<String> = self
+            .shared
+            .clients
+            .iter()
+            .filter_map(|c| c.close().err().map(|e| e.to_string()))
+            .collect();
+        if !failed.is_empty() {
+            return Err(AwError::External(failed.join("; ")));
+        }
         Ok(true)
+    }
+
+    /// Run the episodes started from now on on server `index`. Before its first
+    /// episode a server must answer `/health`, and gets the configured suite when the
+    /// config re-creates it.
+    pub fn serve(&self, index: usize) -> Result<(), AwError> {
+        let shared = &self.shared;
+        let client = shared.clients.get(index).ok_or_else(|| {
+            AwError::InvalidInput(format!(
+                "server {index}: the config lists {} server(s)",
+                shared.clients.len()
+            ))
+        })?;
+        if !shared.ready[index].get() {
+            client.health().map_err(|e| {
+                AwError::External(format!(
+                    "the AndroidWorld server at {} is not available: {e}",
+                    client.base()
+                ))
+            })?;
+            let c = &shared.config;
+            if c.reinitializes() {
+                client.reinitialize(
+                    c.n_task_combinations.unwrap_or(2),
+                    c.suite_seed.unwrap_or(42),
+                    c.task_family.as_deref().unwrap_or("android_world"),
+                )?;
+            }
+            shared.ready[index].set(true);
+        }
+        shared.served.set(index);
+        Ok(())
     }
 
     /// The configuration.
@@ -215,6 +290,7 @@ impl<T: Transport + 'static> Suite<T> {
         };
         Ok(Episode {
             shared: self.shared.clone(),
+            server: self.shared.served.get(),
             task,
             slots,
             parts,
@@ -244,6 +320,8 @@ enum Phase {
 /// One episode on the device.
 pub struct Episode<T: Transport> {
     shared: Rc<Shared<T>>,
+    /// The server it runs on.
+    server: usize,
     task: TaskEntry,
     slots: Vec<String>,
     parts: Parts,
@@ -274,7 +352,7 @@ impl<T: Transport> Episode<T> {
     }
 
     fn client(&self) -> &Client<T> {
-        &self.shared.client
+        &self.shared.clients[self.server]
     }
 
     fn tear_down_now(&self) -> Result<(), AwError> {
@@ -611,7 +689,7 @@ mod tests {
     fn suite(config: &str) -> (Suite<Fake>, Fake) {
         let fake = Fake::default();
         let c = Config::from_json(config).unwrap();
-        (Suite::connect(c, fake.clone()).unwrap(), fake)
+        (Suite::connect(c, |_| fake.clone()).unwrap(), fake)
     }
 
     const SMALL: &str =
@@ -640,13 +718,89 @@ mod tests {
         assert!(!log.iter().any(|c| c.contains("SystemWifiTurnOn")));
         let e = Suite::connect(
             Config::from_json(r#"{"task_types":["Nope"]}"#).unwrap(),
-            Fake::default(),
+            |_| Fake::default(),
         )
         .err()
         .unwrap();
         assert!(
             matches!(e, AwError::InvalidConfig(m) if m.contains("Nope not in the server's task list (2 types: SystemWifiTurnOn, ContactsAddContact)"))
         );
+    }
+
+    #[test]
+    fn a_pool_lists_tasks_from_the_first_server_that_answers_and_runs_episodes_where_served() {
+        let (a, b) = (Fake::default(), Fake::default());
+        a.fail
+            .borrow_mut()
+            .insert("/health", (500, r#"{"detail":"emulator down"}"#.into()));
+        let c = Config::from_json(
+            r#"{"servers":["http://10.0.0.1:5000","http://10.0.0.2:5000"],"suite_seed":7}"#,
+        )
+        .unwrap();
+        let s = Suite::connect(c, |base| {
+            if base.contains("10.0.0.1") {
+                a.clone()
+            } else {
+                b.clone()
+            }
+        })
+        .unwrap();
+        assert_eq!(s.tasks().len(), 2);
+        assert!(b.log.borrow().iter().any(|c| c.contains("reinitialize")));
+        // Episodes run where the suite was read until told otherwise.
+        let mut ep = s.start("SystemWifiTurnOn#0", Parts::default()).unwrap();
+        ep.reset().unwrap();
+        assert!(
+            b.log
+                .borrow()
+                .iter()
+                .any(|c| c.contains("/task/initialize"))
+        );
+        // The first server is not ready while it does not answer.
+        let e = s.serve(0).unwrap_err().to_string();
+        assert!(
+            e.starts_with("the AndroidWorld server at http://10.0.0.1:5000 is not available"),
+            "{e}"
+        );
+        a.fail.borrow_mut().clear();
+        a.log.borrow_mut().clear();
+        s.serve(0).unwrap();
+        let log = a.log.borrow().clone();
+        assert_eq!(log[0], "GET /health");
+        assert!(log[1].starts_with("GET /suite/reinitialize?"), "{log:?}");
+        let mut ep = s.start("SystemWifiTurnOn#0", Parts::default()).unwrap();
+        ep.reset().unwrap();
+        assert!(
+            a.log
+                .borrow()
+                .iter()
+                .any(|c| c.contains("/task/initialize"))
+        );
+        // Told again, it is not re-created.
+        let n = a.log.borrow().len();
+        s.serve(0).unwrap();
+        assert_eq!(a.log.borrow().len(), n);
+        assert!(
+            s.serve(2)
+                .unwrap_err()
+                .to_string()
+                .contains("the config lists 2 server(s)")
+        );
+        // Nobody answers: the error names each server.
+        let down = Fake::default();
+        down.fail
+            .borrow_mut()
+            .insert("/health", (500, r#"{"detail":"x"}"#.into()));
+        let c = Config::from_json(r#"{"servers":["http://h:1-2"]}"#).unwrap();
+        let e = Suite::connect(c, |_| down.clone())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("none of the 2 AndroidWorld servers is available: http://h:1: "),
+            "{e}"
+        );
+        assert!(e.contains("; http://h:2: "), "{e}");
     }
 
     #[test]
@@ -852,7 +1006,7 @@ mod tests {
             "/health",
             (500, r#"{"detail":"Environment not initialized"}"#.into()),
         );
-        let e = Suite::connect(Config::default(), fake.clone())
+        let e = Suite::connect(Config::default(), |_| fake.clone())
             .err()
             .unwrap();
         assert_eq!(

@@ -67,17 +67,29 @@ impl Environment for AndroidWorld {
 
     fn init(config_json: &str) -> Result<Self, PluginError> {
         let config = Config::from_json(config_json).map_err(plugin_error)?;
-        let transport = WasiHttp {
-            base: config.base_url().to_owned(),
-            timeout: Duration::from_millis(config.timeout_ms),
-        };
-        let suite = Suite::connect(config, transport).map_err(plugin_error)?;
-        steprl_plugin::log::info(&format!(
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let pooled = !config.pool.is_empty();
+        let suite = Suite::connect(config, |base| WasiHttp {
+            base: base.to_owned(),
+            timeout,
+        })
+        .map_err(plugin_error)?;
+        let line = format!(
             "androidworld: {} task instances from {}, {} discrete actions",
             suite.tasks().len(),
-            suite.config().base_url(),
+            if pooled {
+                format!("a pool of {} servers", suite.config().pool.len())
+            } else {
+                suite.config().base_url().to_owned()
+            },
             suite.table().len()
-        ));
+        );
+        // Every lane's instance runs `init`: with a pool, once per server in debug logs.
+        if pooled {
+            steprl_plugin::log::debug(&line);
+        } else {
+            steprl_plugin::log::info(&line);
+        }
         Ok(AndroidWorld { suite })
     }
 
@@ -100,6 +112,29 @@ impl Environment for AndroidWorld {
                 .to_string(),
             })
             .collect()
+    }
+
+    fn servers(&self) -> Vec<String> {
+        self.suite.config().pool.clone()
+    }
+
+    fn health(&self, index: u32) -> Result<String, String> {
+        let c = self.suite.config();
+        let base = c
+            .server(index as usize)
+            .ok_or_else(|| format!("no server {index}"))?;
+        let client = androidworld_model::Client::new(
+            WasiHttp {
+                base: base.to_owned(),
+                timeout: Duration::from_millis(c.health_timeout_ms),
+            },
+            base,
+        );
+        androidworld_model::protocol::health(&client, c.health_tries)
+    }
+
+    fn serve(&self, index: u32) -> Result<(), PluginError> {
+        self.suite.serve(index as usize).map_err(plugin_error)
     }
 
     fn shutdown(&self) -> Result<(), PluginError> {

@@ -47,9 +47,8 @@ pub enum ActionSpaceKind {
     Computer13,
 }
 
-fn default_server() -> String {
-    "http://127.0.0.1:5000".into()
-}
+/// The server when the config names none.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:5000";
 fn default_cache() -> String {
     "/cache".into()
 }
@@ -101,15 +100,38 @@ fn default_retry_interval() -> u64 {
 fn default_until_tries() -> u32 {
     100
 }
+fn default_health_timeout() -> u64 {
+    5000
+}
+fn default_health_tries() -> u32 {
+    2
+}
 
 /// The plugin configuration. Every key has a default except the task source
 /// (`task_dir` or `task_files`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The VM server, `http://host:port` (OSWorld's server listens on port 5000).
-    #[serde(default = "default_server")]
-    pub server_url: String,
+    /// The VM server, `http://host:port` (OSWorld's server listens on port 5000);
+    /// `http://127.0.0.1:5000` when neither it nor `servers` is set.
+    #[serde(default)]
+    pub server_url: Option<String>,
+    /// A pool of VM servers instead of one: `http://host:port` entries, or
+    /// `http://host:A-B` for one server per port from A to B. The host runs one
+    /// episode at a time on each (one lane per server) and takes a server that stops
+    /// answering out of the pool. Grant each `host:port` (`host:A-B` grants a range).
+    #[serde(default)]
+    pub servers: Vec<String>,
+    /// Timeout of one health check of a server (`GET /platform`): at load, and after
+    /// an episode failed on it.
+    #[serde(default = "default_health_timeout")]
+    pub health_timeout_ms: u64,
+    /// Health checks in a row that must fail before a server counts as down.
+    #[serde(default = "default_health_tries")]
+    pub health_tries: u32,
+    /// The servers `servers` expands to (empty without a pool).
+    #[serde(skip)]
+    pub pool: Vec<String>,
     /// A directory of OSWorld task JSON files (guest path of a read-only grant):
     /// `*.json` in it and in its subdirectories one level down (OSWorld's
     /// `examples/<domain>/<id>.json` layout).
@@ -211,7 +233,7 @@ pub fn split_url(url: &str) -> Option<(&str, &str)> {
 }
 
 /// The keys `init` accepts, for error messages.
-pub const CONFIG_KEYS: &str = "server_url, task_dir, task_files, observation, action_space, \
+pub const CONFIG_KEYS: &str = "server_url, servers, health_timeout_ms, health_tries, task_dir, task_files, observation, action_space, \
      cache_dir, step_pause_ms, max_steps, elements, text_slots, client_password, screen_width, \
      screen_height, screenshot_width, screenshot_height, http_timeout_ms, open_file_timeout_ms, \
      retries, retry_interval_ms, until_max_tries, reset_steps, task_reset_steps, revert_url, \
@@ -220,28 +242,37 @@ pub const CONFIG_KEYS: &str = "server_url, task_dir, task_files, observation, ac
 impl Config {
     /// Parse and validate the config JSON given to `init`.
     pub fn parse(json: &str) -> Result<Config> {
-        let c: Config = serde_json::from_str(json).map_err(|e| {
+        let mut c: Config = serde_json::from_str(json).map_err(|e| {
             OsworldError::InvalidConfig(format!("{e} (osworld accepts: {CONFIG_KEYS})"))
         })?;
         c.validate()?;
+        c.pool = steprl_plugin::servers::expand(&c.servers).map_err(OsworldError::InvalidConfig)?;
         Ok(c)
     }
 
     fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(OsworldError::InvalidConfig(m));
-        let rest = self
-            .server_url
-            .strip_prefix("http://")
-            .or_else(|| self.server_url.strip_prefix("https://"));
-        match rest {
-            Some(r) if !r.is_empty() && !r.starts_with('/') => {}
-            _ => {
-                return bad(format!(
-                    "server_url: `{}` is not an http(s) URL (e.g. `http://127.0.0.1:5000`, the VM's \
-                     server; grant its host:port with `[env.grants] http`)",
-                    self.server_url
-                ));
+        if let Some(url) = &self.server_url {
+            if !self.servers.is_empty() {
+                return bad(
+                    "set `server_url` (one VM) or `servers` (a pool of VMs), not both".into(),
+                );
             }
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            match rest {
+                Some(r) if !r.is_empty() && !r.starts_with('/') => {}
+                _ => {
+                    return bad(format!(
+                        "server_url: `{url}` is not an http(s) URL (e.g. `http://127.0.0.1:5000`, the VM's \
+                         server; grant its host:port with `[env.grants] http`)"
+                    ));
+                }
+            }
+        }
+        if self.health_timeout_ms == 0 || self.health_tries == 0 {
+            return bad("health_timeout_ms and health_tries must be positive".into());
         }
         if self.task_dir.is_none() && self.task_files.is_empty() {
             return bad(
@@ -312,9 +343,34 @@ impl Config {
             .map_err(|e| OsworldError::InvalidConfig(format!("reset_steps: {e}")))
     }
 
-    /// The server URL without a trailing slash.
+    /// The server URL without a trailing slash (the first of the pool, with one).
     pub fn base_url(&self) -> &str {
-        self.server_url.trim_end_matches('/')
+        self.server(0).unwrap_or(DEFAULT_SERVER)
+    }
+
+    /// Server `index`, without a trailing slash: of the pool, or (index 0) the one
+    /// server.
+    pub fn server(&self, index: usize) -> Option<&str> {
+        if self.pool.is_empty() {
+            (index == 0).then(|| {
+                self.server_url
+                    .as_deref()
+                    .unwrap_or(DEFAULT_SERVER)
+                    .trim_end_matches('/')
+            })
+        } else {
+            self.pool.get(index).map(String::as_str)
+        }
+    }
+
+    /// This config with its server set to `url` (the one an instance serves).
+    pub fn serving(&self, url: &str) -> Config {
+        Config {
+            server_url: Some(url.to_owned()),
+            servers: Vec::new(),
+            pool: Vec::new(),
+            ..self.clone()
+        }
     }
 }
 
@@ -325,13 +381,56 @@ mod tests {
     #[test]
     fn defaults_follow_osworld() {
         let c = Config::parse(r#"{"task_dir": "/tasks"}"#).unwrap();
-        assert_eq!(c.server_url, "http://127.0.0.1:5000");
+        assert_eq!(c.base_url(), "http://127.0.0.1:5000");
+        assert!(c.pool.is_empty() && c.server(1).is_none());
         assert_eq!(c.max_steps, 15);
         assert_eq!(c.step_pause_ms, 2000);
         assert_eq!(c.observation, ObservationKind::A11yTree);
         assert_eq!(c.action_space, ActionSpaceKind::Som);
         assert_eq!(c.cache_dir, "/cache");
         assert_eq!(c.client_password, "password");
+    }
+
+    #[test]
+    fn a_pool_of_servers_expands_and_excludes_server_url() {
+        let c = Config::parse(
+            r#"{"task_dir": "/t", "servers": ["http://10.0.0.2:5000/", "http://127.0.0.1:6000-6001"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.pool,
+            [
+                "http://10.0.0.2:5000",
+                "http://127.0.0.1:6000",
+                "http://127.0.0.1:6001"
+            ]
+        );
+        assert_eq!(c.base_url(), "http://10.0.0.2:5000");
+        assert_eq!(c.server(2), Some("http://127.0.0.1:6001"));
+        assert_eq!(c.server(3), None);
+        let one = c.serving("http://127.0.0.1:6001");
+        assert_eq!(one.base_url(), "http://127.0.0.1:6001");
+        assert!(one.pool.is_empty());
+        let e = Config::parse(
+            r#"{"task_dir": "/t", "server_url": "http://h:1", "servers": ["http://h:2"]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "set `server_url` (one VM) or `servers` (a pool of VMs), not both"
+        );
+        let e = Config::parse(r#"{"task_dir": "/t", "servers": ["h:5000"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("servers: `h:5000` is not an http(s) URL"),
+            "{e}"
+        );
+        let e = Config::parse(r#"{"task_dir": "/t", "health_tries": 0}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "health_timeout_ms and health_tries must be positive");
     }
 
     #[test]

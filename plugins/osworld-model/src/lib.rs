@@ -1,5 +1,5 @@
-//! The osworld environment adapter's pure logic, independent of the plugin SDK and of
-//! HTTP: OSWorld task files, setup steps, accessibility-tree tables, tokens, actions,
+//! The osworld environment adapter's pure logic, independent of the plugin SDK's
+//! bindings (it uses only its pure `servers` list parser) and of HTTP: OSWorld task files, setup steps, accessibility-tree tables, tokens, actions,
 //! getters and whole episodes over a [`vm::Transport`].
 
 pub mod a11y;

@@ -190,7 +190,12 @@ impl<T: Transport> Session<T> {
             return Ok(());
         };
         let ext = OsworldError::External;
-        let body = json!({"task_id": self.task.id, "snapshot": self.task.snapshot});
+        // `server` names the VM to revert, so one controller can serve a whole pool.
+        let body = json!({
+            "task_id": self.task.id,
+            "snapshot": self.task.snapshot,
+            "server": self.config.base_url(),
+        });
         let r = self
             .client()
             .setup_json_waiting(
@@ -1207,7 +1212,7 @@ mod tests {
             .filter(|p| !p.starts_with("/accessibility"))
             .collect();
         let one = [
-            r#"http://10.0.0.9:7000/revert {"snapshot":"os","task_id":"r"}"#,
+            r#"http://10.0.0.9:7000/revert {"server":"http://127.0.0.1:5000","snapshot":"os","task_id":"r"}"#,
             "/platform",
             r#"/setup/execute "per-task""#,
             r#"/setup/execute "setup""#,

@@ -393,6 +393,30 @@ impl<'a, T: Transport + ?Sized> VmClient<'a, T> {
     }
 }
 
+/// Whether a VM's server answers: `GET /platform` under `timeout`, up to `tries` times
+/// in a row (no pause between them). `Ok` with the platform at the first 200; the last
+/// failure otherwise.
+pub fn health<T: Transport + ?Sized>(
+    transport: &T,
+    timeout: Duration,
+    tries: u32,
+) -> Result<String, String> {
+    let mut r = req(Method::Get, "/platform", Body::Empty);
+    r.timeout = Some(timeout);
+    let mut last = String::new();
+    for _ in 0..tries.max(1) {
+        match transport.send(&r) {
+            Ok(resp) if resp.status == 200 => {
+                let platform: String = resp.text().trim().chars().take(60).collect();
+                return Ok(platform);
+            }
+            Ok(resp) => last = format!("GET /platform: {}", resp.describe()),
+            Err(e) => last = format!("GET /platform: {e}"),
+        }
+    }
+    Err(last)
+}
+
 fn method_name(m: Method) -> &'static str {
     match m {
         Method::Get => "GET",
@@ -472,6 +496,31 @@ mod tests {
         let c = t.client(3);
         assert_eq!(c.file("/nope").unwrap(), None);
         assert_eq!(t.sent.borrow().len(), 1);
+    }
+
+    #[test]
+    fn health_asks_for_the_platform_and_gives_up_after_its_tries() {
+        let t = Scripted::new(vec![Err("timed out".into()), ok(200, "Linux\n")]);
+        assert_eq!(
+            health(&t, Duration::from_millis(300), 2),
+            Ok("Linux".into())
+        );
+        let sent = t.sent.borrow();
+        assert_eq!(
+            (sent[0].path.as_str(), sent[0].timeout),
+            ("/platform", Some(Duration::from_millis(300)))
+        );
+        drop(sent);
+        let t = Scripted::new(vec![Err("refused".into()), ok(500, "boom")]);
+        assert_eq!(
+            health(&t, Duration::from_millis(300), 2),
+            Err("GET /platform: HTTP 500: boom".into())
+        );
+        let t = Scripted::new(vec![Err("connection refused".into())]);
+        assert_eq!(
+            health(&t, Duration::from_millis(300), 1),
+            Err("GET /platform: connection refused".into())
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """The revert controller the osworld adapter's `revert_url` talks to: one HTTP route,
-POST /revert with {"task_id": ..., "snapshot": ...}, that puts the VM back into a
-pristine state by running a command you give, and answers 200 when it has finished
+POST /revert with {"task_id": ..., "snapshot": ..., "server": ...}, that puts the VM
+back into a pristine state by running a command you give, and answers 200 when it has finished
 (500 with the command's output when it failed). The adapter then waits for the VM's
 own server to answer before it runs the task's setup.
 
-The command runs through the shell with TASK_ID and SNAPSHOT in its environment, e.g.
+The command runs through the shell with TASK_ID, SNAPSHOT, SERVER (the VM server's
+URL, e.g. http://127.0.0.1:5003) and SERVER_PORT (5003) in its environment, so one
+controller serves a whole pool of VMs (`servers = [...]`), e.g.
 
   # OSWorld's Docker provider: a fresh container from the image
   revert_controller.py --command 'docker rm -f osworld; docker run -d --name osworld ...'
@@ -13,7 +15,11 @@ The command runs through the shell with TASK_ID and SNAPSHOT in its environment,
   revert_controller.py --command 'vmrun revertToSnapshot /vms/Ubuntu.vmx init_state && vmrun start /vms/Ubuntu.vmx nogui'
   revert_controller.py --command 'VBoxManage snapshot Ubuntu restore init_state && VBoxManage startvm Ubuntu --type headless'
 
-Reverts are served one at a time (a second request waits for the first). Standard
+  # a pool from scripts/osworld-fleet.sh: the container whose port the server has
+  revert_controller.py --command 'docker restart osworld-$SERVER_PORT'
+
+Reverts of one server are served one at a time (a second request for it waits for
+the first); different servers revert in parallel. Standard
 library only. Grant the controller's host:port to the plugin (`[env.grants] http`).
 """
 
@@ -26,7 +32,14 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-LOCK = threading.Lock()
+LOCKS = {}
+LOCKS_GUARD = threading.Lock()
+
+
+def server_lock(server):
+    """The lock of one server's reverts."""
+    with LOCKS_GUARD:
+        return LOCKS.setdefault(server, threading.Lock())
 
 
 def make_handler(command, timeout):
@@ -67,11 +80,14 @@ def make_handler(command, timeout):
                 body = json.loads(self.body() or b"null")
                 task_id = str(body["task_id"])
                 snapshot = body.get("snapshot") or ""
-            except (ValueError, TypeError, KeyError):
+                server = str(body.get("server") or "")
+            except (ValueError, TypeError, KeyError, AttributeError):
                 self.answer(400, {"error": "a JSON body with task_id is required"})
                 return
-            env = dict(os.environ, TASK_ID=task_id, SNAPSHOT=str(snapshot))
-            with LOCK:
+            port = server.rstrip("/").rpartition(":")[2] if server else ""
+            env = dict(os.environ, TASK_ID=task_id, SNAPSHOT=str(snapshot),
+                       SERVER=server, SERVER_PORT=port if port.isdigit() else "")
+            with server_lock(server):
                 started = time.monotonic()
                 try:
                     done = subprocess.run(

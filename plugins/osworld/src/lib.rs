@@ -2,7 +2,7 @@
 //! over wasi:http, with the logic of `osworld-model` exported through the
 //! `environment` world.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,6 +90,10 @@ fn plugin_error(e: OsworldError) -> PluginError {
 /// The suite: the configuration and the parsed tasks.
 pub struct Osworld {
     config: Arc<Config>,
+    /// The config as each server's episodes see it (one entry without a pool).
+    per_server: Vec<Arc<Config>>,
+    /// The server this instance's episodes run on (`servers.serve`).
+    served: Cell<usize>,
     tasks: Vec<Arc<Task>>,
     /// Tasks already warned about sharing the VM's state (no `revert_url`).
     warned: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -112,14 +116,36 @@ impl Environment for Osworld {
             t.check_cache(&config.cache_dir);
         }
         let unsupported = tasks.iter().filter(|t| t.unsupported.is_some()).count();
-        steprl_plugin::log::info(&format!(
-            "osworld: {} tasks ({} unsupported), server {}",
+        let where_ = if config.pool.is_empty() {
+            format!("server {}", config.base_url())
+        } else {
+            format!("a pool of {} servers", config.pool.len())
+        };
+        // Every lane's instance runs `init`: with a pool, say it once per server only
+        // in debug logs.
+        let line = format!(
+            "osworld: {} tasks ({} unsupported), {where_}",
             tasks.len(),
             unsupported,
-            config.base_url()
-        ));
+        );
+        if config.pool.is_empty() {
+            steprl_plugin::log::info(&line);
+        } else {
+            steprl_plugin::log::debug(&line);
+        }
+        let per_server = if config.pool.is_empty() {
+            vec![Arc::new(config.clone())]
+        } else {
+            config
+                .pool
+                .iter()
+                .map(|url| Arc::new(config.serving(url)))
+                .collect()
+        };
         Ok(Osworld {
             config: Arc::new(config),
+            per_server,
+            served: Cell::new(0),
             tasks: tasks.into_iter().map(Arc::new).collect(),
             warned: Default::default(),
         })
@@ -172,6 +198,37 @@ impl Environment for Osworld {
         }
     }
 
+    fn servers(&self) -> Vec<String> {
+        self.config.pool.clone()
+    }
+
+    fn health(&self, index: u32) -> Result<String, String> {
+        let config = self
+            .per_server
+            .get(index as usize)
+            .ok_or_else(|| format!("no server {index}"))?;
+        let transport = HttpTransport {
+            base: config.base_url().to_owned(),
+            timeout: Duration::from_millis(config.health_timeout_ms),
+        };
+        osworld_model::vm::health(
+            &transport,
+            Duration::from_millis(config.health_timeout_ms),
+            config.health_tries,
+        )
+    }
+
+    fn serve(&self, index: u32) -> Result<(), PluginError> {
+        if index as usize >= self.per_server.len() {
+            return Err(PluginError::InvalidInput(format!(
+                "server {index}: the config lists {} server(s)",
+                self.per_server.len()
+            )));
+        }
+        self.served.set(index as usize);
+        Ok(())
+    }
+
     fn start(
         &self,
         task_id: &str,
@@ -195,17 +252,17 @@ impl Environment for Osworld {
                 task.id
             ));
         }
+        let config = self.per_server[self.served.get()].clone();
         let transport = HttpTransport {
-            base: self.config.base_url().to_owned(),
-            timeout: Duration::from_millis(self.config.http_timeout_ms),
+            base: config.base_url().to_owned(),
+            timeout: Duration::from_millis(config.http_timeout_ms),
         };
         let parts = Parts {
             text: parts.contains(ObservationParts::TEXT),
             tokens: parts.contains(ObservationParts::TOKENS),
             image: parts.contains(ObservationParts::IMAGE),
         };
-        let session = Session::new(transport, self.config.clone(), task.clone(), parts)
-            .map_err(plugin_error)?;
+        let session = Session::new(transport, config, task.clone(), parts).map_err(plugin_error)?;
         Ok(OsworldEpisode {
             session: RefCell::new(session),
         })

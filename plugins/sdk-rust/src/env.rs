@@ -5,7 +5,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit/v0.1.0",
-        world: "environment-with-lifecycle",
+        world: "environment-with-servers",
         pub_export_macro: true,
         default_bindings_module: "steprl_plugin::env::bindings",
         export_macro_name: "__export_environment",
@@ -51,6 +51,29 @@ pub trait Environment: Sized + 'static {
     /// default.
     fn shutdown(&self) -> Result<(), PluginError> {
         Ok(())
+    }
+    /// The servers (VMs, emulators) this adapter drives, one episode at a time on each
+    /// (see [`crate::servers::expand`] for a config's `servers` list). Empty, the
+    /// default: no pool, and the host runs its `concurrency` lanes.
+    fn servers(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Whether server `index` answers now: a short description, or why not. Give up
+    /// within a few seconds (the host waits for it).
+    fn health(&self, index: u32) -> Result<String, String> {
+        let _ = index;
+        Ok(String::new())
+    }
+    /// Episodes started from now on (in this instance) run on server `index`. The
+    /// default accepts only 0 (an adapter without a pool).
+    fn serve(&self, index: u32) -> Result<(), PluginError> {
+        if index == 0 {
+            Ok(())
+        } else {
+            Err(PluginError::Unsupported(format!(
+                "server {index}: this environment runs no server pool"
+            )))
+        }
     }
 }
 
@@ -105,6 +128,20 @@ impl<T: Environment> bindings::exports::steprl::plugin::lifecycle::Guest for Ada
     }
 }
 
+impl<T: Environment> bindings::exports::steprl::plugin::servers::Guest for Adapter<T> {
+    fn names() -> Vec<String> {
+        env::<T>().map(|e| e.servers()).unwrap_or_default()
+    }
+
+    fn health(index: u32) -> Result<String, String> {
+        env::<T>().map_err(|e| format!("{e:?}"))?.health(index)
+    }
+
+    fn serve(index: u32) -> Result<(), PluginError> {
+        env::<T>()?.serve(index)
+    }
+}
+
 impl<T: Environment> wit::GuestEpisode for EpisodeAdapter<T> {
     fn start(
         task_id: String,
@@ -129,8 +166,8 @@ impl<T: Environment> wit::GuestEpisode for EpisodeAdapter<T> {
 }
 
 /// Export an [`Environment`] implementation as this component's `environment` world
-/// (with the optional `lifecycle` interface, so the host can call
-/// [`Environment::shutdown`]).
+/// (with the optional `lifecycle` and `servers` interfaces, so the host can call
+/// [`Environment::shutdown`] and run one lane per [`Environment::servers`] entry).
 #[macro_export]
 macro_rules! export_environment {
     ($t:ty) => {

@@ -45,6 +45,8 @@ pub mod resample;
 
 pub mod log;
 
+pub mod servers;
+
 #[cfg(any(feature = "http", test))]
 pub mod http;
 

@@ -21,5 +21,14 @@ pub fn get<T: 'static>() -> Option<Rc<T>> {
     STATE.with(|s| s.borrow().clone().and_then(|v| v.downcast::<T>().ok()))
 }
 
-/// Message for calls that arrive before `init`.
+/// Message for calls that arrive before `init` (used by every world's module; a build
+/// with no world feature, such as an adapter model crate's, has none).
+#[cfg_attr(
+    not(any(
+        feature = "environment",
+        feature = "reward-checker",
+        feature = "resampler"
+    )),
+    allow(dead_code)
+)]
 pub(crate) const NOT_INITIALIZED: &str = "the host called the plugin before `init`";

@@ -115,10 +115,10 @@ async fn train_one(
     };
     super::train::run_rounds(&mut trainer, Report::Labelled { label, every: 10 }).await?;
     let e = trainer.config().eval;
-    if let Some(h) = trainer.evaluate_heldout(e.episodes, e.greedy).await {
+    if let Some(h) = trainer.evaluate_heldout(e.episodes, e.greedy).await? {
         write_json(&dir.join("eval-heldout.json"), &h)?;
     }
-    let after = trainer.evaluate(e.episodes, e.greedy).await;
+    let after = trainer.evaluate(e.episodes, e.greedy).await?;
     // Written last: its presence marks the run finished.
     write_json(&dir.join("eval-after.json"), &after)?;
     Ok(Outcome::Trained {

@@ -20,12 +20,13 @@ macro_rules! wit {
 
 /// The WIT package, copied into Python and JavaScript projects (their build tools read
 /// it); Rust projects get it through the SDK.
-const WIT: [(&str, &str); 6] = [
+const WIT: [(&str, &str); 7] = [
     wit!("types.wit"),
     wit!("env.wit"),
     wit!("check.wit"),
     wit!("resample.wit"),
     wit!("lifecycle.wit"),
+    wit!("servers.wit"),
     wit!("worlds.wit"),
 ];
 

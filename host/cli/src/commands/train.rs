@@ -258,12 +258,12 @@ fn stuck_warning(newly: &[&str], rounds: u32, never: usize) -> String {
     s
 }
 
-async fn evaluate(trainer: &mut Trainer, label: &str) -> Option<EvalReport> {
+async fn evaluate(trainer: &mut Trainer, label: &str) -> anyhow::Result<Option<EvalReport>> {
     let e = trainer.config().eval;
     if e.episodes == 0 {
-        return None;
+        return Ok(None);
     }
-    let r = trainer.evaluate(e.episodes, e.greedy).await;
+    let r = trainer.evaluate(e.episodes, e.greedy).await?;
     println!(
         "success {label}: {:.1}% (mean over {} tasks, {} {} episodes each)",
         100.0 * r.mean(),
@@ -271,22 +271,27 @@ async fn evaluate(trainer: &mut Trainer, label: &str) -> Option<EvalReport> {
         e.episodes,
         if e.greedy { "greedy" } else { "sampled" }
     );
-    Some(r)
+    Ok(Some(r))
 }
 
 /// Held-out success now (none when the run holds no tasks out or evaluates nothing).
-async fn evaluate_heldout(trainer: &mut Trainer, label: &str) -> Option<EvalReport> {
+async fn evaluate_heldout(
+    trainer: &mut Trainer,
+    label: &str,
+) -> anyhow::Result<Option<EvalReport>> {
     let e = trainer.config().eval;
     if e.episodes == 0 {
-        return None;
+        return Ok(None);
     }
-    let h = trainer.evaluate_heldout(e.episodes, e.greedy).await?;
+    let Some(h) = trainer.evaluate_heldout(e.episodes, e.greedy).await? else {
+        return Ok(None);
+    };
     println!(
         "success on {} held-out tasks {label}: {:.1}%",
         trainer.heldout().len(),
         100.0 * h.mean()
     );
-    Some(h)
+    Ok(Some(h))
 }
 
 fn write_eval(out: &Path, name: &str, r: &EvalReport) -> anyhow::Result<()> {
@@ -337,8 +342,8 @@ async fn run_fresh(
         out.join("config.toml").display()
     );
     print!("{}", hyperparameters(&cfg, &trainer, backend));
-    let before = evaluate(&mut trainer, "before training").await;
-    if let Some(h) = evaluate_heldout(&mut trainer, "before training").await {
+    let before = evaluate(&mut trainer, "before training").await?;
+    if let Some(h) = evaluate_heldout(&mut trainer, "before training").await? {
         write_eval(&out, "eval-heldout-before.json", &h)?;
     }
     if let Some(w) = trainer.warm_start().await? {
@@ -346,10 +351,10 @@ async fn run_fresh(
             "warm start: {} demonstrations, {} steps cloned, {} epochs: loss {:.3} -> {:.3}",
             w.demos, w.samples, cfg.warmstart.epochs, w.loss_first, w.loss_last
         );
-        if let Some(r) = evaluate(&mut trainer, "after warm start").await {
+        if let Some(r) = evaluate(&mut trainer, "after warm start").await? {
             write_eval(&out, "eval-warmstart.json", &r)?;
         }
-        if let Some(h) = evaluate_heldout(&mut trainer, "after warm start").await {
+        if let Some(h) = evaluate_heldout(&mut trainer, "after warm start").await? {
             write_eval(&out, "eval-heldout-warmstart.json", &h)?;
         }
     }
@@ -365,7 +370,7 @@ async fn finish(
     if let Some(b) = &before {
         write_eval(out, "eval-before.json", b)?;
     }
-    if let Some(h) = evaluate_heldout(trainer, "after training").await {
+    if let Some(h) = evaluate_heldout(trainer, "after training").await? {
         write_eval(out, "eval-heldout.json", &h)?;
         let before: Option<EvalReport> =
             std::fs::read_to_string(out.join("eval-heldout-before.json"))
@@ -380,7 +385,7 @@ async fn finish(
         }
     }
     let mut covered = true;
-    if let Some(after) = evaluate(trainer, "after training").await {
+    if let Some(after) = evaluate(trainer, "after training").await? {
         write_eval(out, "eval-after.json", &after)?;
         if let Some(b) = before {
             println!(
@@ -558,9 +563,12 @@ pub(super) async fn eval(sandbox: &Sandbox, args: &EvalArgs) -> anyhow::Result<b
     let r = match trainer {
         Ok(mut trainer) => {
             show_progress(&mut trainer);
-            Ok(trainer.evaluate(args.episodes, args.greedy).await)
+            trainer
+                .evaluate(args.episodes, args.greedy)
+                .await
+                .map_err(anyhow::Error::from)
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     };
     super::shut_down(&*env).await;
     let r = r?;
