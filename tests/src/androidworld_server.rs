@@ -93,7 +93,8 @@ impl AndroidWorldServer {
             let faults = faults.clone();
             std::thread::spawn(move || {
                 for mut rq in server.incoming_requests() {
-                    match crate::faults::Faults::gate(&faults) {
+                    let step = rq.url().starts_with("/execute_action");
+                    match crate::faults::Faults::gate_request(&faults, step) {
                         crate::faults::Gate::Serve => {}
                         crate::faults::Gate::Error => {
                             let _ = rq.respond(

@@ -22,6 +22,9 @@ pub enum Fault {
 pub struct Faults {
     /// Slept before every answer (a VM's step takes seconds).
     pub latency: Duration,
+    /// Slept in addition before answering a step request (the action itself), for a
+    /// latency per environment step rather than per request.
+    pub step_latency: Duration,
     /// The fault, and how many requests are answered normally before it starts.
     pub fault: Option<(usize, Fault)>,
     /// Requests seen so far.
@@ -46,6 +49,12 @@ impl Faults {
     /// for a hang wait until the fault is cleared or the server stops (the client
     /// times out long before).
     pub fn gate(shared: &Mutex<Faults>) -> Gate {
+        Faults::gate_request(shared, false)
+    }
+
+    /// [`Faults::gate`] for a request that is (`step`) or is not the environment step
+    /// itself; a step also sleeps `step_latency`.
+    pub fn gate_request(shared: &Mutex<Faults>, step: bool) -> Gate {
         let (latency, fault) = {
             let mut f = shared.lock().unwrap_or_else(|e| e.into_inner());
             f.seen += 1;
@@ -53,7 +62,8 @@ impl Faults {
                 Some((after, fault)) if f.seen > after => Some(fault),
                 _ => None,
             };
-            (f.latency, fault)
+            let extra = if step { f.step_latency } else { Duration::ZERO };
+            (f.latency + extra, fault)
         };
         std::thread::sleep(latency);
         match fault {

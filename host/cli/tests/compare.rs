@@ -90,8 +90,7 @@ fn compare_writes_every_run_plot_and_a_report_naming_methods_and_seeds() {
                 assert!(run.join(f).exists(), "{} missing", run.join(f).display());
             }
             let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-            let last: serde_json::Value =
-                serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+            let last = steprl_report::data::flat_line(metrics.lines().last().unwrap()).unwrap();
             assert!(last["env_steps_total"].as_u64().unwrap() >= 600);
         }
     }
@@ -393,7 +392,7 @@ fn resamplers_are_compared_as_method_at_resampler() {
         let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
         for line in metrics.lines() {
             let m: serde_json::Value = serde_json::from_str(line).unwrap();
-            assert_eq!(m["resampler"], resampler, "{method}");
+            assert_eq!(m["rollout"]["resampler"], resampler, "{method}");
         }
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();

@@ -189,7 +189,7 @@ fn every_hostile_environment_costs_only_its_own_episodes_with_a_named_reason() {
     )
     .unwrap();
     let m: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
-    assert!(m["host_truncated"].as_u64().unwrap() > 0, "{m}");
+    assert!(m["rollout"]["host_truncated"].as_u64().unwrap() > 0, "{m}");
 
     // A plugin logging in a loop is held to its budget, and the drop is said.
     let (code, err) = train(d, "log-flood", "well-behaved");

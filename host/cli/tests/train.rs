@@ -79,13 +79,14 @@ every = {every}
     p
 }
 
-/// Metrics lines without the wall-time part, which differs between any two runs.
+/// Metrics lines in their flat view, without the wall-time part, which differs between
+/// any two runs.
 fn metrics(run: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(run.join("metrics.jsonl"))
         .unwrap()
         .lines()
         .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let mut v = steprl_report::data::flat_line(l).unwrap();
             v.as_object_mut().unwrap().remove("perf");
             v
         })

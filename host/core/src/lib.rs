@@ -7,6 +7,7 @@ pub mod error;
 pub mod failpoint;
 pub mod learner;
 pub mod limits;
+pub mod metric_groups;
 pub mod plugin;
 pub mod policy;
 pub mod rng;

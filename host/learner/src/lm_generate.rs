@@ -546,6 +546,9 @@ impl Policy for LmGenerateLearner {
     }
 }
 
+/// Augmentation draws decoded together at most (each a lane with its own KV cache rows).
+pub const CANDIDATE_LANES: usize = 16;
+
 impl Learner for LmGenerateLearner {
     fn num_params(&self) -> usize {
         self.base.trainable_params()
@@ -559,26 +562,42 @@ impl Learner for LmGenerateLearner {
             .collect()
     }
 
+    /// Every draw of every state is one lane of [`Self::replies`], decoded together
+    /// up to [`CANDIDATE_LANES`] at a time; draw `j` of state `i` samples from its own
+    /// stream `(seeds[i], j)`, so it is the reply it would be alone.
     fn candidates(&mut self, states: &[State<'_>], group: u32, seeds: &[u64]) -> Vec<Candidates> {
-        states
+        let recorded: Vec<StepSample> = states
             .iter()
-            .zip(seeds)
-            .map(|(s, seed)| {
-                let recorded = self.sample(s.instruction, s.steps, s.t, 0.0);
-                let mut rng = SplitMix::new(*seed, 0);
-                let draws = (0..group)
-                    .map(|_| {
-                        let r = self.reply(&recorded.context, Sampling::Sample, &mut rng);
-                        StepSample {
-                            old_logp: r.completion.logps.iter().sum(),
-                            completion: r.completion.tokens,
-                            token_logps: r.completion.logps,
-                            ..recorded.clone()
-                        }
-                    })
-                    .collect();
-                Candidates { recorded, draws }
-            })
+            .map(|s| self.sample(s.instruction, s.steps, s.t, 0.0))
+            .collect();
+        let lanes: Vec<(usize, u64)> = (0..states.len())
+            .flat_map(|i| (0..group as u64).map(move |j| (i, j)))
+            .collect();
+        let mut draws: Vec<Vec<StepSample>> = vec![Vec::new(); states.len()];
+        for chunk in lanes.chunks(CANDIDATE_LANES) {
+            let prompts: Vec<&[u32]> = chunk
+                .iter()
+                .map(|(i, _)| recorded[*i].context.as_slice())
+                .collect();
+            let mut streams: Vec<SplitMix> = chunk
+                .iter()
+                .map(|(i, j)| SplitMix::new(seeds[*i], *j))
+                .collect();
+            let mut rngs: Vec<&mut SplitMix> = streams.iter_mut().collect();
+            let replies = self.replies(&prompts, Sampling::Sample, &mut rngs);
+            for ((i, _), r) in chunk.iter().zip(replies) {
+                draws[*i].push(StepSample {
+                    old_logp: r.completion.logps.iter().sum(),
+                    completion: r.completion.tokens,
+                    token_logps: r.completion.logps,
+                    ..recorded[*i].clone()
+                });
+            }
+        }
+        recorded
+            .into_iter()
+            .zip(draws)
+            .map(|(recorded, draws)| Candidates { recorded, draws })
             .collect()
     }
 

@@ -470,6 +470,42 @@ fn augmentation_candidates_are_seeded_replies_at_the_recorded_state() {
     );
 }
 
+/// Draws of several states, more than one batch of them, decoded together are the
+/// replies each draw writes alone from its own stream.
+#[test]
+fn augmentation_draws_decoded_together_are_the_replies_each_writes_alone() {
+    let mut l = learner();
+    let (a, b) = (obs("$ ls\nnotes.txt"), obs("$ cat notes.txt\nbuy milk"));
+    let ta = [act(&mut l, &a, Sampling::Sample, 4)];
+    let tb = [act(&mut l, &b, Sampling::Sample, 5)];
+    let states = [
+        State {
+            instruction: "list the files",
+            steps: &ta,
+            t: 0,
+        },
+        State {
+            instruction: "read the notes",
+            steps: &tb,
+            t: 0,
+        },
+    ];
+    let group = steprl_learner::lm_generate::CANDIDATE_LANES as u32 / 2 + 1;
+    let seeds = [21, 22];
+    let c = l.candidates(&states, group, &seeds);
+    for (i, cand) in c.iter().enumerate() {
+        assert_eq!(cand.draws.len(), group as usize);
+        for (j, d) in cand.draws.iter().enumerate() {
+            let mut rng = SplitMix::new(seeds[i], j as u64);
+            let alone = l.reply(&cand.recorded.context, Sampling::Sample, &mut rng);
+            assert_eq!(d.completion, alone.completion.tokens, "state {i}, draw {j}");
+            for (x, y) in d.token_logps.iter().zip(&alone.completion.logps) {
+                assert!((x - y).abs() < 1e-4, "state {i}, draw {j}: {x} vs {y}");
+            }
+        }
+    }
+}
+
 #[test]
 fn cloning_a_demonstrated_command_raises_its_probability() {
     let mut l = learner();

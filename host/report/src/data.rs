@@ -226,12 +226,27 @@ pub fn read_metrics(path: &Path) -> Result<Vec<Round>, ReportError> {
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| ReportError::Parse {
+            metric_line(l).map_err(|e| ReportError::Parse {
                 path: path.to_owned(),
                 message: format!("line {}: {e}", i + 1),
             })
         })
         .collect()
+}
+
+/// One `metrics.jsonl` line in its flat view: grouped lines (`rollout`, `record`,
+/// `loss`, `perf`) and the flat lines of earlier runs read the same.
+pub fn flat_line(line: &str) -> Result<serde_json::Value, serde_json::Error> {
+    Ok(match serde_json::from_str(line)? {
+        serde_json::Value::Object(m) => {
+            serde_json::Value::Object(steprl_core::metric_groups::flatten(m))
+        }
+        other => other,
+    })
+}
+
+fn metric_line(line: &str) -> Result<Round, serde_json::Error> {
+    serde_json::from_value(flat_line(line)?)
 }
 
 fn load_run(dir: &Path, method: &str, seed: u64) -> Result<Run, ReportError> {
@@ -312,4 +327,48 @@ pub fn load(dir: &Path) -> Result<Comparison, ReportError> {
         tasks,
         grid: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouped_metrics_and_the_flat_ones_of_earlier_runs_read_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let flat = dir.path().join("flat.jsonl");
+        let grouped = dir.path().join("grouped.jsonl");
+        std::fs::write(
+            &flat,
+            concat!(
+                r#"{"round":0,"env_steps_total":40,"trajectories_total":4,"success_rate":0.25,"#,
+                r#""task_rate":{"a":0.25},"cache_size":1,"task_rollouts":{"a":4},"samples":3,"#,
+                r#""aug_samples":2,"degenerate":false,"policy_loss":-0.1,"perf":{"total_s":1.5}}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            &grouped,
+            concat!(
+                r#"{"round":0,"rollout":{"env_steps_total":40,"trajectories_total":4,"#,
+                r#""success_rate":0.25,"task_rollouts":{"a":4}},"record":{"task_rate":{"a":0.25},"#,
+                r#""cache_size":1},"loss":{"samples":3,"aug_samples":2,"degenerate":false,"#,
+                r#""policy_loss":-0.1},"perf":{"total_s":1.5}}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let a = read_metrics(&flat).unwrap();
+        assert_eq!(a, read_metrics(&grouped).unwrap());
+        assert_eq!(
+            (
+                a[0].env_steps_total,
+                a[0].cache_size,
+                a[0].samples,
+                a[0].perf.total_s
+            ),
+            (40, 1, 3, 1.5)
+        );
+    }
 }

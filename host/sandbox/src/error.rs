@@ -100,6 +100,18 @@ pub enum LoadError {
         /// The file.
         path: PathBuf,
     },
+    /// The plugin's memory cap does not fit the sandbox's instance-pool memory slots.
+    #[error(
+        "plugin `{plugin}` may use {limit_mib} MiB of memory (limits.memory_mib), but the sandbox's instance pool reserves {slot_mib} MiB per linear memory; size the pool for the largest memory cap (InstancePool::new takes the limits) or lower the plugin's cap"
+    )]
+    MemoryOverPool {
+        /// The plugin's name.
+        plugin: String,
+        /// The plugin's memory cap, in MiB (rounded up).
+        limit_mib: u64,
+        /// The pool's memory slot, in MiB (rounded down).
+        slot_mib: u64,
+    },
     /// The first instance failed to start or to answer its declaration calls.
     #[error(transparent)]
     Call(#[from] CallError),

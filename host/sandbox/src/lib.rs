@@ -29,4 +29,4 @@ pub use limits::{Call, Limits};
 pub use loaded::LoadedPlugin;
 pub use plugin::PluginOptions;
 pub use resampler::WasmResampler;
-pub use sandbox::{Sandbox, SandboxConfig, default_cache_dir};
+pub use sandbox::{InstancePool, Sandbox, SandboxConfig, default_cache_dir};

@@ -97,6 +97,15 @@ impl<W: World> Shared<W> {
         options: PluginOptions,
     ) -> Result<Self, LoadError> {
         plugin.expect_kind(W::KIND)?;
+        if let Some(pool) = sandbox.instance_pool()
+            && options.limits.memory_bytes > pool.memory_bytes
+        {
+            return Err(LoadError::MemoryOverPool {
+                plugin: plugin.name.clone(),
+                limit_mib: options.limits.memory_bytes.div_ceil(1 << 20),
+                slot_mib: pool.memory_bytes >> 20,
+            });
+        }
         let allowed = options
             .grants
             .validate()
@@ -311,7 +320,7 @@ impl<W: World> Guarded<W> {
                     CallError::Host {
                         plugin: shared.name.to_string(),
                         call: "instantiate",
-                        message: format!("{e:#}"),
+                        message: instantiate_failure(&shared.sandbox, &e),
                     }
                 });
             }
@@ -389,6 +398,20 @@ impl<W: World> Guarded<W> {
         let err = self.shared.trap(call, e, denied);
         tracing::warn!("{err}");
         err
+    }
+}
+
+/// Why an instance could not be created, naming the instance pool when it is full.
+fn instantiate_failure(sandbox: &Sandbox, e: &wasmtime::Error) -> String {
+    match (
+        e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>(),
+        sandbox.instance_pool(),
+    ) {
+        (Some(full), Some(pool)) => format!(
+            "the sandbox's instance pool is full ({full}): it holds {} plugin instances alive at once, all plugins together; drop an instance first or size the pool for more",
+            pool.instances
+        ),
+        _ => format!("{e:#}"),
     }
 }
 

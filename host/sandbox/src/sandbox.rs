@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::v0_1_0::log;
 use crate::cache::CompileCache;
 use crate::error::LoadError;
 use crate::host::HostState;
+use crate::limits::Limits;
 use crate::loaded::LoadedPlugin;
 
 /// How the sandbox is set up (engine-wide settings).
@@ -25,6 +26,11 @@ pub struct SandboxConfig {
     pub fuel: bool,
     /// Epoch tick; deadlines are enforced to within about one tick.
     pub epoch_tick: Duration,
+    /// Reserve slots for plugin instances up front (wasmtime's pooling instance
+    /// allocator) instead of allocating each instance's memories, tables and stack
+    /// when it is created. `None` (the default) allocates on demand. See
+    /// [`InstancePool`] and BENCHMARKS.md ("Instance re-creation") for what it buys.
+    pub instance_pool: Option<InstancePool>,
 }
 
 impl Default for SandboxConfig {
@@ -33,9 +39,96 @@ impl Default for SandboxConfig {
             cache_dir: default_cache_dir(),
             fuel: false,
             epoch_tick: Duration::from_millis(1),
+            instance_pool: None,
         }
     }
 }
+
+/// A fixed pool of instance slots for one sandbox (all its plugins together), sized
+/// for `instances` plugin instances alive at once.
+///
+/// Every instance counts while it exists: each rollout lane's environment instance,
+/// an environment's load-time instance while it is kept (components that export
+/// `lifecycle`), and every reward-checker and resampler instance. A trapped instance
+/// frees its slot before it is re-created. Creating one more instance than the pool
+/// holds fails with a `CallError::Host` that says the pool is full (never a panic).
+///
+/// Each linear memory gets a slot of `memory_bytes` (plus wasmtime's usual address
+/// space reservation and guard; only what the guest touches becomes resident), and a
+/// plugin whose `Limits::memory_bytes` exceeds it is refused when it is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstancePool {
+    /// Plugin instances alive at once, all plugins of the sandbox together.
+    pub instances: u32,
+    /// Largest linear memory an instance may have, in bytes: the largest
+    /// `Limits::memory_bytes` of the plugins run on this sandbox (at most 4 GiB).
+    pub memory_bytes: u64,
+}
+
+impl InstancePool {
+    /// Core wasm instances one component may contain (a Rust component has a few: its
+    /// module, the WASI adapter and the shims wiring them; a componentize-py one has
+    /// one per linked library).
+    pub const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+    /// Linear memories one component may contain.
+    pub const MEMORIES_PER_COMPONENT: u32 = 4;
+    /// Tables one component may contain.
+    pub const TABLES_PER_COMPONENT: u32 = 16;
+    /// Tables one core module may define.
+    pub const TABLES_PER_MODULE: u32 = 2;
+    /// Elements a table may hold (the store limiter's own cap is 1,000,000; the pool
+    /// reserves this many pointer-sized entries per table slot).
+    pub const TABLE_ELEMENTS: usize = 100_000;
+
+    /// A pool for `instances` instances alive at once, whose memory slots fit
+    /// `limits.memory_bytes` (the run config's `limits.memory_mib`).
+    pub fn new(instances: u32, limits: &Limits) -> Self {
+        InstancePool {
+            instances,
+            memory_bytes: limits.memory_bytes,
+        }
+    }
+
+    /// The wasmtime pooling configuration of this pool.
+    fn wasmtime_config(&self) -> Result<PoolingAllocationConfig, wasmtime::Error> {
+        let n = self.instances;
+        if n == 0 {
+            wasmtime::bail!("instance_pool.instances must be at least 1");
+        }
+        const PAGE: u64 = 64 * 1024;
+        if !(PAGE..=MAX_POOL_MEMORY_BYTES).contains(&self.memory_bytes) {
+            wasmtime::bail!(
+                "instance_pool.memory_bytes must be between 64 KiB and 4 GiB (one 32-bit linear memory), got {} bytes",
+                self.memory_bytes
+            );
+        }
+        let times = |per: u32| {
+            n.checked_mul(per)
+                .ok_or_else(|| wasmtime::format_err!("instance_pool.instances = {n} is too large"))
+        };
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(n)
+            .total_core_instances(times(Self::CORE_INSTANCES_PER_COMPONENT)?)
+            .max_core_instances_per_component(Self::CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(times(Self::MEMORIES_PER_COMPONENT)?)
+            .max_memories_per_component(Self::MEMORIES_PER_COMPONENT)
+            .max_memory_size(self.memory_bytes.div_ceil(PAGE) as usize * PAGE as usize)
+            .total_tables(times(Self::TABLES_PER_COMPONENT)?)
+            .max_tables_per_component(Self::TABLES_PER_COMPONENT)
+            .max_tables_per_module(Self::TABLES_PER_MODULE)
+            .table_elements(Self::TABLE_ELEMENTS)
+            // Every store keeps the fiber stack of its last call, and creating an
+            // instance needs one before the instance count is checked: one spare stack
+            // lets the (n+1)-th instance fail on the instance count, which names the
+            // pool, not on stacks.
+            .total_stacks(n.saturating_add(1));
+        Ok(pool)
+    }
+}
+
+/// Largest memory slot: a 32-bit linear memory, also wasmtime's default address
+/// space reservation per memory (a slot can never exceed the reservation).
+const MAX_POOL_MEMORY_BYTES: u64 = 4 << 30;
 
 /// `$STEPRL_CACHE_DIR`, else `$XDG_CACHE_HOME/steprl/components`, else
 /// `$HOME/.cache/steprl/components`.
@@ -84,7 +177,17 @@ impl Sandbox {
         wc.wasm_component_model(true)
             .epoch_interruption(true)
             .consume_fuel(config.fuel);
-        let engine = Engine::new(&wc)?;
+        if let Some(pool) = &config.instance_pool {
+            wc.allocation_strategy(InstanceAllocationStrategy::Pooling(pool.wasmtime_config()?));
+        }
+        let engine = Engine::new(&wc).map_err(|e| match &config.instance_pool {
+            Some(pool) => e.context(format!(
+                "cannot reserve an instance pool for {} instances with {} MiB memory slots",
+                pool.instances,
+                pool.memory_bytes.div_ceil(1 << 20)
+            )),
+            None => e,
+        })?;
 
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -207,6 +310,11 @@ impl Sandbox {
             imports,
             component,
         })
+    }
+
+    /// The instance pool, when the sandbox has one.
+    pub fn instance_pool(&self) -> Option<InstancePool> {
+        self.inner.config.instance_pool
     }
 
     /// The wasmtime engine's epoch tick (deadline resolution).

@@ -1,11 +1,14 @@
-//! What one round reports (one JSON line in `metrics.jsonl`): rollout counts, success,
-//! the record, sample counts, the update's diagnostics, and wall time per phase
-//! (`perf`, the only part that differs between two runs with the same seed).
+//! What one round reports (one JSON line in `metrics.jsonl`, grouped by namespace as
+//! `steprl_core::metric_groups` says): rollout counts and success (`rollout`), the
+//! success-rate record (`record`), sample counts and the update's diagnostics (`loss`),
+//! and wall time per phase (`perf`, the only part that differs between two runs with the
+//! same seed).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use steprl_core::UpdateStats;
+use steprl_core::metric_groups;
 
 /// Wall time per phase, in seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -101,4 +104,96 @@ pub struct RoundMetrics {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+impl RoundMetrics {
+    /// This round as one `metrics.jsonl` line (no newline), grouped by namespace.
+    pub fn to_line(&self) -> String {
+        match serde_json::to_value(self).expect("metrics serialize") {
+            serde_json::Value::Object(flat) => metric_groups::line(flat),
+            _ => unreachable!("a struct serializes to an object"),
+        }
+    }
+
+    /// A `metrics.jsonl` line, grouped or in the flat form of earlier runs.
+    pub fn from_line(line: &str) -> Result<Self, serde_json::Error> {
+        match serde_json::from_str(line)? {
+            serde_json::Value::Object(m) => {
+                serde_json::from_value(serde_json::Value::Object(metric_groups::flatten(m)))
+            }
+            other => serde_json::from_value(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> RoundMetrics {
+        RoundMetrics {
+            round: 4,
+            env_steps: 10,
+            env_steps_total: 50,
+            trajectories: 2,
+            trajectories_total: 8,
+            plugin_failures: 1,
+            failures: [("boom".to_owned(), 1)].into(),
+            lost: 1,
+            servers_down: vec!["http://127.0.0.1:5001".into()],
+            invalid_actions: 1,
+            host_truncated: 1,
+            success_rate: 0.5,
+            task_success: [("a".to_owned(), 0.5)].into(),
+            task_rate: [("a".to_owned(), 0.25)].into(),
+            cache_size: 1,
+            task_rollouts: [("a".to_owned(), 2)].into(),
+            resampler: "resample-step".into(),
+            stuck_tasks: vec!["b".into()],
+            samples: 3,
+            aug_samples: 2,
+            degenerate: false,
+            update: UpdateStats {
+                gradient_steps: 1,
+                policy_loss: -0.5,
+                ..UpdateStats::default()
+            },
+            perf: Perf {
+                total_s: 1.0,
+                ..Perf::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_line_holds_only_the_index_and_the_four_namespaces() {
+        let m = full();
+        let text = m.to_line();
+        assert!(text.starts_with(r#"{"round":4,"rollout":{"#), "{text}");
+        let line: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let keys: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        // (serde_json's map sorts keys; the line itself has them in table order.)
+        assert_eq!(keys, ["loss", "perf", "record", "rollout", "round"]);
+        let at = |k: &str| text.find(&format!("\"{k}\":{{")).unwrap();
+        assert!(
+            at("rollout") < at("record") && at("record") < at("loss") && at("loss") < at("perf")
+        );
+        assert_eq!(line["rollout"]["success_rate"], 0.5);
+        assert_eq!(line["record"]["task_rate"]["a"], 0.25);
+        assert_eq!(line["loss"]["policy_loss"], -0.5);
+        assert_eq!(line["perf"]["total_s"], 1.0);
+        assert_eq!(RoundMetrics::from_line(&m.to_line()).unwrap(), m);
+    }
+
+    #[test]
+    fn flat_lines_of_earlier_runs_still_read() {
+        let m = full();
+        let flat = serde_json::to_string(&m).unwrap();
+        assert_eq!(RoundMetrics::from_line(&flat).unwrap(), m);
+    }
 }

@@ -1017,7 +1017,7 @@ impl Trainer {
             .append(true)
             .open(&path)
             .map_err(io)?;
-        let line = serde_json::to_string(m).expect("metrics serialize");
+        let line = m.to_line();
         writeln!(f, "{line}").map_err(io)?;
         f.sync_data().map_err(io)?;
         self.state.metrics_lines += 1;

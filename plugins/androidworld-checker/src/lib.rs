@@ -2,24 +2,14 @@
 //! AndroidWorld episode's final state (success only if the agent ended with
 //! `status: complete` and `/task/score` reaches `success_threshold`).
 
-use androidworld_model::{AwError, CheckerConfig, judge};
-use steprl_plugin::check::{PluginError, RewardChecker, TaskInfo, TrajectorySummary, Verdict};
+use androidworld_model::{CheckerConfig, judge};
+use steprl_plugin::check::{
+    PluginError, RewardChecker, TaskInfo, TrajectorySummary, Verdict, plugin_error,
+};
 
 /// The configured checker.
 pub struct AndroidWorldChecker {
     config: CheckerConfig,
-}
-
-fn plugin_error(e: AwError) -> PluginError {
-    match e {
-        AwError::InvalidConfig(m) => PluginError::InvalidConfig(m),
-        AwError::UnknownTask(m) => PluginError::UnknownTask(m),
-        AwError::InvalidAction(m) => PluginError::InvalidAction(m),
-        AwError::EpisodeFinished => PluginError::EpisodeFinished,
-        AwError::InvalidInput(m) => PluginError::InvalidInput(m),
-        AwError::External(m) => PluginError::External(m),
-        AwError::Internal(m) => PluginError::Internal(m),
-    }
 }
 
 impl RewardChecker for AndroidWorldChecker {

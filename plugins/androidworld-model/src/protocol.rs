@@ -1,9 +1,11 @@
 //! The AndroidWorld server's HTTP protocol (`server/android_server.py`): one typed
-//! method per endpoint over a [`Transport`], and readable errors from FastAPI's error
+//! method per endpoint over a [`Transport`] (the SDK's wasi:http [`http::Client`] in
+//! the plugin, in-memory servers in tests), and readable errors from FastAPI's error
 //! bodies.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use steprl_plugin::http;
 
 use crate::error::AwError;
 use crate::screenshot::{Frame, parse_screenshot};
@@ -67,6 +69,24 @@ impl Call {
     }
 }
 
+impl Call {
+    /// This call as the SDK's HTTP request to `client`'s server.
+    pub fn to_http(&self, client: &http::Client) -> http::Request {
+        let method = match self.method {
+            Method::Get => http::Method::Get,
+            Method::Post => http::Method::Post,
+        };
+        let mut r = client.request(method, self.path);
+        for (k, v) in &self.query {
+            r = r.query(k, v);
+        }
+        match &self.json {
+            Some(body) => r.json(body),
+            None => r,
+        }
+    }
+}
+
 /// A whole HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -83,6 +103,19 @@ pub trait Transport {
     /// destination, connection error, timeout), described for the user; HTTP error
     /// statuses come back as `Ok` replies.
     fn send(&self, call: &Call) -> Result<Reply, String>;
+}
+
+/// The plugin's transport: the SDK's blocking wasi:http client for one server (its
+/// failures name the request and, for a refused destination, the grant to add).
+impl Transport for http::Client {
+    fn send(&self, call: &Call) -> Result<Reply, String> {
+        self.fetch(&call.to_http(self))
+            .map(|r| Reply {
+                status: r.status,
+                body: r.body,
+            })
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// The server's `{status, message}` acknowledgement.
@@ -399,6 +432,7 @@ fn snippet(body: &[u8]) -> String {
 mod tests {
     use super::*;
     use std::cell::RefCell;
+    use std::time::Duration;
 
     /// Answers every call with the next scripted reply and records the calls.
     struct Script {
@@ -571,5 +605,31 @@ mod tests {
         assert_eq!(error_detail(b""), "(empty body)");
         assert_eq!(error_detail(br#"{"x":1}"#), r#"{"x":1}"#);
         assert_eq!(error_detail(&[b'a'; 400]).chars().count(), 301);
+    }
+
+    #[test]
+    fn calls_become_sdk_http_requests_to_their_server() {
+        let c = http::Client::new("http://127.0.0.1:5001", Duration::from_millis(900));
+        let r = Call::new(Method::Get, "/task/score")
+            .q("task_type", "ContactsAddContact")
+            .q("task_idx", 0)
+            .to_http(&c);
+        assert_eq!(
+            (r.method, r.full_url(), r.timeout),
+            (
+                http::Method::Get,
+                "http://127.0.0.1:5001/task/score?task_type=ContactsAddContact&task_idx=0".into(),
+                Some(Duration::from_millis(900))
+            )
+        );
+        let mut call = Call::new(Method::Post, "/execute_action");
+        call.json = Some(r#"{"action_type":"click","index":3}"#.into());
+        let r = call.to_http(&c);
+        assert_eq!(r.body, br#"{"action_type":"click","index":3}"#);
+        assert_eq!(r.headers[0].1, "application/json");
+        assert_eq!(
+            Transport::send(&c, &call),
+            Err(http::HttpError::Unavailable.to_string())
+        );
     }
 }

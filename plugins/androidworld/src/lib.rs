@@ -4,62 +4,16 @@
 
 use std::time::Duration;
 
-use androidworld_model::{
-    AgentAction, AwError, Call, Config, Method, Obs, Parts, Reply, Suite, Transport,
-};
+use androidworld_model::{AgentAction, Config, Obs, Parts, Suite};
 use steprl_plugin::env::{
     Action, ActionSpec, Environment, Episode, Image, ImageShape, Observation, ObservationParts,
-    ObservationSpec, PluginError, StepResult, TaskInfo,
+    ObservationSpec, PluginError, StepResult, TaskInfo, plugin_error,
 };
-use steprl_plugin::http::Request;
-
-/// `androidworld-model`'s transport over the SDK's blocking `wasi:http` client.
-struct WasiHttp {
-    base: String,
-    timeout: Duration,
-}
-
-impl Transport for WasiHttp {
-    fn send(&self, call: &Call) -> Result<Reply, String> {
-        let url = format!("{}{}", self.base, call.path);
-        let mut req = match call.method {
-            Method::Get => Request::get(&url),
-            Method::Post => Request::post(&url),
-        };
-        for (k, v) in &call.query {
-            req = req.query(k, v);
-        }
-        if let Some(body) = &call.json {
-            req = req.json(body);
-        }
-        // The HttpError's Display names the request and, for a refused destination,
-        // the host:port and the grant to add.
-        let r = req
-            .timeout(self.timeout)
-            .send()
-            .map_err(|e| e.to_string())?;
-        Ok(Reply {
-            status: r.status,
-            body: r.body,
-        })
-    }
-}
-
-fn plugin_error(e: AwError) -> PluginError {
-    match e {
-        AwError::InvalidConfig(m) => PluginError::InvalidConfig(m),
-        AwError::UnknownTask(m) => PluginError::UnknownTask(m),
-        AwError::InvalidAction(m) => PluginError::InvalidAction(m),
-        AwError::EpisodeFinished => PluginError::EpisodeFinished,
-        AwError::InvalidInput(m) => PluginError::InvalidInput(m),
-        AwError::External(m) => PluginError::External(m),
-        AwError::Internal(m) => PluginError::Internal(m),
-    }
-}
+use steprl_plugin::http::Client;
 
 /// The adapter: a connected suite.
 pub struct AndroidWorld {
-    suite: Suite<WasiHttp>,
+    suite: Suite<Client>,
 }
 
 impl Environment for AndroidWorld {
@@ -69,11 +23,8 @@ impl Environment for AndroidWorld {
         let config = Config::from_json(config_json).map_err(plugin_error)?;
         let timeout = Duration::from_millis(config.timeout_ms);
         let pooled = !config.pool.is_empty();
-        let suite = Suite::connect(config, |base| WasiHttp {
-            base: base.to_owned(),
-            timeout,
-        })
-        .map_err(plugin_error)?;
+        let suite =
+            Suite::connect(config, |base| Client::new(base, timeout)).map_err(plugin_error)?;
         let line = format!(
             "androidworld: {} task instances from {}, {} discrete actions",
             suite.tasks().len(),
@@ -124,10 +75,7 @@ impl Environment for AndroidWorld {
             .server(index as usize)
             .ok_or_else(|| format!("no server {index}"))?;
         let client = androidworld_model::Client::new(
-            WasiHttp {
-                base: base.to_owned(),
-                timeout: Duration::from_millis(c.health_timeout_ms),
-            },
+            Client::new(base, Duration::from_millis(c.health_timeout_ms)),
             base,
         );
         androidworld_model::protocol::health(&client, c.health_tries)
@@ -192,7 +140,7 @@ impl Environment for AndroidWorld {
 }
 
 /// One episode on the device.
-pub struct AwEpisode(androidworld_model::Episode<WasiHttp>);
+pub struct AwEpisode(androidworld_model::Episode<Client>);
 
 fn observation(o: Obs) -> Observation {
     Observation {

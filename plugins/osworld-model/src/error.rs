@@ -74,5 +74,60 @@ impl OsworldError {
     }
 }
 
+impl From<OsworldError> for steprl_plugin::Failure {
+    /// Each variant onto its `plugin-error` case (a bad task file is a config error, a
+    /// missing cache file an external one).
+    fn from(e: OsworldError) -> Self {
+        use steprl_plugin::Failure as F;
+        match e {
+            OsworldError::InvalidConfig(m) => F::InvalidConfig(m),
+            OsworldError::InvalidTask { .. } => F::InvalidConfig(e.to_string()),
+            OsworldError::UnknownTask(m) => F::UnknownTask(m),
+            OsworldError::Unsupported(m) => F::Unsupported(m),
+            OsworldError::InvalidAction(m) => F::InvalidAction(m),
+            OsworldError::Finished => F::EpisodeFinished,
+            OsworldError::External(m) | OsworldError::Cache(m) => F::External(m),
+            OsworldError::Internal(m) => F::Internal(m),
+        }
+    }
+}
+
 /// Result alias of the adapter's logic.
 pub type Result<T, E = OsworldError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steprl_plugin::Failure;
+
+    #[test]
+    fn every_variant_maps_onto_its_plugin_error_case() {
+        let m = || "m".to_owned();
+        let cases = [
+            (
+                OsworldError::InvalidConfig(m()),
+                Failure::InvalidConfig(m()),
+            ),
+            (
+                OsworldError::InvalidTask {
+                    file: "tasks/a.json".into(),
+                    message: "not JSON".into(),
+                },
+                Failure::InvalidConfig("tasks/a.json: not JSON".into()),
+            ),
+            (OsworldError::UnknownTask(m()), Failure::UnknownTask(m())),
+            (OsworldError::Unsupported(m()), Failure::Unsupported(m())),
+            (
+                OsworldError::InvalidAction(m()),
+                Failure::InvalidAction(m()),
+            ),
+            (OsworldError::Finished, Failure::EpisodeFinished),
+            (OsworldError::External(m()), Failure::External(m())),
+            (OsworldError::Cache(m()), Failure::External(m())),
+            (OsworldError::Internal(m()), Failure::Internal(m())),
+        ];
+        for (e, want) in cases {
+            assert_eq!(Failure::from(e), want);
+        }
+    }
+}

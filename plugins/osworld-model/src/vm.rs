@@ -1,10 +1,11 @@
 //! The OSWorld VM server's protocol as typed calls (`/execute`, `/file`,
-//! `/accessibility`, `/setup/...`), over a [`Transport`] that the plugin implements
-//! with wasi:http and tests implement in memory.
+//! `/accessibility`, `/setup/...`), over a [`Transport`]: the SDK's wasi:http
+//! [`http::Client`] in the plugin, in-memory servers in tests.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use steprl_plugin::http;
 
 use crate::setup::Command;
 
@@ -91,6 +92,52 @@ impl Response {
     }
 }
 
+impl Request {
+    /// This request as the SDK's HTTP request to `client`'s server (a path goes to its
+    /// base, an absolute URL where it says; the body encoded by kind).
+    pub fn to_http(&self, client: &http::Client) -> http::Request {
+        let method = match self.method {
+            Method::Get => http::Method::Get,
+            Method::Post => http::Method::Post,
+        };
+        let r = client.request(method, &self.path);
+        let r = match self.timeout {
+            Some(t) => r.timeout(t),
+            None => r,
+        };
+        match &self.body {
+            Body::Empty => r,
+            Body::Json(v) => r.json(&v.to_string()),
+            Body::Form(fields) => {
+                let f: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                r.form(&f)
+            }
+            Body::Multipart(parts) => r.multipart(
+                &parts
+                    .iter()
+                    .map(|p| http::Part {
+                        name: p.name.clone(),
+                        filename: p.filename.clone(),
+                        data: p.data.clone(),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        }
+    }
+}
+
+impl From<http::Response> for Response {
+    fn from(r: http::Response) -> Self {
+        Response {
+            status: r.status,
+            body: r.body,
+        }
+    }
+}
+
 /// How requests reach the VM, and how time passes.
 pub trait Transport {
     /// Send one request; `Err` for transport failures (no answer).
@@ -102,6 +149,26 @@ pub trait Transport {
     /// Today's date, for `rule_relativeTime` (UTC from the system clock by default).
     fn today(&self) -> crate::getters::CivilDate {
         crate::getters::CivilDate::today_utc()
+    }
+}
+
+/// The plugin's transport: the SDK's blocking wasi:http client for one VM server.
+/// Transport failures (refused destination, timeout) come back described for the user.
+impl Transport for http::Client {
+    fn send(&self, req: &Request) -> Result<Response, String> {
+        self.fetch(&req.to_http(self))
+            .map(Response::from)
+            .map_err(|e| e.to_string())
+    }
+
+    fn sleep(&self, d: Duration) {
+        if !d.is_zero() {
+            std::thread::sleep(d);
+        }
+    }
+
+    fn log(&self, message: &str) {
+        steprl_plugin::log::warn(message);
     }
 }
 
@@ -532,5 +599,55 @@ mod tests {
         let c = t.client(2);
         let e = c.accessibility().unwrap_err();
         assert_eq!(e, "GET /accessibility: HTTP 500: boom");
+    }
+
+    #[test]
+    fn requests_become_sdk_http_requests_to_their_server() {
+        let c = http::Client::new("http://10.0.0.5:5000", Duration::from_secs(5));
+        let r = Request {
+            method: Method::Post,
+            path: "/execute".into(),
+            body: Body::Json(json!({"command": "echo hi", "shell": true})),
+            timeout: None,
+        }
+        .to_http(&c);
+        assert_eq!(
+            (r.method, r.url.as_str(), r.timeout),
+            (
+                http::Method::Post,
+                "http://10.0.0.5:5000/execute",
+                Some(Duration::from_secs(5))
+            )
+        );
+        assert_eq!(
+            serde_json::from_slice::<Value>(&r.body).unwrap(),
+            json!({"command": "echo hi", "shell": true})
+        );
+        assert_eq!(r.headers[0].1, "application/json");
+
+        let r = Request {
+            method: Method::Post,
+            path: "http://10.0.0.1:6000/revert".into(),
+            body: Body::Form(vec![("file_path".into(), "/home/user/a b".into())]),
+            timeout: Some(Duration::from_secs(1800)),
+        }
+        .to_http(&c);
+        assert_eq!(r.url, "http://10.0.0.1:6000/revert");
+        assert_eq!(r.timeout, Some(Duration::from_secs(1800)));
+        assert_eq!(r.body, b"file_path=%2Fhome%2Fuser%2Fa%20b");
+
+        let r = Request {
+            method: Method::Get,
+            path: "/screenshot".into(),
+            body: Body::Empty,
+            timeout: None,
+        }
+        .to_http(&c);
+        assert_eq!((r.method, r.body.len()), (http::Method::Get, 0));
+        // Natively there is no wasi:http: the client's failure is described.
+        assert_eq!(
+            Transport::send(&c, &req(Method::Get, "/screenshot", Body::Empty)),
+            Err(http::HttpError::Unavailable.to_string())
+        );
     }
 }

@@ -7,85 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use osworld_model::actions::ActionTable;
-use osworld_model::vm::{Body, Method, Request, Response, Transport};
-use osworld_model::{
-    AgentAction, Config, Obs, OsworldError, Parts, Session, Task, catalog, session, tokens,
-};
+use osworld_model::{AgentAction, Config, Obs, Parts, Session, Task, catalog, session, tokens};
 use steprl_plugin::env::{
     Action, ActionSpec, Environment, Episode, Image, ImageShape, Observation, ObservationParts,
-    ObservationSpec, PluginError, StepResult, TaskInfo,
+    ObservationSpec, PluginError, StepResult, TaskInfo, plugin_error,
 };
-use steprl_plugin::http;
-
-/// Requests to the VM server through the SDK's blocking wasi:http client.
-struct HttpTransport {
-    base: String,
-    timeout: Duration,
-}
-
-impl Transport for HttpTransport {
-    fn send(&self, req: &Request) -> Result<Response, String> {
-        let url = if req.path.starts_with("http://") || req.path.starts_with("https://") {
-            req.path.clone()
-        } else {
-            format!("{}{}", self.base, req.path)
-        };
-        let r = match req.method {
-            Method::Get => http::Request::get(&url),
-            Method::Post => http::Request::post(&url),
-        }
-        .timeout(req.timeout.unwrap_or(self.timeout));
-        let r = match &req.body {
-            Body::Empty => r,
-            Body::Json(v) => r.json(&v.to_string()),
-            Body::Form(fields) => {
-                let f: Vec<(&str, &str)> = fields
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                r.form(&f)
-            }
-            Body::Multipart(parts) => r.multipart(
-                &parts
-                    .iter()
-                    .map(|p| http::Part {
-                        name: p.name.clone(),
-                        filename: p.filename.clone(),
-                        data: p.data.clone(),
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-        };
-        let resp = r.send().map_err(|e| e.to_string())?;
-        Ok(Response {
-            status: resp.status,
-            body: resp.body,
-        })
-    }
-
-    fn sleep(&self, d: Duration) {
-        if !d.is_zero() {
-            std::thread::sleep(d);
-        }
-    }
-
-    fn log(&self, message: &str) {
-        steprl_plugin::log::warn(message);
-    }
-}
-
-fn plugin_error(e: OsworldError) -> PluginError {
-    match e {
-        OsworldError::InvalidConfig(m) => PluginError::InvalidConfig(m),
-        OsworldError::InvalidTask { .. } => PluginError::InvalidConfig(e.to_string()),
-        OsworldError::UnknownTask(m) => PluginError::UnknownTask(m),
-        OsworldError::Unsupported(m) => PluginError::Unsupported(m),
-        OsworldError::InvalidAction(m) => PluginError::InvalidAction(m),
-        OsworldError::Finished => PluginError::EpisodeFinished,
-        OsworldError::External(m) | OsworldError::Cache(m) => PluginError::External(m),
-        OsworldError::Internal(m) => PluginError::Internal(m),
-    }
-}
+use steprl_plugin::http::Client;
 
 /// The suite: the configuration and the parsed tasks.
 pub struct Osworld {
@@ -207,10 +134,10 @@ impl Environment for Osworld {
             .per_server
             .get(index as usize)
             .ok_or_else(|| format!("no server {index}"))?;
-        let transport = HttpTransport {
-            base: config.base_url().to_owned(),
-            timeout: Duration::from_millis(config.health_timeout_ms),
-        };
+        let transport = Client::new(
+            config.base_url(),
+            Duration::from_millis(config.health_timeout_ms),
+        );
         osworld_model::vm::health(
             &transport,
             Duration::from_millis(config.health_timeout_ms),
@@ -248,15 +175,17 @@ impl Environment for Osworld {
                 .insert(task.id.clone())
         {
             steprl_plugin::log::warn(&format!(
-                "task {}: no revert_url: its episodes share the VM's state (what one episode                  did is there in the next, so a stale success can score); set revert_url to a                  revert controller, or task_reset_steps (see the README)",
+                "task {}: no revert_url: its episodes share the VM's state (what one episode \
+                 did is there in the next, so a stale success can score); set revert_url to a \
+                 revert controller, or task_reset_steps (see the README)",
                 task.id
             ));
         }
         let config = self.per_server[self.served.get()].clone();
-        let transport = HttpTransport {
-            base: config.base_url().to_owned(),
-            timeout: Duration::from_millis(config.http_timeout_ms),
-        };
+        let transport = Client::new(
+            config.base_url(),
+            Duration::from_millis(config.http_timeout_ms),
+        );
         let parts = Parts {
             text: parts.contains(ObservationParts::TEXT),
             tokens: parts.contains(ObservationParts::TOKENS),
@@ -271,7 +200,7 @@ impl Environment for Osworld {
 
 /// One episode on the VM.
 pub struct OsworldEpisode {
-    session: RefCell<Session<HttpTransport>>,
+    session: RefCell<Session<Client>>,
 }
 
 fn observation(o: Obs) -> Observation {

@@ -23,6 +23,8 @@ pub use bindings::steprl::plugin::types::{
 
 use crate::state::{self, NOT_INITIALIZED};
 
+crate::failure::failure_into_plugin_error!(PluginError);
+
 /// Judges finished episodes.
 pub trait RewardChecker: Sized + 'static {
     /// Create the checker from its config JSON (`{}` when none is given).

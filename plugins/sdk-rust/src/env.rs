@@ -25,6 +25,8 @@ pub use bindings::steprl::plugin::types::{
 
 use crate::state::{self, NOT_INITIALIZED};
 
+crate::failure::failure_into_plugin_error!(PluginError);
+
 /// A task suite. `init` creates it from the run config; it then lists tasks, declares
 /// its spaces and starts episodes.
 pub trait Environment: Sized + 'static {

@@ -10,9 +10,13 @@
 //! let score: serde_json::Value = serde_json::from_slice(&r.body)?;
 //! ```
 //!
+//! [`Client`] is one server's base URL and default timeout: an adapter's model crate
+//! implements its own transport trait for it, so the plugin crate holds no HTTP glue.
+//!
 //! Outside a component (native unit tests) every request fails with
 //! [`HttpError::Unavailable`]; test adapter logic natively through your own transport
-//! trait, and the HTTP path end to end through the sandbox.
+//! trait (requests are built and checked natively), and the HTTP path end to end
+//! through the sandbox.
 
 use std::fmt;
 use std::time::Duration;
@@ -280,6 +284,59 @@ impl Response {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One server's base URL and default timeout: the transport an adapter's model crate
+/// sends its requests through. A request to a path (`/execute`) goes to the base; an
+/// absolute `http(s)://` URL (a revert controller beside the server) goes where it
+/// says. Requests without their own timeout get the client's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    base: String,
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client for the server at `base` (`http://127.0.0.1:5000`; a trailing `/` is
+    /// dropped) whose requests time out after `timeout` unless they set their own.
+    pub fn new(base: &str, timeout: Duration) -> Self {
+        Client {
+            base: base.trim_end_matches('/').to_owned(),
+            timeout,
+        }
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The default timeout.
+    pub fn default_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// A request with `method` to `target`: a path on this server, or an absolute URL.
+    pub fn request(&self, method: Method, target: &str) -> Request {
+        let url = if target.starts_with("http://") || target.starts_with("https://") {
+            target.to_owned()
+        } else if target.starts_with('/') {
+            format!("{}{target}", self.base)
+        } else {
+            format!("{}/{target}", self.base)
+        };
+        Request::new(method, &url).timeout(self.timeout)
+    }
+
+    /// Send `req` (built by [`Client::request`] or by hand; the default timeout applies
+    /// when it has none) and read the whole response.
+    pub fn fetch(&self, req: &Request) -> Result<Response, HttpError> {
+        if req.timeout.is_some() {
+            req.send()
+        } else {
+            req.clone().timeout(self.timeout).send()
+        }
     }
 }
 
@@ -625,6 +682,30 @@ mod tests {
         assert!(body.ends_with(&format!("--{boundary}--\r\n")));
         assert!(body.contains("name=\"file_data\"; filename=\"x.txt\""));
         assert!(body.contains("\r\n\r\nhello\r\n"));
+    }
+
+    #[test]
+    fn clients_join_paths_to_their_base_and_keep_absolute_urls() {
+        let c = Client::new("http://10.0.0.5:5000/", Duration::from_secs(7));
+        assert_eq!(c.base(), "http://10.0.0.5:5000");
+        let r = c.request(Method::Post, "/execute");
+        assert_eq!(r.url, "http://10.0.0.5:5000/execute");
+        assert_eq!(r.method, Method::Post);
+        assert_eq!(r.timeout, Some(Duration::from_secs(7)));
+        assert_eq!(
+            c.request(Method::Get, "task/score").url,
+            "http://10.0.0.5:5000/task/score"
+        );
+        assert_eq!(
+            c.request(Method::Post, "http://10.0.0.1:6000/revert").url,
+            "http://10.0.0.1:6000/revert"
+        );
+        // A request's own timeout wins over the client's.
+        let long = c
+            .request(Method::Post, "/setup/open_file")
+            .timeout(Duration::from_secs(1800));
+        assert_eq!(long.timeout, Some(Duration::from_secs(1800)));
+        assert_eq!(c.fetch(&long), Err(HttpError::Unavailable));
     }
 
     #[test]

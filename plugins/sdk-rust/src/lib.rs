@@ -34,6 +34,9 @@ extern crate self as steprl_plugin;
 
 mod state;
 
+mod failure;
+pub use failure::Failure;
+
 #[cfg(feature = "environment")]
 pub mod env;
 

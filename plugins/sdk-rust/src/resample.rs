@@ -23,6 +23,8 @@ pub use bindings::steprl::plugin::types::{PlanRequest, PluginError, StepSettings
 
 use crate::state::{self, NOT_INITIALIZED};
 
+crate::failure::failure_into_plugin_error!(PluginError);
+
 /// Decides which tasks get the next round's rollouts. Must be a pure function of its
 /// inputs: the host owns the success-rate record, so runs replay exactly.
 pub trait Resampler: Sized + 'static {

@@ -1,0 +1,292 @@
+//! Benchmark (not a test): one lane per server against a fleet of local AndroidWorld
+//! protocol servers, each step held for an injected latency (a VM's or an emulator's
+//! step takes 0.2 to a few seconds): environment steps per second against the latency
+//! bound (lanes / latency), with every server healthy, with one dead and with one hung;
+//! and the host memory each extra lane costs (uisim, no servers).
+//!
+//! `cargo bench -p steprl-tests --bench fleet` (needs `plugins/build.sh`). Options by
+//! environment: `FLEET_SERVERS` (64), `FLEET_LATENCIES_MS` (`200,2000`), `FLEET_STEPS`
+//! (steps per episode, 10), `FLEET_LANES_FOR_MEMORY` (`1,100,1000`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use steprl_core::{
+    Action, Decision, Environment, Observation, ObservationParts, Policy, Sampling, SplitMix, View,
+};
+use steprl_rollout::{EpisodeSpec, Pool, RolloutConfig};
+use steprl_sandbox::{Grants, PluginOptions, WasmEnvironment, WasmRewardChecker};
+use steprl_tests::androidworld_server::{AndroidWorldServer, ServerOptions};
+use steprl_tests::faults::Fault;
+use steprl_tests::{load, sandbox};
+
+/// Always the same action (AndroidWorld: `wait`, which never ends an episode; uisim:
+/// any valid one), so every episode runs to its step limit.
+struct Fixed {
+    action: u32,
+    parts: ObservationParts,
+}
+
+impl Policy for Fixed {
+    fn parts(&self) -> ObservationParts {
+        self.parts
+    }
+
+    fn check(&self, _: &Observation) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn act(&mut self, views: &[View<'_>], _: Sampling, _: &mut [&mut SplitMix]) -> Vec<Decision> {
+        views
+            .iter()
+            .map(|v| {
+                let action = match &v.observation.action_mask {
+                    Some(m) if !m.get(self.action as usize).copied().unwrap_or(false) => {
+                        m.iter().position(|ok| *ok).unwrap_or(0) as u32
+                    }
+                    _ => self.action,
+                };
+                Decision {
+                    action: Action::Discrete(action),
+                    logp: 0.0,
+                    completion: None,
+                }
+            })
+            .collect()
+    }
+}
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn env_list(key: &str, default: &str) -> Vec<u64> {
+    std::env::var(key)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect()
+}
+
+/// Resident memory of this process, in MiB (Linux `/proc/self/status`).
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    Healthy,
+    OneDead,
+    OneHung,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Healthy => "all servers healthy",
+            Scenario::OneDead => "one server dies after its first episode",
+            Scenario::OneHung => "one server hangs after its first episode",
+        }
+    }
+}
+
+struct Row {
+    steps: u64,
+    wall: f64,
+    lost: u64,
+    failures: u64,
+    down: usize,
+}
+
+/// One rollout of `episodes` episodes over a fresh fleet of `n` servers.
+async fn fleet_run(n: usize, latency: Duration, steps: u32, episodes: usize, s: Scenario) -> Row {
+    let fleet: Vec<AndroidWorldServer> = (0..n)
+        .map(|_| {
+            AndroidWorldServer::start_with(ServerOptions {
+                ui_elements: true,
+                ..ServerOptions::default()
+            })
+        })
+        .collect();
+    let urls: Vec<String> = fleet.iter().map(|s| s.url()).collect();
+    let sb = sandbox();
+    let timeout_ms = (latency.as_millis() as u64) * 3 + 2000;
+    let env = Arc::new(
+        WasmEnvironment::new(
+            &sb,
+            &load(&sb, "androidworld"),
+            PluginOptions {
+                config_json: json!({
+                    "servers": urls,
+                    "task_types": ["SystemWifiTurnOn", "SystemBluetoothTurnOff"],
+                    "default_max_steps": steps,
+                    "timeout_ms": timeout_ms,
+                    "health_timeout_ms": 1000,
+                    "health_tries": 1,
+                    "ui_elements": "on",
+                })
+                .to_string(),
+                grants: Grants {
+                    http: fleet.iter().map(|s| s.addr().to_string()).collect(),
+                    ..Grants::default()
+                },
+                ..PluginOptions::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("androidworld loads: {e}")),
+    );
+    let tasks: Vec<String> = env.info().tasks.iter().map(|t| t.id.clone()).collect();
+    let specs: Vec<EpisodeSpec> = (0..episodes)
+        .map(|i| EpisodeSpec {
+            task: tasks[i % tasks.len()].clone(),
+            seed: i as u64,
+            sample_seed: i as u64,
+        })
+        .collect();
+    let mut checker = WasmRewardChecker::new(
+        &sb,
+        &load(&sb, "androidworld-checker"),
+        PluginOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut pool = Pool::new(env.clone());
+    let table = pool.admit().await;
+    assert!(table.iter().all(|h| h.up()), "every server answers");
+    for server in &fleet {
+        server.faults(|f| f.step_latency = latency);
+    }
+    // Requests of one episode before its steps and after them (initialize, reset,
+    // state, score): the fault starts once the first episode is over.
+    let after = steps as usize * 2 + 12;
+    match s {
+        Scenario::Healthy => {}
+        Scenario::OneDead => fleet[0].faults(|f| f.fault = Some((after, Fault::Die))),
+        Scenario::OneHung => fleet[0].faults(|f| f.fault = Some((after, Fault::Hang))),
+    }
+    let mut policy = Fixed {
+        action: 5,
+        parts: ObservationParts {
+            text: true,
+            ..ObservationParts::default()
+        },
+    };
+    let cfg = RolloutConfig {
+        concurrency: n,
+        sampling: Sampling::Greedy,
+    };
+    let t0 = Instant::now();
+    let (_, stats) = pool
+        .run(&specs, &mut policy, &mut checker, &cfg)
+        .await
+        .expect("rollout");
+    let wall = t0.elapsed().as_secs_f64();
+    for server in &fleet {
+        server.faults(|f| {
+            f.fault = None;
+            f.stopping = true;
+        });
+    }
+    Row {
+        steps: stats.env_steps,
+        wall,
+        lost: stats.lost,
+        failures: stats.plugin_failures,
+        down: pool.servers_down().len(),
+    }
+}
+
+/// Resident memory with `lanes` uisim instances alive, each with an episode open.
+async fn memory_with_lanes(lanes: usize) -> f64 {
+    let sb = sandbox();
+    let env = Arc::new(
+        WasmEnvironment::new(
+            &sb,
+            &load(&sb, "uisim"),
+            PluginOptions {
+                config_json: r#"{"levels":[1]}"#.into(),
+                ..PluginOptions::default()
+            },
+        )
+        .await
+        .unwrap(),
+    );
+    let mut checker =
+        WasmRewardChecker::new(&sb, &load(&sb, "uisim-checker"), PluginOptions::default())
+            .await
+            .unwrap();
+    let tasks: Vec<String> = env.info().tasks.iter().map(|t| t.id.clone()).collect();
+    let specs: Vec<EpisodeSpec> = (0..lanes)
+        .map(|i| EpisodeSpec {
+            task: tasks[i % tasks.len()].clone(),
+            seed: i as u64,
+            sample_seed: i as u64,
+        })
+        .collect();
+    let mut pool = Pool::new(env.clone());
+    let mut policy = Fixed {
+        action: 0,
+        parts: ObservationParts {
+            tokens: true,
+            ..ObservationParts::default()
+        },
+    };
+    let cfg = RolloutConfig {
+        concurrency: lanes,
+        sampling: Sampling::Greedy,
+    };
+    // Every lane runs an episode; its instance stays in the pool for the next run.
+    pool.run(&specs, &mut policy, &mut checker, &cfg)
+        .await
+        .expect("rollout");
+    rss_mib()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n = env_usize("FLEET_SERVERS", 64);
+    let steps = env_usize("FLEET_STEPS", 10) as u32;
+    println!(
+        "## {n} lanes against {n} local AndroidWorld servers, {steps} steps an episode, 2 episodes a lane\n"
+    );
+    println!(
+        "| step latency | scenario | env steps | wall s | env steps/s | bound ({n}/latency) | share of bound | lost | plugin failures | servers down |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for ms in env_list("FLEET_LATENCIES_MS", "200,2000") {
+        let latency = Duration::from_millis(ms);
+        let bound = n as f64 / latency.as_secs_f64();
+        for s in [Scenario::Healthy, Scenario::OneDead, Scenario::OneHung] {
+            let r = fleet_run(n, latency, steps, 2 * n, s).await;
+            let rate = r.steps as f64 / r.wall;
+            println!(
+                "| {ms} ms | {} | {} | {:.1} | {rate:.1} | {bound:.1} | {:.0}% | {} | {} | {} |",
+                s.name(),
+                r.steps,
+                r.wall,
+                100.0 * rate / bound,
+                r.lost,
+                r.failures,
+                r.down
+            );
+        }
+    }
+    println!("\n## Host memory per lane (uisim instances, one episode each, no servers)\n");
+    println!("| lanes | resident MiB after the rollout |");
+    println!("|---|---|");
+    for lanes in env_list("FLEET_LANES_FOR_MEMORY", "1,100,1000") {
+        let mib = memory_with_lanes(lanes as usize).await;
+        println!("| {lanes} | {mib:.0} |");
+    }
+}
