@@ -109,7 +109,11 @@ fn is_zero(n: &u64) -> bool {
 impl RoundMetrics {
     /// This round as one `metrics.jsonl` line (no newline), grouped by namespace.
     pub fn to_line(&self) -> String {
-        match serde_json::to_value(self).expect("metrics serialize") {
+        // Through the text, not `to_value`: a `Value` widens each `f32` to `f64` and
+        // would print `0.1` as `0.10000000149011612`; parsed back from its own
+        // shortest form, a number keeps it.
+        let text = serde_json::to_string(self).expect("metrics serialize");
+        match serde_json::from_str(&text).expect("metrics parse back") {
             serde_json::Value::Object(flat) => metric_groups::line(flat),
             _ => unreachable!("a struct serializes to an object"),
         }
@@ -188,6 +192,15 @@ mod tests {
         assert_eq!(line["loss"]["policy_loss"], -0.5);
         assert_eq!(line["perf"]["total_s"], 1.0);
         assert_eq!(RoundMetrics::from_line(&m.to_line()).unwrap(), m);
+    }
+
+    #[test]
+    fn f32_metrics_are_written_in_their_shortest_form_as_the_flat_lines_were() {
+        let mut m = full();
+        m.update.policy_loss = 0.1;
+        let text = m.to_line();
+        assert!(text.contains(r#""policy_loss":0.1"#), "{text}");
+        assert!(!text.contains("0.100000001"), "widened to f64: {text}");
     }
 
     #[test]

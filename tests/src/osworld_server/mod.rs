@@ -9,7 +9,7 @@
 //!
 //! One file per part: `records` (what was asked and answered), `fs` (the file system),
 //! `desktop` (apps, windows, the accessibility tree), `vm` (the machine's state and its
-//! shell commands), `shell` (command-line tokens), `python` (the pyautogui subset),
+//! command dispatch), `programs` (one function per shell program), `shell` (command-line tokens), `python` (the pyautogui subset),
 //! `form` (request bodies), `routes` (each endpoint's answer), `server` (the HTTP
 //! thread and the revert controller).
 
@@ -54,6 +54,7 @@ const NS: &[(&str, &str)] = &[
 mod desktop;
 mod form;
 mod fs;
+mod programs;
 mod python;
 mod records;
 mod routes;
