@@ -17,6 +17,13 @@ pub(crate) struct Run<'a> {
     pub shell: bool,
 }
 
+impl Run<'_> {
+    /// `p` as an absolute path, read from the working directory.
+    pub(crate) fn path(&self, p: &str) -> String {
+        Fs::resolve(self.cwd, p)
+    }
+}
+
 /// Leading single-dash flags (`-la` is `l`, `a`) and the other arguments.
 pub(crate) fn flags(args: &[String]) -> (BTreeSet<char>, Vec<String>) {
     let mut f = BTreeSet::new();
@@ -41,11 +48,10 @@ pub(crate) fn revert_snapshot(vm: &mut Vm) -> ExecOut {
 
 /// `cd`.
 pub(crate) fn cd(vm: &mut Vm, run: Run<'_>) -> ExecOut {
-    let Run { args, cwd, .. } = run;
-    let r = |p: &str| Fs::resolve(cwd, p);
-    let target = r(args.first().map_or("~", String::as_str));
+    let Run { args, .. } = run;
+    let target = run.path(args.first().map_or("~", String::as_str));
     if vm.fs.is_dir(&target) {
-        *cwd = target;
+        *run.cwd = target;
         ExecOut::default()
     } else {
         ExecOut::err(
@@ -99,16 +105,13 @@ pub(crate) fn printf(run: Run<'_>) -> ExecOut {
 
 /// `cat`.
 pub(crate) fn cat(vm: &mut Vm, run: Run<'_>) -> ExecOut {
-    let Run {
-        args, stdin, cwd, ..
-    } = run;
-    let r = |p: &str| Fs::resolve(cwd, p);
+    let Run { args, stdin, .. } = run;
     if args.is_empty() {
         return ExecOut::ok(stdin);
     }
     let mut out = ExecOut::default();
     for a in args {
-        match vm.fs.get(&r(a)) {
+        match vm.fs.get(&run.path(a)) {
             Some(Node::File { data, .. }) => out.stdout.push_str(&String::from_utf8_lossy(data)),
             Some(Node::Dir) => {
                 out.stderr.push_str(&format!("cat: {a}: Is a directory\n"));
@@ -126,8 +129,7 @@ pub(crate) fn cat(vm: &mut Vm, run: Run<'_>) -> ExecOut {
 
 /// `ls`.
 pub(crate) fn ls(vm: &mut Vm, run: Run<'_>) -> ExecOut {
-    let Run { args, cwd, .. } = run;
-    let r = |p: &str| Fs::resolve(cwd, p);
+    let Run { args, .. } = run;
     let (f, rest) = flags(args);
     let targets = if rest.is_empty() {
         vec![".".to_owned()]
@@ -137,7 +139,7 @@ pub(crate) fn ls(vm: &mut Vm, run: Run<'_>) -> ExecOut {
     let mut out = ExecOut::default();
     let many = targets.len() > 1;
     for t in &targets {
-        let p = r(t);
+        let p = run.path(t);
         match vm.fs.get(&p) {
             Some(Node::Dir) => {
                 if many {
@@ -165,12 +167,11 @@ pub(crate) fn ls(vm: &mut Vm, run: Run<'_>) -> ExecOut {
 
 /// `mkdir`.
 pub(crate) fn mkdir(vm: &mut Vm, run: Run<'_>) -> ExecOut {
-    let Run { args, cwd, .. } = run;
-    let r = |p: &str| Fs::resolve(cwd, p);
+    let Run { args, .. } = run;
     let (f, rest) = flags(args);
     let mut out = ExecOut::default();
     for a in &rest {
-        let p = r(a);
+        let p = run.path(a);
         let res = if f.contains(&'p') {
             vm.fs.mkdir_p(&p)
         } else if vm.fs.get(&p).is_some() {
@@ -191,11 +192,10 @@ pub(crate) fn mkdir(vm: &mut Vm, run: Run<'_>) -> ExecOut {
 
 /// `touch`.
 pub(crate) fn touch(vm: &mut Vm, run: Run<'_>) -> ExecOut {
-    let Run { args, cwd, .. } = run;
-    let r = |p: &str| Fs::resolve(cwd, p);
+    let Run { args, .. } = run;
     let mut out = ExecOut::default();
     for a in args {
-        let p = r(a);
+        let p = run.path(a);
         if vm.fs.get(&p).is_none()
             && let Err(e) = vm.fs.write(&p, Vec::new())
         {
@@ -209,12 +209,11 @@ pub(crate) fn touch(vm: &mut Vm, run: Run<'_>) -> ExecOut {
 
 /// `rm`.
 pub(crate) fn rm(vm: &mut Vm, run: Run<'_>) -> ExecOut {
-    let Run { args, cwd, .. } = run;
-    let r = |p: &str| Fs::resolve(cwd, p);
+    let Run { args, .. } = run;
     let (f, rest) = flags(args);
     let mut out = ExecOut::default();
     for a in &rest {
-        let p = r(a);
+        let p = run.path(a);
         match vm.fs.get(&p) {
             Some(Node::Dir) if !f.contains(&'r') && !f.contains(&'R') => {
                 out.stderr
@@ -236,19 +235,16 @@ pub(crate) fn rm(vm: &mut Vm, run: Run<'_>) -> ExecOut {
 
 /// `mv | cp`.
 pub(crate) fn mv_cp(vm: &mut Vm, run: Run<'_>) -> ExecOut {
-    let Run {
-        prog, args, cwd, ..
-    } = run;
-    let r = |p: &str| Fs::resolve(cwd, p);
+    let Run { prog, args, .. } = run;
     let (f, rest) = flags(args);
     if rest.len() < 2 {
         return ExecOut::err(format!("{prog}: missing destination file operand\n"), 1);
     }
     let (srcs, dst) = rest.split_at(rest.len() - 1);
-    let dst = r(&dst[0]);
+    let dst = run.path(&dst[0]);
     let mut out = ExecOut::default();
     for s in srcs {
-        let sp = r(s);
+        let sp = run.path(s);
         let target = if vm.fs.is_dir(&dst) {
             format!("{dst}/{}", base(&sp))
         } else {
@@ -297,8 +293,7 @@ pub(crate) fn mv_cp(vm: &mut Vm, run: Run<'_>) -> ExecOut {
 
 /// `chmod`.
 pub(crate) fn chmod(vm: &mut Vm, run: Run<'_>) -> ExecOut {
-    let Run { args, cwd, .. } = run;
-    let r = |p: &str| Fs::resolve(cwd, p);
+    let Run { args, .. } = run;
     let (_, rest) = flags(args);
     let Some((mode, files)) = rest.split_first() else {
         return ExecOut::err("chmod: missing operand\n", 1);
@@ -326,7 +321,7 @@ pub(crate) fn chmod(vm: &mut Vm, run: Run<'_>) -> ExecOut {
     };
     let mut out = ExecOut::default();
     for a in files {
-        if !vm.fs.set_exec(&r(a), exec) {
+        if !vm.fs.set_exec(&run.path(a), exec) {
             out.stderr.push_str(&format!(
                 "chmod: cannot access '{a}': No such file or directory\n"
             ));
@@ -338,10 +333,7 @@ pub(crate) fn chmod(vm: &mut Vm, run: Run<'_>) -> ExecOut {
 
 /// `test | [`.
 pub(crate) fn test(vm: &mut Vm, run: Run<'_>) -> ExecOut {
-    let Run {
-        prog, args, cwd, ..
-    } = run;
-    let r = |p: &str| Fs::resolve(cwd, p);
+    let Run { prog, args, .. } = run;
     let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
     if prog == "[" {
         if a.last() != Some(&"]") {
@@ -357,14 +349,14 @@ pub(crate) fn test(vm: &mut Vm, run: Run<'_>) -> ExecOut {
     let v = match a.as_slice() {
         [] => false,
         [s] => !s.is_empty(),
-        ["-e", p] => vm.fs.get(&r(p)).is_some(),
-        ["-f", p] => matches!(vm.fs.get(&r(p)), Some(Node::File { .. })),
-        ["-d", p] => vm.fs.is_dir(&r(p)),
+        ["-e", p] => vm.fs.get(&run.path(p)).is_some(),
+        ["-f", p] => matches!(vm.fs.get(&run.path(p)), Some(Node::File { .. })),
+        ["-d", p] => vm.fs.is_dir(&run.path(p)),
         ["-x", p] => matches!(
-            vm.fs.get(&r(p)),
+            vm.fs.get(&run.path(p)),
             Some(Node::File { exec: true, .. }) | Some(Node::Dir)
         ),
-        ["-s", p] => vm.fs.read(&r(p)).is_some_and(|d| !d.is_empty()),
+        ["-s", p] => vm.fs.read(&run.path(p)).is_some_and(|d| !d.is_empty()),
         ["-z", s] => s.is_empty(),
         ["-n", s] => !s.is_empty(),
         [x, "=" | "==", y] => x == y,
@@ -394,10 +386,7 @@ pub(crate) fn which(vm: &mut Vm, run: Run<'_>) -> ExecOut {
 
 /// `grep`.
 pub(crate) fn grep(vm: &mut Vm, run: Run<'_>) -> ExecOut {
-    let Run {
-        args, stdin, cwd, ..
-    } = run;
-    let r = |p: &str| Fs::resolve(cwd, p);
+    let Run { args, stdin, .. } = run;
     let (f, rest) = flags(args);
     let Some((pat, files)) = rest.split_first() else {
         return ExecOut::err("Usage: grep [OPTION]... PATTERNS [FILE]...\n", 2);
@@ -407,7 +396,7 @@ pub(crate) fn grep(vm: &mut Vm, run: Run<'_>) -> ExecOut {
     } else {
         let mut s = String::new();
         for file in files {
-            match vm.fs.read_text(&r(file)) {
+            match vm.fs.read_text(&run.path(file)) {
                 Some(t) => s.push_str(&t),
                 None => {
                     return ExecOut::err(format!("grep: {file}: No such file or directory\n"), 2);
@@ -455,13 +444,10 @@ pub(crate) fn grep(vm: &mut Vm, run: Run<'_>) -> ExecOut {
 
 /// `wc`.
 pub(crate) fn wc(vm: &mut Vm, run: Run<'_>) -> ExecOut {
-    let Run {
-        args, stdin, cwd, ..
-    } = run;
-    let r = |p: &str| Fs::resolve(cwd, p);
+    let Run { args, stdin, .. } = run;
     let (f, rest) = flags(args);
     let text = match rest.first() {
-        Some(file) => match vm.fs.read_text(&r(file)) {
+        Some(file) => match vm.fs.read_text(&run.path(file)) {
             Some(t) => t,
             None => {
                 return ExecOut::err(format!("wc: {file}: No such file or directory\n"), 1);
@@ -482,13 +468,8 @@ pub(crate) fn wc(vm: &mut Vm, run: Run<'_>) -> ExecOut {
 /// `head | tail | sort`.
 pub(crate) fn head_tail_sort(vm: &mut Vm, run: Run<'_>) -> ExecOut {
     let Run {
-        prog,
-        args,
-        stdin,
-        cwd,
-        ..
+        prog, args, stdin, ..
     } = run;
-    let r = |p: &str| Fs::resolve(cwd, p);
     let mut n = 10usize;
     let mut files = Vec::new();
     let mut it = args.iter();
@@ -502,7 +483,7 @@ pub(crate) fn head_tail_sort(vm: &mut Vm, run: Run<'_>) -> ExecOut {
         }
     }
     let text = match files.first() {
-        Some(file) => match vm.fs.read_text(&r(file)) {
+        Some(file) => match vm.fs.read_text(&run.path(file)) {
             Some(t) => t,
             None => {
                 return ExecOut::err(

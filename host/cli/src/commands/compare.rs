@@ -114,13 +114,7 @@ async fn train_one(
         Trainer::open(Start::Fresh(dir), cfg, loaded, &selected.device)?
     };
     super::train::run_rounds(&mut trainer, Report::Labelled { label, every: 10 }).await?;
-    let e = trainer.config().eval;
-    if let Some(h) = trainer.evaluate_heldout(e.episodes, e.greedy).await? {
-        write_json(&dir.join("eval-heldout.json"), &h)?;
-    }
-    let after = trainer.evaluate(e.episodes, e.greedy).await?;
-    // Written last: its presence marks the run finished.
-    write_json(&dir.join("eval-after.json"), &after)?;
+    super::train::final_evals(&mut trainer, dir).await?;
     Ok(Outcome::Trained {
         rounds: trainer.next_round(),
         env_steps: trainer.env_steps_total(),
@@ -407,54 +401,12 @@ pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Re
         mut manifest,
     } = resolve(args)?;
     let manifest_path = out.join("compare.json");
-    let (seeds, runs, grid) = (
-        manifest.seeds.clone(),
-        manifest.runs.clone(),
-        manifest.grid.clone(),
-    );
+    let (seeds, runs) = (manifest.seeds.clone(), manifest.runs.clone());
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     write_json(&manifest_path, &manifest)?;
     let jobs = args.jobs.max(1);
-    let mut failures = Vec::new();
-
     if let Some(lrs) = &grid_lrs {
-        println!(
-            "learning-rate grid: {} methods × {} rates × {} seeds at {} env steps each, {jobs} at a time",
-            methods.len(),
-            lrs.len(),
-            args.grid_seeds,
-            args.budget_env_steps
-        );
-        let grid_jobs = grid
-            .iter()
-            .map(|e| {
-                let mut cfg = method_config(&base, &e.method, e.seed, args.budget_env_steps)?;
-                cfg.learner.lr = e.lr;
-                Ok(Job {
-                    label: format!("grid {} lr {:e} seed {}", e.method, e.lr, e.seed),
-                    dir: out.join(&e.dir),
-                    cfg,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        failures = run_all(sandbox, grid_jobs, jobs, args.backend);
-        copy_tasks(&out, grid.iter().map(|e| &e.dir))?;
-        if !failures.is_empty() {
-            bail!(
-                "{} grid runs failed (rerun the same command to retry them):\n  {}",
-                failures.len(),
-                failures.join("\n  ")
-            );
-        }
-        let cmp = steprl_report::data::load(&out)?;
-        manifest.lr = steprl_report::grid::pick(&steprl_report::grid::cells(&cmp));
-        for m in &methods {
-            let Some(lr) = manifest.lr.get(m) else {
-                bail!("the grid picked no learning rate for {m}: none of its grid runs finished");
-            };
-            println!("learning rate for {m}: {lr:e} (best final training success of the grid)");
-        }
-        write_json(&manifest_path, &manifest)?;
+        run_grid(sandbox, args, &base, &methods, lrs, &out, &mut manifest)?;
     }
 
     let mut configs = Vec::new();
@@ -477,7 +429,7 @@ pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Re
         out.display()
     );
     let total = runs.len();
-    failures.extend(run_all(sandbox, configs, jobs, args.backend));
+    let failures = run_all(sandbox, configs, jobs, args.backend);
     copy_tasks(&out, runs.iter().map(|e| &e.dir))?;
     let rendered = steprl_report::render(&out)?;
     println!("report: {}", rendered.report.display());
@@ -493,6 +445,61 @@ pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Re
         );
     }
     Ok(true)
+}
+
+/// The learning-rate grid: every method × rate × grid seed at the budget; the rate
+/// with the best final training success becomes each method's rate, saved in the
+/// manifest.
+fn run_grid(
+    sandbox: &Sandbox,
+    args: &CompareArgs,
+    base: &RunConfig,
+    methods: &[String],
+    lrs: &[f64],
+    out: &Path,
+    manifest: &mut Manifest,
+) -> anyhow::Result<()> {
+    let jobs = args.jobs.max(1);
+    let manifest_path = out.join("compare.json");
+    println!(
+        "learning-rate grid: {} methods × {} rates × {} seeds at {} env steps each, {jobs} at a time",
+        methods.len(),
+        lrs.len(),
+        args.grid_seeds,
+        args.budget_env_steps
+    );
+    let grid = manifest.grid.clone();
+    let grid_jobs = grid
+        .iter()
+        .map(|e| {
+            let mut cfg = method_config(base, &e.method, e.seed, args.budget_env_steps)?;
+            cfg.learner.lr = e.lr;
+            Ok(Job {
+                label: format!("grid {} lr {:e} seed {}", e.method, e.lr, e.seed),
+                dir: out.join(&e.dir),
+                cfg,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let failures = run_all(sandbox, grid_jobs, jobs, args.backend);
+    copy_tasks(out, grid.iter().map(|e| &e.dir))?;
+    if !failures.is_empty() {
+        bail!(
+            "{} grid runs failed (rerun the same command to retry them):\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        );
+    }
+    let cmp = steprl_report::data::load(out)?;
+    manifest.lr = steprl_report::grid::pick(&steprl_report::grid::cells(&cmp));
+    for m in methods {
+        let Some(lr) = manifest.lr.get(m) else {
+            bail!("the grid picked no learning rate for {m}: none of its grid runs finished");
+        };
+        println!("learning rate for {m}: {lr:e} (best final training success of the grid)");
+    }
+    write_json(&manifest_path, manifest)?;
+    Ok(())
 }
 
 /// Copy the first run's `tasks.json` to the comparison (reports group by it).

@@ -264,6 +264,12 @@ async fn evaluate(trainer: &mut Trainer, label: &str) -> anyhow::Result<Option<E
         return Ok(None);
     }
     let r = trainer.evaluate(e.episodes, e.greedy).await?;
+    print_success(trainer, label, &r);
+    Ok(Some(r))
+}
+
+fn print_success(trainer: &Trainer, label: &str, r: &EvalReport) {
+    let e = trainer.config().eval;
     println!(
         "success {label}: {:.1}% (mean over {} tasks, {} {} episodes each)",
         100.0 * r.mean(),
@@ -271,7 +277,6 @@ async fn evaluate(trainer: &mut Trainer, label: &str) -> anyhow::Result<Option<E
         e.episodes,
         if e.greedy { "greedy" } else { "sampled" }
     );
-    Ok(Some(r))
 }
 
 /// Held-out success now (none when the run holds no tasks out or evaluates nothing).
@@ -286,18 +291,47 @@ async fn evaluate_heldout(
     let Some(h) = trainer.evaluate_heldout(e.episodes, e.greedy).await? else {
         return Ok(None);
     };
+    print_heldout(trainer, label, &h);
+    Ok(Some(h))
+}
+
+fn print_heldout(trainer: &Trainer, label: &str, h: &EvalReport) {
     println!(
         "success on {} held-out tasks {label}: {:.1}%",
         trainer.heldout().len(),
         100.0 * h.mean()
     );
-    Ok(Some(h))
 }
 
+/// Write an evaluation into the run directory, atomically (a crash leaves the old
+/// file or the new one, never half of one).
 fn write_eval(out: &Path, name: &str, r: &EvalReport) -> anyhow::Result<()> {
     let path = out.join(name);
-    std::fs::write(&path, serde_json::to_string_pretty(r)?)
+    steprl_train::checkpoint::write_atomic(&path, serde_json::to_string_pretty(r)?.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The end-of-run evaluations of a run.
+pub(super) struct FinalEvals {
+    /// On the held-out tasks (none when the run holds none out).
+    pub heldout: Option<EvalReport>,
+    /// On the training tasks.
+    pub after: EvalReport,
+}
+
+/// The end-of-run evaluations `train`, `resume` and `compare` all make, written into
+/// the run directory: held-out success to `eval-heldout.json` (when the run holds
+/// tasks out), then training-task success to `eval-after.json`, written last because
+/// its presence marks the run finished.
+pub(super) async fn final_evals(trainer: &mut Trainer, out: &Path) -> anyhow::Result<FinalEvals> {
+    let e = trainer.config().eval;
+    let heldout = trainer.evaluate_heldout(e.episodes, e.greedy).await?;
+    if let Some(h) = &heldout {
+        write_eval(out, "eval-heldout.json", h)?;
+    }
+    let after = trainer.evaluate(e.episodes, e.greedy).await?;
+    write_eval(out, "eval-after.json", &after)?;
+    Ok(FinalEvals { heldout, after })
 }
 
 pub(super) async fn train(sandbox: &Sandbox, args: &TrainArgs) -> anyhow::Result<bool> {
@@ -370,23 +404,24 @@ async fn finish(
     if let Some(b) = &before {
         write_eval(out, "eval-before.json", b)?;
     }
-    if let Some(h) = evaluate_heldout(trainer, "after training").await? {
-        write_eval(out, "eval-heldout.json", &h)?;
-        let before: Option<EvalReport> =
-            std::fs::read_to_string(out.join("eval-heldout-before.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok());
-        if let Some(b) = before {
-            println!(
-                "held-out before → after: {:.1}% → {:.1}%",
-                100.0 * b.mean(),
-                100.0 * h.mean()
-            );
-        }
-    }
     let mut covered = true;
-    if let Some(after) = evaluate(trainer, "after training").await? {
-        write_eval(out, "eval-after.json", &after)?;
+    if trainer.config().eval.episodes > 0 {
+        let FinalEvals { heldout, after } = final_evals(trainer, out).await?;
+        if let Some(h) = heldout {
+            print_heldout(trainer, "after training", &h);
+            let before: Option<EvalReport> =
+                std::fs::read_to_string(out.join("eval-heldout-before.json"))
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok());
+            if let Some(b) = before {
+                println!(
+                    "held-out before → after: {:.1}% → {:.1}%",
+                    100.0 * b.mean(),
+                    100.0 * h.mean()
+                );
+            }
+        }
+        print_success(trainer, "after training", &after);
         if let Some(b) = before {
             println!(
                 "before → after: {:.1}% → {:.1}%",
