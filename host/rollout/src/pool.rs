@@ -555,17 +555,8 @@ impl Pool {
                         }
                     };
                     let t0 = Instant::now();
-                    let outcome = judge(
-                        self.env.as_ref(),
-                        checker,
-                        spec,
-                        &a.transitions,
-                        &a.rewards,
-                        done,
-                        truncated,
-                        &fs,
-                    )
-                    .await;
+                    let outcome =
+                        judge(self.env.as_ref(), checker, spec, &a, (done, truncated), &fs).await;
                     stats.check += t0.elapsed();
                     match outcome {
                         Outcome::PluginFailure { .. } => stats.plugin_failures += 1,
@@ -770,17 +761,17 @@ fn failed(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The checker's verdict on an ended episode (with its done and truncated flags),
+/// or the plugin failure that stands for a verdict outside the contract.
 async fn judge(
     env: &dyn Environment,
     checker: &mut dyn RewardChecker,
     spec: &EpisodeSpec,
-    steps: &[Transition],
-    rewards: &[f32],
-    done: bool,
-    truncated: bool,
+    episode: &Active,
+    (done, truncated): (bool, bool),
     final_state: &str,
 ) -> Outcome {
+    let (steps, rewards) = (&episode.transitions, &episode.rewards);
     if let Some(problem) = final_state_problem(final_state.len()) {
         return Outcome::PluginFailure {
             error: format!(
