@@ -173,6 +173,126 @@ fn a_run_crashed_at_many_moments_resumes_to_the_same_metrics_bit_for_bit() {
     }
 }
 
+/// Asynchronous rollouts: round r+1 rolls out with the policy of version r while the
+/// learner updates on round r. Each round's samples then lag the learner by one
+/// version, and none is dropped at `max_staleness = 1`. The pending rollouts travel in
+/// the checkpoint, so crashes mid-rollout (the overlapped one included), mid-update
+/// (on the learner's thread), inside a checkpoint and after a metrics line all resume
+/// to the very metrics of the uninterrupted asynchronous run.
+#[test]
+fn an_async_run_lags_one_version_and_resumes_after_crashes_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_seeded(dir.path(), 7, 10, 2, MLP, 32);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let sync_text = text.replace("[rollout]\n", "[rollout]\nmode = \"sync\"\n");
+    let text = text.replace("[rollout]\n", "[rollout]\nmode = \"async\"\n")
+        + "\n[algo]\ninclude_failures = true\n";
+    std::fs::write(&cfg, &text).unwrap();
+    let expected = uninterrupted(dir.path(), &cfg, 10);
+    for (r, line) in expected.iter().enumerate() {
+        let lag = if r == 0 { 0.0 } else { 1.0 };
+        assert_eq!(
+            line["policy_version"],
+            r.saturating_sub(1) as u64,
+            "round {r}"
+        );
+        assert_eq!(line["staleness"].as_f64(), Some(lag), "round {r}: {line}");
+        assert_eq!(line["stale_samples"], 0, "round {r}");
+        assert!(line["samples"].as_u64().unwrap() > 0, "round {r}: {line}");
+    }
+    // The same seed in synchronous mode acts with the newest policy every round.
+    let sync_cfg = dir.path().join("sync.toml");
+    std::fs::write(&sync_cfg, sync_text + "\n[algo]\ninclude_failures = true\n").unwrap();
+    let o = train_into(&sync_cfg, &dir.path().join("sync"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sync = metrics(&dir.path().join("sync"));
+    assert_eq!(
+        sync[0], expected[0],
+        "round 0 acts with version 0 either way"
+    );
+    assert_eq!(sync[3]["policy_version"], 3);
+    assert_eq!(sync[3]["staleness"].as_f64(), Some(0.0));
+    assert_ne!(sync[3]["env_steps_total"], serde_json::Value::Null);
+
+    let cfg = cfg.to_str().unwrap();
+    let cut = dir.path().join("cut");
+    let cut_s = cut.to_str().unwrap();
+    let crashes = [
+        "rollout.episode:30",
+        "update.step:3",
+        "checkpoint.partial:1",
+        "metrics.appended:2",
+        "rollout.episode:70",
+        "checkpoint.renamed:1",
+    ];
+    for (i, point) in crashes.iter().enumerate() {
+        let args: Vec<&str> = if i == 0 {
+            vec!["train", cfg, "--backend", "cpu", "--out", cut_s]
+        } else {
+            vec!["resume", cut_s, "--backend", "cpu"]
+        };
+        let o = Command::new(env!("CARGO_BIN_EXE_steprl"))
+            .args(&args)
+            .env("STEPRL_FAILPOINT", point)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code().is_none() && err.contains(&format!("aborting at {point}")),
+            "the run was to crash at {point} (crash {}), but ended with {:?}: {err}",
+            i + 1,
+            o.status
+        );
+    }
+    let o = steprl(&["resume", cut_s, "--backend", "cpu"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        metrics(&cut),
+        expected,
+        "after {} crashes the async run's metrics differ from the uninterrupted one",
+        crashes.len()
+    );
+}
+
+#[test]
+fn async_rollouts_refuse_a_policy_without_snapshots_and_a_zero_staleness_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |policy: &str, rollout: &str| -> String {
+        let cfg = config_with(dir.path(), 1, 1, policy, 16);
+        let text = std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("[rollout]\n", &format!("[rollout]\n{rollout}\n"));
+        std::fs::write(&cfg, text).unwrap();
+        let o = steprl(&[
+            "train",
+            cfg.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--out",
+            dir.path().join("x").to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let err = run(&lm_policy(), "mode = \"async\"");
+    assert!(
+        err.contains("rollout.mode = \"async\" needs a policy that can act from a frozen copy")
+            && err.contains("policy.kind = \"lm\", policy.mode = \"choice\" cannot yet")
+            && err.contains("use rollout.mode = \"sync\""),
+        "{err}"
+    );
+    let err = run(MLP, "mode = \"async\"\nmax_staleness = 0");
+    assert!(
+        err.contains("rollout.max_staleness = 0 would drop every sample in async mode"),
+        "{err}"
+    );
+    let err = run(MLP, "mode = \"later\"");
+    assert!(
+        err.contains("rollout.mode") && err.contains("`sync`") && err.contains("`async`"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_killed_and_resumed_language_model_run_matches_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();

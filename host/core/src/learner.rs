@@ -31,6 +31,9 @@ pub struct StepSample {
     /// log π_old of each token of `completion` (empty when the tokens were not sampled
     /// by the policy, as for demonstrations, which only behaviour cloning reads).
     pub token_logps: Vec<f32>,
+    /// The policy version that produced the sample's action: the number of updates
+    /// the acting policy had taken (the trainer sets it; 0 until then).
+    pub policy_version: u32,
 }
 
 impl StepSample {
@@ -145,4 +148,11 @@ pub trait Learner: Policy {
 
     /// Write the learner's files (weights, reference, optimizer state) into `dir`.
     fn save(&self, dir: &Path) -> Result<(), SaveError>;
+
+    /// A frozen copy of the current policy that acts exactly as this learner does now
+    /// and goes on doing so while the learner updates (asynchronous rollouts), or
+    /// `None` when this kind of learner cannot make one.
+    fn snapshot(&self) -> Option<Box<dyn Policy>> {
+        None
+    }
 }

@@ -32,6 +32,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
             "servers_down",
             "invalid_actions",
             "host_truncated",
+            "policy_version",
         ],
     ),
     ("record", &["task_rate", "cache_size", "stuck_tasks"]),
@@ -39,6 +40,8 @@ pub const GROUPS: &[(&str, &[&str])] = &[
         "loss",
         &[
             "samples",
+            "stale_samples",
+            "staleness",
             "aug_samples",
             "degenerate",
             "gradient_steps",

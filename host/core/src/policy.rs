@@ -20,7 +20,7 @@ pub enum Sampling {
 /// The tokens a generating policy emitted for a text action, each with its
 /// log-probability under the policy that emitted it (so the update can form per-token
 /// ratios without re-tokenizing the text).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Completion {
     /// Token ids, in order (an end-of-turn token included when one ended the reply).
     pub tokens: Vec<u32>,
@@ -30,7 +30,7 @@ pub struct Completion {
 
 /// One decision of an episode, as recorded: the raw observation the policy saw, the
 /// action it took, and log π_old(action | view) at the time.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     /// The observation (the parts the policy asked for, and the action mask).
     pub observation: Observation,

@@ -219,40 +219,86 @@ impl NetLearner {
             return Vec::new();
         }
         let device = self.infer_device.clone();
-        let contexts: Vec<&[u32]> = inputs.iter().map(|(c, _)| *c).collect();
-        let masks: Vec<&[bool]> = inputs.iter().map(|(_, m)| *m).collect();
-        let (tokens, invalid) = ppo::inputs(&contexts, &masks, &device);
-        let model = self.inference_model();
-        let logp: Tensor<2> = ppo::masked_log_softmax(model.forward(tokens), invalid);
-        let a = logp.dims()[1];
-        let flat: Vec<f32> = logp.into_data().try_into_vec().expect("f32 log-probs");
-        flat.chunks(a)
-            .zip(&masks)
-            .map(|(row, mask)| {
-                row.iter()
-                    .zip(mask.iter())
-                    .map(|(l, ok)| if *ok { *l } else { f32::NEG_INFINITY })
-                    .collect()
-            })
-            .collect()
+        log_probs(self.inference_model(), &device, inputs)
     }
 }
 
-impl Policy for NetLearner {
+/// Log-probabilities of every action under `net` for each input (masked actions −∞).
+fn log_probs(net: &PolicyNet, device: &Device, inputs: &[(&[u32], &[bool])]) -> Vec<Vec<f32>> {
+    if inputs.is_empty() {
+        return Vec::new();
+    }
+    let contexts: Vec<&[u32]> = inputs.iter().map(|(c, _)| *c).collect();
+    let masks: Vec<&[bool]> = inputs.iter().map(|(_, m)| *m).collect();
+    let (tokens, invalid) = ppo::inputs(&contexts, &masks, device);
+    let logp: Tensor<2> = ppo::masked_log_softmax(net.forward(tokens), invalid);
+    let a = logp.dims()[1];
+    let flat: Vec<f32> = logp.into_data().try_into_vec().expect("f32 log-probs");
+    flat.chunks(a)
+        .zip(&masks)
+        .map(|(row, mask)| {
+            row.iter()
+                .zip(mask.iter())
+                .map(|(l, ok)| if *ok { *l } else { f32::NEG_INFINITY })
+                .collect()
+        })
+        .collect()
+}
+
+/// The observation parts a token network reads.
+fn token_parts() -> ObservationParts {
+    ObservationParts {
+        tokens: true,
+        ..ObservationParts::default()
+    }
+}
+
+/// Why a token network cannot act on `observation`, if it cannot.
+fn check_tokens(observation: &Observation) -> Result<(), String> {
+    match observation.tokens {
+        Some(_) => Ok(()),
+        None => Err("the observation carries no tokens; training needs token observations".into()),
+    }
+}
+
+/// One decision per view: the views laid out by `context`, scored by `score` in one
+/// batch, sampled or taken greedily.
+fn decide(
+    context: &Context,
+    views: &[View<'_>],
+    sampling: Sampling,
+    rngs: &mut [&mut SplitMix],
+    score: impl FnOnce(&[(&[u32], &[bool])]) -> Vec<Vec<f32>>,
+) -> Vec<Decision> {
+    let n = context.actions as usize;
+    let contexts: Vec<Vec<u32>> = views.iter().map(|v| context.view(v)).collect();
+    let masks: Vec<Vec<bool>> = views
+        .iter()
+        .map(|v| action_mask(v.observation, n))
+        .collect();
+    let inputs: Vec<(&[u32], &[bool])> = contexts
+        .iter()
+        .zip(&masks)
+        .map(|(c, m)| (c.as_slice(), m.as_slice()))
+        .collect();
+    discrete_decisions(&score(&inputs), sampling, rngs)
+}
+
+/// A frozen copy of a [`NetLearner`]'s policy at one version (its inference network),
+/// acting exactly as the learner did when the copy was made.
+struct NetSnapshot {
+    context: Context,
+    device: Device,
+    net: PolicyNet,
+}
+
+impl Policy for NetSnapshot {
     fn parts(&self) -> ObservationParts {
-        ObservationParts {
-            tokens: true,
-            ..ObservationParts::default()
-        }
+        token_parts()
     }
 
     fn check(&self, observation: &Observation) -> Result<(), String> {
-        match observation.tokens {
-            Some(_) => Ok(()),
-            None => {
-                Err("the observation carries no tokens; training needs token observations".into())
-            }
-        }
+        check_tokens(observation)
     }
 
     fn act(
@@ -261,21 +307,34 @@ impl Policy for NetLearner {
         sampling: Sampling,
         rngs: &mut [&mut SplitMix],
     ) -> Vec<Decision> {
-        let n = self.context.actions as usize;
-        let contexts: Vec<Vec<u32>> = views.iter().map(|v| self.context.view(v)).collect();
-        let masks: Vec<Vec<bool>> = views
-            .iter()
-            .map(|v| action_mask(v.observation, n))
-            .collect();
-        let inputs: Vec<(&[u32], &[bool])> = contexts
-            .iter()
-            .zip(&masks)
-            .map(|(c, m)| (c.as_slice(), m.as_slice()))
-            .collect();
-        discrete_decisions(&self.log_probs_of(&inputs), sampling, rngs)
+        let (net, device) = (&self.net, &self.device);
+        decide(&self.context, views, sampling, rngs, |inputs| {
+            log_probs(net, device, inputs)
+        })
     }
 }
 
+impl Policy for NetLearner {
+    fn parts(&self) -> ObservationParts {
+        token_parts()
+    }
+
+    fn check(&self, observation: &Observation) -> Result<(), String> {
+        check_tokens(observation)
+    }
+
+    fn act(
+        &mut self,
+        views: &[View<'_>],
+        sampling: Sampling,
+        rngs: &mut [&mut SplitMix],
+    ) -> Vec<Decision> {
+        let context = self.context;
+        decide(&context, views, sampling, rngs, |inputs| {
+            self.log_probs_of(inputs)
+        })
+    }
+}
 /// Candidate states are scored this many at a time.
 const CANDIDATE_CHUNK: usize = 256;
 
@@ -360,6 +419,14 @@ impl Learner for NetLearner {
     fn save(&self, dir: &Path) -> Result<(), SaveError> {
         self.save_files(dir)
     }
+
+    fn snapshot(&self) -> Option<Box<dyn Policy>> {
+        Some(Box::new(NetSnapshot {
+            context: self.context,
+            device: self.infer_device.clone(),
+            net: self.inference.clone().unwrap_or_else(|| self.model.valid()),
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -437,6 +504,50 @@ mod tests {
                 y1b < y1,
                 "{kind:?}: negative advantage should fall: {y1} -> {y1b}"
             );
+        }
+    }
+
+    /// Sampled decisions on X and Y (the same streams every call).
+    fn decisions(p: &mut dyn Policy) -> Vec<Decision> {
+        let obs: Vec<Observation> = [X, Y]
+            .iter()
+            .map(|t| Observation {
+                tokens: Some(t.to_vec()),
+                ..Observation::default()
+            })
+            .collect();
+        let views: Vec<View<'_>> = obs
+            .iter()
+            .map(|o| View {
+                instruction: "",
+                history: &[],
+                observation: o,
+            })
+            .collect();
+        let (mut a, mut b) = (SplitMix::new(1, 0), SplitMix::new(2, 0));
+        p.act(&views, Sampling::Sample, &mut [&mut a, &mut b])
+    }
+
+    #[test]
+    fn a_snapshot_acts_as_the_learner_did_and_stays_put_while_it_updates() {
+        for kind in [
+            crate::net::PolicyKind::Mlp,
+            crate::net::PolicyKind::Transformer,
+        ] {
+            let mut l = learner(kind);
+            let mut snap = l.snapshot().expect("a token network snapshots");
+            let before = decisions(&mut l);
+            assert_eq!(decisions(snap.as_mut()), before, "{kind:?}");
+            let s = samples(&mut l);
+            l.update(&s, 1);
+            let after = decisions(&mut l);
+            assert_ne!(after, before, "{kind:?}: the update moved the learner");
+            assert_eq!(
+                decisions(snap.as_mut()),
+                before,
+                "{kind:?}: the snapshot stayed"
+            );
+            assert_eq!(snap.parts(), l.parts());
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
 use steprl_core::validate::{
     capped_reason, final_state_problem, observation_problems, verdict_problems,
 };
@@ -28,7 +29,7 @@ pub struct RolloutConfig {
 }
 
 /// One planned episode.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EpisodeSpec {
     /// Task id.
     pub task: String,
@@ -39,7 +40,7 @@ pub struct EpisodeSpec {
 }
 
 /// How an episode ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     /// The reward checker judged it.
     Judged {
@@ -58,7 +59,7 @@ pub enum Outcome {
 }
 
 /// One finished episode.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeResult {
     /// What was planned.
     pub spec: EpisodeSpec,
@@ -82,7 +83,7 @@ impl EpisodeResult {
 }
 
 /// Counters and timings of one rollout.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RolloutStats {
     /// Environment steps taken (including those of episodes later lost to a plugin).
     pub env_steps: u64,

@@ -34,6 +34,10 @@ pub struct State {
     pub metrics_lines: u64,
     /// The success-rate record.
     pub record: SuccessRecord,
+    /// Asynchronous mode: round `next_round`'s rollouts, made while the learner
+    /// updated on the round before and not yet trained on (none in synchronous mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<crate::rolled::Rolled>,
 }
 
 /// Why a checkpoint could not be written or read.
@@ -357,6 +361,7 @@ mod tests {
             trajectories_total: 1,
             metrics_lines: 40,
             record,
+            pending: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let bytes = serde_json::to_vec_pretty(&state).unwrap();

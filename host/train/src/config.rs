@@ -231,6 +231,12 @@ pub struct RolloutSection {
     pub copies_per_task: u32,
     /// Episodes in flight at once.
     pub concurrency: usize,
+    /// `sync`: each round rolls out, then the learner updates. `async`: the next
+    /// round's rollouts run while the learner updates on this round's samples.
+    pub mode: RolloutMode,
+    /// Policy versions a sample may lag behind the learner and still be trained on;
+    /// older samples are dropped and counted (`loss.stale_samples`).
+    pub max_staleness: u32,
 }
 
 impl Default for RolloutSection {
@@ -239,8 +245,22 @@ impl Default for RolloutSection {
             tasks_per_round: 16,
             copies_per_task: 8,
             concurrency: 64,
+            mode: RolloutMode::Sync,
+            max_staleness: 1,
         }
     }
+}
+
+/// When rollouts run against the learner's update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RolloutMode {
+    /// Roll out, then update, one after the other (the algorithm as designed).
+    #[default]
+    Sync,
+    /// Roll out round r+1 with a snapshot of the policy while the learner updates on
+    /// round r (its samples lag the learner by one version).
+    Async,
 }
 
 /// The `[eval]` table.
@@ -488,6 +508,11 @@ impl RunConfig {
         if r.tasks_per_round == 0 || r.copies_per_task == 0 || r.concurrency == 0 {
             p.push(
                 "rollout.tasks_per_round, copies_per_task and concurrency must be positive".into(),
+            );
+        }
+        if r.mode == RolloutMode::Async && r.max_staleness == 0 {
+            p.push(
+                "rollout.max_staleness = 0 would drop every sample in async mode (its rollouts lag the learner by one version); use 1 or more, or mode = \"sync\"".into(),
             );
         }
         if self.rounds == 0 && self.budget_env_steps == 0 {

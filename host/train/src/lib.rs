@@ -9,6 +9,7 @@ pub mod eval;
 pub mod lock;
 pub mod metrics;
 pub mod plugin_path;
+pub mod rolled;
 pub mod trainer;
 pub mod warmstart;
 

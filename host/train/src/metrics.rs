@@ -89,8 +89,20 @@ pub struct RoundMetrics {
     pub resampler: String,
     /// Tasks at ŝ = 0 for `algo.stuck_rounds` rounds in a row.
     pub stuck_tasks: Vec<String>,
+    /// The policy version that acted in this round's episodes (the updates it had
+    /// taken): the round in synchronous mode, one less in asynchronous mode.
+    #[serde(default)]
+    pub policy_version: u32,
     /// Step samples from rollouts.
     pub samples: usize,
+    /// Rollout samples dropped as more than `rollout.max_staleness` versions behind
+    /// the learner.
+    #[serde(default)]
+    pub stale_samples: usize,
+    /// The mean lag, in policy versions, of the rollout samples trained on (0 in
+    /// synchronous mode).
+    #[serde(default)]
+    pub staleness: f64,
     /// Step samples from augmentation.
     pub aug_samples: usize,
     /// No samples at all (no update happened).
@@ -154,7 +166,10 @@ mod tests {
             task_rollouts: [("a".to_owned(), 2)].into(),
             resampler: "resample-step".into(),
             stuck_tasks: vec!["b".into()],
+            policy_version: 3,
             samples: 3,
+            stale_samples: 1,
+            staleness: 0.5,
             aug_samples: 2,
             degenerate: false,
             update: UpdateStats {

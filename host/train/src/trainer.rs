@@ -17,8 +17,8 @@ use steprl_algo::{EstimatorParams, Outcome, Rollout, SuccessRecord, advantages};
 use steprl_core::seeds::{self, EvalSet};
 use steprl_core::validate::{plan_problems, spec_problems};
 use steprl_core::{
-    Environment, Learner, PlanRequest, Resampler, RewardChecker, State as PolicyState, StepSample,
-    UpdateStats,
+    Environment, Learner, PlanRequest, Policy, Resampler, RewardChecker, State as PolicyState,
+    StepSample, UpdateStats,
 };
 use steprl_learner::{
     Context, LmChoiceLearner, LmGenerateLearner, LmMode, LoadFor, NetLearner, PolicyKind,
@@ -26,10 +26,11 @@ use steprl_learner::{
 use steprl_rollout::{EpisodeResult, EpisodeSpec, Pool, RolloutConfig, RolloutStats, Sampling};
 
 use crate::checkpoint::{self, CheckpointError, State};
-use crate::config::{Method, RunConfig};
+use crate::config::{Method, RolloutMode, RunConfig};
 use crate::eval::EvalReport;
 use crate::lock::{LOCK_FILE, RunLock};
 use crate::metrics::{Perf, RoundMetrics};
+use crate::rolled::{Rolled, drop_stale, mean_staleness};
 
 /// The plugins a run talks to.
 pub struct Plugins {
@@ -101,6 +102,16 @@ pub enum TrainError {
         grad_norm: f32,
     },
     /// The run directory is not usable.
+    /// Asynchronous rollouts asked of a policy that cannot act from a snapshot.
+    #[error(
+        "rollout.mode = \"async\" needs a policy that can act from a frozen copy of itself while it trains; policy.kind = \"{kind}\"{mode} cannot yet (use rollout.mode = \"sync\")"
+    )]
+    AsyncUnsupported {
+        /// The policy kind.
+        kind: String,
+        /// `, policy.mode = ...` for a language-model policy.
+        mode: String,
+    },
     #[error("run directory {path}: {message}")]
     RunDir {
         /// The directory.
@@ -144,7 +155,8 @@ pub struct Trainer {
     out: PathBuf,
     plugins: Plugins,
     pool: Pool,
-    learner: Box<dyn Learner>,
+    /// Away (`None`) only while it updates on a blocking thread in asynchronous mode.
+    learner: Option<Box<dyn Learner>>,
     record: SuccessRecord,
     tasks: Vec<String>,
     heldout: Vec<String>,
@@ -485,6 +497,7 @@ impl Trainer {
                     trajectories_total: 0,
                     metrics_lines: 0,
                     record: SuccessRecord::new(tasks.iter().cloned(), cfg.algo.beta),
+                    pending: None,
                 };
                 (out.to_owned(), state, learner, Some(lock))
             }
@@ -510,6 +523,16 @@ impl Trainer {
                 (out.to_owned(), state, learner, None)
             }
         };
+        if cfg.rollout.mode == RolloutMode::Async && learner.snapshot().is_none() {
+            return Err(TrainError::AsyncUnsupported {
+                kind: toml_name(&cfg.policy.kind),
+                mode: if cfg.policy.kind == PolicyKind::Lm {
+                    format!(", policy.mode = \"{}\"", toml_name(&cfg.policy.mode))
+                } else {
+                    String::new()
+                },
+            });
+        }
         Ok(Trainer {
             pool: Pool::new(env),
             record: state.record.clone(),
@@ -517,7 +540,7 @@ impl Trainer {
             cfg,
             out,
             plugins,
-            learner,
+            learner: Some(learner),
             tasks,
             heldout,
             health: VecDeque::new(),
@@ -527,7 +550,7 @@ impl Trainer {
 
     /// Number of policy parameters.
     pub fn learner_params(&self) -> usize {
-        self.learner.num_params()
+        self.learner_ref().num_params()
     }
 
     /// The configuration.
@@ -557,7 +580,11 @@ impl Trainer {
 
     /// The learner (for evaluation and inspection).
     pub fn learner(&mut self) -> &mut dyn Learner {
-        self.learner.as_mut()
+        self.learner.as_deref_mut().expect(LEARNER_HOME)
+    }
+
+    fn learner_ref(&self) -> &dyn Learner {
+        self.learner.as_deref().expect(LEARNER_HOME)
     }
 
     /// Behaviour cloning on the configured demonstrations (none configured: `None`),
@@ -569,23 +596,18 @@ impl Trainer {
             return Ok(None);
         };
         let demos = crate::warmstart::read_demos(&path)?;
-        let episodes = crate::warmstart::replay(
-            self.plugins.env.as_ref(),
-            self.learner.as_ref(),
-            &demos,
-            &path,
-        )
-        .await?;
+        let episodes =
+            crate::warmstart::replay(self.plugins.env.as_ref(), self.learner_ref(), &demos, &path)
+                .await?;
         let mut samples = Vec::new();
         for (instruction, steps) in &episodes {
             samples.extend(
-                self.learner
+                self.learner_ref()
                     .samples(instruction, steps, &vec![1.0; steps.len()]),
             );
         }
-        let (loss_first, loss_last) =
-            self.learner
-                .imitate(&samples, w.epochs, w.lr, seeds::warm_start(self.cfg.seed));
+        let seed = seeds::warm_start(self.cfg.seed);
+        let (loss_first, loss_last) = self.learner().imitate(&samples, w.epochs, w.lr, seed);
         self.checkpoint()?;
         Ok(Some(WarmStart {
             demos: demos.len(),
@@ -608,9 +630,13 @@ impl Trainer {
 
     /// Whether the run has reached its rounds or its budget.
     pub fn finished(&self) -> bool {
-        self.state.next_round >= self.cfg.rounds
-            || (self.cfg.budget_env_steps > 0
-                && self.state.env_steps_total >= self.cfg.budget_env_steps)
+        self.done_at(self.state.next_round, self.state.env_steps_total)
+    }
+
+    /// Whether a run with `next_round` to run and `env_steps_total` taken is done.
+    fn done_at(&self, next_round: u32, env_steps_total: u64) -> bool {
+        next_round >= self.cfg.rounds
+            || (self.cfg.budget_env_steps > 0 && env_steps_total >= self.cfg.budget_env_steps)
     }
 
     fn rollout_config(&self, sampling: Sampling) -> RolloutConfig {
@@ -633,13 +659,92 @@ impl Trainer {
     pub async fn round(&mut self) -> Result<RoundMetrics, TrainError> {
         let round = self.state.next_round;
         let started = Instant::now();
-        let mut perf = Perf::default();
-        let plan = self.plan(round, &mut perf).await?;
-        let rolled = self.roll_out_plan(round, &plan, &mut perf).await?;
-        let built = self.build_samples(round, &rolled.results, &mut perf);
-        let update = self.update(round, &built.samples, &mut perf)?;
+        // One update per round so far: the learner's policy version now.
+        let version = round;
+        let rolled = match self.state.pending.take() {
+            // Asynchronous mode: rolled out during the round before.
+            Some(r) => r,
+            None => self.plan_and_roll_out(round, version).await?,
+        };
+        let mut perf = rolled.perf;
+        let mut built = self.build_samples(round, &rolled, &mut perf);
+        self.fold_record(round, &rolled.results);
+        let overlap = self.cfg.rollout.mode == RolloutMode::Async
+            && !self.done_at(
+                round + 1,
+                self.state.env_steps_total + rolled.stats.env_steps,
+            );
+        let update = if overlap {
+            let (update, next) = self
+                .update_while_rolling_out(round, &mut built, &mut perf)
+                .await?;
+            self.state.pending = Some(next);
+            update
+        } else {
+            self.update(round, &built.samples, &mut perf)?
+        };
         perf.total_s = started.elapsed().as_secs_f64();
         self.record_round(round, rolled, &built, update, perf)
+    }
+
+    /// Phases 1 and 2 of `round`, acted by the learner at `version`.
+    async fn plan_and_roll_out(&mut self, round: u32, version: u32) -> Result<Rolled, TrainError> {
+        let mut perf = Perf::default();
+        let plan = self.plan(round, &mut perf).await?;
+        self.roll_out_plan(round, &plan, version, perf, None).await
+    }
+
+    /// Asynchronous mode: phase 4 of `round` and phases 1 and 2 of the next round at
+    /// once. The next round is planned from the record (this round already folded in,
+    /// as in synchronous mode); a snapshot of the policy before this update rolls it
+    /// out while the learner updates on a blocking thread. Returns the update and the
+    /// next round's rollouts.
+    async fn update_while_rolling_out(
+        &mut self,
+        round: u32,
+        built: &mut Built,
+        perf: &mut Perf,
+    ) -> Result<(UpdateStats, Rolled), TrainError> {
+        let version = round;
+        let mut snapshot = self.learner_ref().snapshot().ok_or_else(|| {
+            // Trainer::open refuses async mode for such a policy.
+            TrainError::AsyncUnsupported {
+                kind: toml_name(&self.cfg.policy.kind),
+                mode: String::new(),
+            }
+        })?;
+        let mut next_perf = Perf::default();
+        let plan = self.plan(round + 1, &mut next_perf).await?;
+        let mut learner = self.learner.take().expect(LEARNER_HOME);
+        let samples = std::mem::take(&mut built.samples);
+        let seed = seeds::update(self.cfg.seed, round);
+        let updating = tokio::task::spawn_blocking(move || {
+            let t0 = Instant::now();
+            let stats = learner.update(&samples, seed);
+            (learner, samples, stats, t0.elapsed())
+        });
+        let next = self
+            .roll_out_plan(
+                round + 1,
+                &plan,
+                version,
+                next_perf,
+                Some(snapshot.as_mut()),
+            )
+            .await;
+        // The learner comes home before any error goes up.
+        let (learner, samples, stats, took) = match updating.await {
+            Ok(done) => done,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => panic!("the learner's update task was cancelled: {e}"),
+            },
+        };
+        self.learner = Some(learner);
+        built.samples = samples;
+        perf.update_s = took.as_secs_f64();
+        let update = finite(round, stats)?;
+        Ok((update, next?))
     }
 
     /// Phase 1, plan: ask the resampler which tasks to roll out, cut an oversized plan
@@ -685,13 +790,16 @@ impl Trainer {
         Ok(plan)
     }
 
-    /// Phase 2, roll out: one episode per planned task (seeded per round and lane), with
-    /// one log line per distinct plugin failure.
+    /// Phase 2, roll out: one episode per planned task (seeded per round and lane),
+    /// acted by `policy` (the learner when `None`) at `version`, with one log line per
+    /// distinct plugin failure. `perf` holds the planning time.
     async fn roll_out_plan(
         &mut self,
         round: u32,
         plan: &[String],
-        perf: &mut Perf,
+        version: u32,
+        mut perf: Perf,
+        policy: Option<&mut dyn Policy>,
     ) -> Result<Rolled, TrainError> {
         let seed = self.cfg.seed;
         let specs: Vec<EpisodeSpec> = plan
@@ -704,7 +812,7 @@ impl Trainer {
             })
             .collect();
         let t0 = Instant::now();
-        let (results, stats) = self.roll_out(&specs, Sampling::Sample).await?;
+        let (results, stats) = self.roll_out(&specs, Sampling::Sample, policy).await?;
         let mut failures: BTreeMap<String, u32> = BTreeMap::new();
         let mut failed_tasks: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for r in &results {
@@ -731,16 +839,22 @@ impl Trainer {
         perf.check_s = stats.check.as_secs_f64();
         perf.env_steps_per_s = stats.env_steps as f64 / perf.rollout_s.max(1e-9);
         Ok(Rolled {
+            round,
+            policy_version: version,
             results,
             stats,
             failures,
+            perf,
         })
     }
 
     /// Phase 3, build samples: each judged episode's steps with their advantages (taken
-    /// against the record before this round's update), then STEP's augmentation.
-    fn build_samples(&mut self, round: u32, results: &[EpisodeResult], perf: &mut Perf) -> Built {
-        let judged: Vec<&EpisodeResult> = results.iter().filter(|r| judged(r)).collect();
+    /// against the record before this round is folded in) and the policy version that
+    /// acted, less those older than `rollout.max_staleness` versions; then STEP's
+    /// augmentation, drawn from the learner now.
+    fn build_samples(&mut self, round: u32, rolled: &Rolled, perf: &mut Perf) -> Built {
+        let version = round;
+        let judged: Vec<&EpisodeResult> = rolled.results.iter().filter(|r| judged(r)).collect();
         let rollouts: Vec<Rollout> = judged
             .iter()
             .map(|r| Rollout {
@@ -760,24 +874,34 @@ impl Trainer {
         let mut samples: Vec<StepSample> = Vec::new();
         for (r, a) in judged.iter().zip(&adv) {
             if let Some(a) = a {
-                samples.extend(self.learner.samples(
+                samples.extend(self.learner_ref().samples(
                     self.instruction(&r.spec.task),
                     &r.transitions,
                     a,
                 ));
             }
         }
+        for s in &mut samples {
+            s.policy_version = rolled.policy_version;
+        }
+        let stale = drop_stale(&mut samples, version, self.cfg.rollout.max_staleness);
+        let staleness = mean_staleness(&samples, version);
         let from_rollouts = samples.len();
 
         let t0 = Instant::now();
         if self.cfg.algo.method == Method::Step && self.cfg.algo.augment.enabled {
             let aug = self.augment(round, &judged);
-            samples.extend(aug);
+            samples.extend(aug.into_iter().map(|s| StepSample {
+                policy_version: version,
+                ..s
+            }));
         }
         perf.augment_s = t0.elapsed().as_secs_f64();
         Built {
             samples,
             from_rollouts,
+            stale,
+            staleness,
         }
     }
 
@@ -791,25 +915,24 @@ impl Trainer {
         perf: &mut Perf,
     ) -> Result<UpdateStats, TrainError> {
         let t0 = Instant::now();
-        let update = self
-            .learner
-            .update(samples, seeds::update(self.cfg.seed, round));
+        let seed = seeds::update(self.cfg.seed, round);
+        let update = self.learner().update(samples, seed);
         perf.update_s = t0.elapsed().as_secs_f64();
-        let diagnostics = [
-            update.policy_loss,
-            update.entropy,
-            update.approx_kl,
-            update.kl_ref,
-            update.grad_norm,
-        ];
-        if diagnostics.iter().any(|x| !x.is_finite()) {
-            return Err(TrainError::NonFinite {
-                round,
-                policy_loss: update.policy_loss,
-                grad_norm: update.grad_norm,
-            });
-        }
-        Ok(update)
+        finite(round, update)
+    }
+
+    /// Fold a round's episodes into the success record (after its samples took their
+    /// advantages, before the next round is planned).
+    fn fold_record(&mut self, round: u32, results: &[EpisodeResult]) {
+        let outcomes = results.iter().map(|r| {
+            let o = match &r.outcome {
+                steprl_rollout::Outcome::Judged { success: true, .. } => Outcome::Success,
+                steprl_rollout::Outcome::Judged { .. } => Outcome::Failure,
+                steprl_rollout::Outcome::PluginFailure { .. } => Outcome::PluginFailure,
+            };
+            (r.spec.task.as_str(), o)
+        });
+        self.record.update(round, outcomes);
     }
 
     /// Phase 5, record: fold the round into the success record, append its metrics,
@@ -826,19 +949,9 @@ impl Trainer {
             results,
             stats: rstats,
             failures,
+            policy_version,
+            ..
         } = rolled;
-        let outcomes: Vec<(&str, Outcome)> = results
-            .iter()
-            .map(|r| {
-                let o = match &r.outcome {
-                    steprl_rollout::Outcome::Judged { success: true, .. } => Outcome::Success,
-                    steprl_rollout::Outcome::Judged { .. } => Outcome::Failure,
-                    steprl_rollout::Outcome::PluginFailure { .. } => Outcome::PluginFailure,
-                };
-                (r.spec.task.as_str(), o)
-            })
-            .collect();
-        self.record.update(round, outcomes.iter().copied());
 
         let judged: Vec<&EpisodeResult> = results.iter().filter(|r| judged(r)).collect();
         let task_success = tally(judged.iter().copied());
@@ -886,7 +999,10 @@ impl Trainer {
                 .into_iter()
                 .map(str::to_owned)
                 .collect(),
+            policy_version,
             samples: built.from_rollouts,
+            stale_samples: built.stale,
+            staleness: built.staleness,
             aug_samples: built.samples.len() - built.from_rollouts,
             degenerate: built.samples.is_empty(),
             update,
@@ -990,7 +1106,10 @@ impl Trainer {
             .map(|i| seeds::augmentation(self.cfg.seed, round, i))
             .collect();
         let mut out = Vec::new();
-        for c in self.learner.candidates(&states, params.group_size, &seeds) {
+        for c in self
+            .learner()
+            .candidates(&states, params.group_size, &seeds)
+        {
             if let Some(adv) = match_advantages(&c.matches()) {
                 for (draw, a) in c.draws.into_iter().zip(adv) {
                     out.push(StepSample {
@@ -1030,7 +1149,7 @@ impl Trainer {
         Ok(checkpoint::save(
             &self.out,
             &self.state,
-            self.learner.as_ref(),
+            self.learner_ref(),
             &self.cfg.to_toml(),
         )?)
     }
@@ -1087,7 +1206,7 @@ impl Trainer {
         } else {
             Sampling::Sample
         };
-        let (results, stats) = self.roll_out(&specs, sampling).await?;
+        let (results, stats) = self.roll_out(&specs, sampling, None).await?;
         Ok(EvalReport {
             tasks: tally(results.iter().filter(|r| judged(r))),
             plugin_failures: stats.plugin_failures as u32,
@@ -1099,16 +1218,16 @@ impl Trainer {
         &mut self,
         specs: &[EpisodeSpec],
         sampling: Sampling,
+        policy: Option<&mut dyn Policy>,
     ) -> Result<(Vec<EpisodeResult>, RolloutStats), TrainError> {
         let cfg = self.rollout_config(sampling);
+        let policy: &mut dyn Policy = match policy {
+            Some(p) => p,
+            None => self.learner.as_deref_mut().expect(LEARNER_HOME),
+        };
         Ok(self
             .pool
-            .run(
-                specs,
-                self.learner.as_mut(),
-                self.plugins.checker.as_mut(),
-                &cfg,
-            )
+            .run(specs, policy, self.plugins.checker.as_mut(), &cfg)
             .await?)
     }
 }
@@ -1149,16 +1268,45 @@ pub enum Start<'a> {
 }
 
 /// A round's rolled-out episodes, their statistics and its plugin failures by message.
-struct Rolled {
-    results: Vec<EpisodeResult>,
-    stats: RolloutStats,
-    failures: BTreeMap<String, u32>,
-}
-
 /// A round's training samples: the rollouts' first, then the augmentation's.
 struct Built {
     samples: Vec<StepSample>,
     from_rollouts: usize,
+    /// Rollout samples dropped as older than `rollout.max_staleness` versions.
+    stale: usize,
+    /// The mean lag, in versions, of the rollout samples kept.
+    staleness: f64,
+}
+
+/// Why [`Trainer::learner`] can always expect the learner.
+const LEARNER_HOME: &str =
+    "the learner is home outside the asynchronous update, which awaits it back";
+
+/// An update's diagnostics, or the error that stops the run when one is not finite.
+fn finite(round: u32, update: UpdateStats) -> Result<UpdateStats, TrainError> {
+    let diagnostics = [
+        update.policy_loss,
+        update.entropy,
+        update.approx_kl,
+        update.kl_ref,
+        update.grad_norm,
+    ];
+    if diagnostics.iter().any(|x| !x.is_finite()) {
+        return Err(TrainError::NonFinite {
+            round,
+            policy_loss: update.policy_loss,
+            grad_norm: update.grad_norm,
+        });
+    }
+    Ok(update)
+}
+
+/// How a setting's value is written in the run config (`"mlp"`, `"choice"`).
+fn toml_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The warning for settings in `[algo.resample]` that differ from the defaults when the
