@@ -1101,7 +1101,12 @@ async fn osworld_trainer(
     tables: &str,
     out: &std::path::Path,
 ) -> steprl_train::Trainer {
-    let cfg_text = format!(
+    steprl_tests::trainer(&osworld_config(server, seed, env_extra, tables), out).await
+}
+
+/// The run config of [`osworld_trainer`].
+fn osworld_config(server: &OsworldServer, seed: u64, env_extra: &str, tables: &str) -> String {
+    format!(
         r#"
 seed = {seed}
 rounds = 2
@@ -1141,8 +1146,7 @@ every = 100
         authority = server.authority(),
         tasks = fixtures().join("tasks").display(),
         cache = fixtures().join("cache").display(),
-    );
-    steprl_tests::trainer(&cfg_text, out).await
+    )
 }
 
 /// The learner trains on OSWorld tasks through the same host as on the simulated
@@ -1263,6 +1267,33 @@ action_hint = "Reply with one line of pyautogui code, or DONE."
         "the metrics carry the count when there is one: {metrics}"
     );
     (invalid, server.requests())
+}
+
+/// A generating language-model policy has no snapshot to roll out with while it
+/// trains: asynchronous rollouts refuse it, naming the settings.
+#[tokio::test]
+async fn async_rollouts_refuse_a_generating_language_model_policy() {
+    let server = OsworldServer::start();
+    let out = tempfile::tempdir().unwrap();
+    let model = repo_root().join("host/lm/tests/fixtures/tiny-llama");
+    let cfg = osworld_config(
+        &server,
+        5,
+        "max_steps = 3",
+        &format!(
+            "[rollout]\nmode = \"async\"\nconcurrency = 1\n\n[policy]\nkind = \"lm\"\nmode = \"generate\"\nmodel = \"{}\"\nlora_rank = 2\n",
+            model.display()
+        ),
+    );
+    let err = match steprl_tests::try_trainer(&cfg, &out.path().join("run")).await {
+        Ok(_) => panic!("async mode opened with a generating policy"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("rollout.mode = \"async\" needs a policy that can act from a frozen copy")
+            && err.contains("policy.kind = \"lm\", policy.mode = \"generate\" cannot yet"),
+        "{err}"
+    );
 }
 
 // ----- mismatches with OSWorld's client, reproduced in the local server -------------

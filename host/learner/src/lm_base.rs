@@ -306,6 +306,14 @@ impl LoraLm {
         self.inference.as_ref().expect("just set")
     }
 
+    /// A copy of the adapted model without autodiff at the adapters of now, which stays
+    /// as it is when they change (the weights are shared, not copied).
+    pub fn inference_copy(&self) -> CausalLm {
+        self.inference
+            .clone()
+            .unwrap_or_else(|| self.lm.net.valid())
+    }
+
     /// One Adam step of the adapters from the sum of `grads` (micro-batches' gradients)
     /// at learning rate `lr`, with the global-norm clip `clip`; returns the norm before
     /// clipping.

@@ -16,7 +16,7 @@ use steprl_core::{
     SaveError, SplitMix, State, StepSample, Transition, UpdateStats, View, action_mask,
     discrete_decisions,
 };
-use steprl_lm::{CausalLm, KvCache, Layout};
+use steprl_lm::{CausalLm, KvCache, LanguageModel, Layout};
 
 use crate::learner::LearnerError;
 use crate::lm_base::{LoraLm, LoraSettings, LoraTraining, check_text, text_parts};
@@ -47,6 +47,172 @@ struct ScoreMemo {
 
 /// At most this many prompts are remembered; past it the memo starts over.
 const MEMO_PROMPTS: usize = 4096;
+
+impl ScoreMemo {
+    /// Log-probabilities over actions (invalid ones −∞) for each (prompt, mask) under
+    /// `net`, the adapters of `version`; each distinct prompt is scored once.
+    fn log_probs(
+        &mut self,
+        version: u64,
+        net: &CausalLm,
+        label_ids: &[Vec<u32>],
+        device: &Device,
+        inputs: &[(&[u32], &[bool])],
+    ) -> Vec<Vec<f32>> {
+        if self.version != version || self.scores.len() >= MEMO_PROMPTS {
+            self.scores.clear();
+            self.version = version;
+        }
+        let a = label_ids.len();
+        // The prompts not scored yet with these adapters, each once, in one batch.
+        let mut misses: Vec<&[u32]> = Vec::new();
+        for (prompt, _) in inputs {
+            if self.scores.contains_key(*prompt) || misses.contains(prompt) {
+                self.hits += 1;
+            } else {
+                self.misses += 1;
+                misses.push(*prompt);
+            }
+        }
+        if !misses.is_empty() {
+            let scores: Vec<f32> = label_scores_batch(net, &misses, label_ids, device)
+                .into_data()
+                .try_into_vec()
+                .expect("f32 scores");
+            for (prompt, row) in misses.iter().zip(scores.chunks(a)) {
+                self.scores.insert(prompt.to_vec(), row.to_vec());
+            }
+        }
+        inputs
+            .iter()
+            .map(|(prompt, mask)| {
+                let scores = Tensor::<2>::from_data(
+                    TensorData::new(self.scores[*prompt].clone(), [1, a]),
+                    device,
+                );
+                let lp = ppo::masked_log_softmax(scores, invalid(&[mask], device));
+                let v: Vec<f32> = lp.into_data().try_into_vec().expect("f32 log-probs");
+                v.iter()
+                    .zip(mask.iter())
+                    .map(|(l, ok)| if *ok { *l } else { f32::NEG_INFINITY })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// The prompt token ids of a decision among `labels`: the last `keep` actions of
+/// `history` before, `observation` now, through `lm`'s chat template.
+fn prompt_ids(
+    lm: &LanguageModel,
+    labels: &[String],
+    keep: usize,
+    instruction: &str,
+    history: &[Transition],
+    observation: &Observation,
+) -> Vec<u32> {
+    let recent: Vec<&str> = history
+        .iter()
+        .rev()
+        .take(keep)
+        .rev()
+        .map(|t| match &t.action {
+            Action::Discrete(a) => labels[*a as usize].as_str(),
+            Action::Text(s) => s.as_str(),
+        })
+        .collect();
+    let mask = action_mask(observation, labels.len());
+    let text = choice_prompt(
+        instruction,
+        observation.text.as_deref().unwrap_or(""),
+        labels,
+        &mask,
+        &recent,
+    );
+    lm.prompt_ids(&text, false)
+        .expect("the chat template rendered at load renders every prompt")
+}
+
+/// One decision per view among `n` labels: each view's prompt (`prompts`, in view
+/// order) scored by `score`, sampled or greedy.
+fn decide(
+    n: usize,
+    prompts: Vec<Vec<u32>>,
+    views: &[View<'_>],
+    sampling: Sampling,
+    rngs: &mut [&mut SplitMix],
+    score: impl FnOnce(&[(&[u32], &[bool])]) -> Vec<Vec<f32>>,
+) -> Vec<Decision> {
+    let masks: Vec<Vec<bool>> = views
+        .iter()
+        .map(|v| action_mask(v.observation, n))
+        .collect();
+    let inputs: Vec<(&[u32], &[bool])> = prompts
+        .iter()
+        .zip(&masks)
+        .map(|(p, m)| (p.as_slice(), m.as_slice()))
+        .collect();
+    discrete_decisions(&score(&inputs), sampling, rngs)
+}
+
+/// A frozen copy of an [`LmChoiceLearner`]'s policy at one version of its adapters,
+/// acting exactly as the learner did when the copy was made (with a score memo of its
+/// own). The weights are the learner's tensors at that version, shared, not copied.
+struct ChoiceSnapshot {
+    /// For rendering prompts (tokenizer and chat template).
+    lm: LanguageModel,
+    net: CausalLm,
+    version: u64,
+    labels: Vec<String>,
+    label_ids: Vec<Vec<u32>>,
+    history: usize,
+    device: Device,
+    memo: ScoreMemo,
+}
+
+impl Policy for ChoiceSnapshot {
+    fn parts(&self) -> ObservationParts {
+        text_parts()
+    }
+
+    fn check(&self, observation: &Observation) -> Result<(), String> {
+        check_text(observation)
+    }
+
+    fn act(
+        &mut self,
+        views: &[View<'_>],
+        sampling: Sampling,
+        rngs: &mut [&mut SplitMix],
+    ) -> Vec<Decision> {
+        let ChoiceSnapshot {
+            lm,
+            net,
+            version,
+            labels,
+            label_ids,
+            history,
+            device,
+            memo,
+        } = self;
+        let prompts = views
+            .iter()
+            .map(|v| {
+                prompt_ids(
+                    lm,
+                    labels,
+                    *history,
+                    v.instruction,
+                    v.history,
+                    v.observation,
+                )
+            })
+            .collect();
+        decide(labels.len(), prompts, views, sampling, rngs, |inputs| {
+            memo.log_probs(*version, net, label_ids, device, inputs)
+        })
+    }
+}
 
 impl LmChoiceLearner {
     /// Load the model at `model` on `device` (autodiff on), attach seeded LoRA adapters
@@ -132,75 +298,24 @@ impl LmChoiceLearner {
         history: &[Transition],
         observation: &Observation,
     ) -> Vec<u32> {
-        let recent: Vec<&str> = history
-            .iter()
-            .rev()
-            .take(self.history)
-            .rev()
-            .map(|t| match &t.action {
-                Action::Discrete(a) => self.labels[*a as usize].as_str(),
-                Action::Text(s) => s.as_str(),
-            })
-            .collect();
-        let mask = action_mask(observation, self.labels.len());
-        let text = choice_prompt(
-            instruction,
-            observation.text.as_deref().unwrap_or(""),
+        prompt_ids(
+            &self.base.lm,
             &self.labels,
-            &mask,
-            &recent,
-        );
-        self.base
-            .lm
-            .prompt_ids(&text, false)
-            .expect("the chat template rendered at load renders every prompt")
+            self.history,
+            instruction,
+            history,
+            observation,
+        )
     }
 
     /// Log-probabilities over actions (invalid ones −∞) for each (prompt, mask). Each
     /// distinct prompt is scored once per version of the adapters ([`ScoreMemo`]).
     pub fn log_probs_of(&mut self, inputs: &[(&[u32], &[bool])]) -> Vec<Vec<f32>> {
         let version = self.base.version();
-        if self.memo.version != version || self.memo.scores.len() >= MEMO_PROMPTS {
-            self.memo.scores.clear();
-            self.memo.version = version;
-        }
         let device = self.base.infer_device.clone();
-        let a = self.labels.len();
-        // The prompts not scored yet with these adapters, each once, in one batch.
-        let mut misses: Vec<&[u32]> = Vec::new();
-        for (prompt, _) in inputs {
-            if self.memo.scores.contains_key(*prompt) || misses.contains(prompt) {
-                self.memo.hits += 1;
-            } else {
-                self.memo.misses += 1;
-                misses.push(*prompt);
-            }
-        }
-        if !misses.is_empty() {
-            let net = self.base.inference_net();
-            let scores: Vec<f32> = label_scores_batch(net, &misses, &self.label_ids, &device)
-                .into_data()
-                .try_into_vec()
-                .expect("f32 scores");
-            for (prompt, row) in misses.iter().zip(scores.chunks(a)) {
-                self.memo.scores.insert(prompt.to_vec(), row.to_vec());
-            }
-        }
-        inputs
-            .iter()
-            .map(|(prompt, mask)| {
-                let scores = Tensor::<2>::from_data(
-                    TensorData::new(self.memo.scores[*prompt].clone(), [1, a]),
-                    &device,
-                );
-                let lp = ppo::masked_log_softmax(scores, invalid(&[mask], &device));
-                let v: Vec<f32> = lp.into_data().try_into_vec().expect("f32 log-probs");
-                v.iter()
-                    .zip(mask.iter())
-                    .map(|(l, ok)| if *ok { *l } else { f32::NEG_INFINITY })
-                    .collect()
-            })
-            .collect()
+        let net = self.base.inference_net();
+        self.memo
+            .log_probs(version, net, &self.label_ids, &device, inputs)
     }
 
     /// How many prompts [`LmChoiceLearner::log_probs_of`] has scored through the model
@@ -428,21 +543,18 @@ impl Policy for LmChoiceLearner {
         sampling: Sampling,
         rngs: &mut [&mut SplitMix],
     ) -> Vec<Decision> {
-        let n = self.labels.len();
-        let prompts: Vec<Vec<u32>> = views
+        let prompts = views
             .iter()
             .map(|v| self.prompt_ids(v.instruction, v.history, v.observation))
             .collect();
-        let masks: Vec<Vec<bool>> = views
-            .iter()
-            .map(|v| action_mask(v.observation, n))
-            .collect();
-        let inputs: Vec<(&[u32], &[bool])> = prompts
-            .iter()
-            .zip(&masks)
-            .map(|(p, m)| (p.as_slice(), m.as_slice()))
-            .collect();
-        discrete_decisions(&self.log_probs_of(&inputs), sampling, rngs)
+        decide(
+            self.labels.len(),
+            prompts,
+            views,
+            sampling,
+            rngs,
+            |inputs| self.log_probs_of(inputs),
+        )
     }
 }
 
@@ -506,6 +618,20 @@ impl Learner for LmChoiceLearner {
 
     fn save(&self, dir: &Path) -> Result<(), SaveError> {
         self.save_files(dir)
+    }
+
+    fn snapshot(&self) -> Option<Box<dyn Policy>> {
+        let base = &self.base;
+        Some(Box::new(ChoiceSnapshot {
+            lm: base.lm.clone(),
+            net: base.inference_copy(),
+            version: base.version(),
+            labels: self.labels.clone(),
+            label_ids: self.label_ids.clone(),
+            history: self.history,
+            device: base.infer_device.clone(),
+            memo: ScoreMemo::default(),
+        }))
     }
 }
 

@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use steprl_core::{
-    Action, Learner, Observation, Policy, Sampling, SplitMix, State, StepSample, Transition, View,
+    Action, Decision, Learner, Observation, Policy, Sampling, SplitMix, State, StepSample,
+    Transition, View,
 };
 use steprl_learner::lm_choice::{label_scores, label_scores_batch, label_scores_in_passes};
 use steprl_learner::{LmChoiceLearner, LoraSettings, PpoConfig, burn_device::Device};
@@ -239,6 +240,55 @@ fn the_update_raises_positive_and_lowers_negative_advantage_actions_through_lora
     assert!(x2b > x2, "positive advantage should rise: {x2} -> {x2b}");
     assert!(y0b < y0, "negative advantage should fall: {y0} -> {y0b}");
     let _ = y;
+}
+
+/// Sampled decisions on two screens, the second with a step of history (the same
+/// streams every call).
+fn decisions(p: &mut dyn Policy) -> Vec<Decision> {
+    let (x, y) = (obs("Settings\nwifi: off", None), obs("Home screen", None));
+    let past = [Transition {
+        observation: x.clone(),
+        action: Action::Discrete(2),
+        logp: -1.0,
+        completion: None,
+    }];
+    let views = [
+        View {
+            instruction: "turn wifi on",
+            history: &[],
+            observation: &x,
+        },
+        View {
+            instruction: "turn wifi on",
+            history: &past,
+            observation: &y,
+        },
+    ];
+    let (mut a, mut b) = (SplitMix::new(1, 0), SplitMix::new(2, 0));
+    p.act(&views, Sampling::Sample, &mut [&mut a, &mut b])
+}
+
+#[test]
+fn a_snapshot_acts_as_the_learner_did_and_stays_put_while_it_updates() {
+    let mut l = learner(&fixture());
+    let mut snap = l.snapshot().expect("a choice-mode policy snapshots");
+    let before = decisions(&mut l);
+    assert_eq!(decisions(snap.as_mut()), before);
+    // The random fixture is sharply peaked: update (reinforcing "tap wifi" on the
+    // settings screen) until the learner's decisions move.
+    let mut updates = 0;
+    while decisions(&mut l) == before {
+        assert!(updates < 30, "30 updates left the decisions as they were");
+        let (_, _, s) = samples(&mut l);
+        l.update_on(&s, updates);
+        updates += 1;
+    }
+    let after = decisions(&mut l);
+    assert_eq!(decisions(snap.as_mut()), before, "the snapshot stayed");
+    // A snapshot made now acts as the updated learner.
+    let mut now = l.snapshot().unwrap();
+    assert_eq!(decisions(now.as_mut()), after);
+    assert_eq!(snap.parts(), l.parts());
 }
 
 #[test]

@@ -57,7 +57,7 @@ pub struct ModelInfo {
 }
 
 /// A loaded language model: network, tokenizer, chat template.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LanguageModel {
     /// The path it was loaded from.
     pub path: PathBuf,

@@ -29,6 +29,7 @@ fn split_pattern(pre: Option<&str>) -> Option<&'static str> {
 }
 
 /// A tokenizer and the file it came from.
+#[derive(Clone)]
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
     path: PathBuf,
