@@ -185,6 +185,9 @@ async fn fleet_run(n: usize, latency: Duration, steps: u32, episodes: usize, s: 
     let cfg = RolloutConfig {
         concurrency: n,
         sampling: Sampling::Greedy,
+        policy_version: 0,
+        deadline: None,
+        partial: false,
     };
     let t0 = Instant::now();
     let (_, stats) = pool
@@ -245,6 +248,9 @@ async fn memory_with_lanes(lanes: usize) -> f64 {
     let cfg = RolloutConfig {
         concurrency: lanes,
         sampling: Sampling::Greedy,
+        policy_version: 0,
+        deadline: None,
+        partial: false,
     };
     // Every lane runs an episode; its instance stays in the pool for the next run.
     pool.run(&specs, &mut policy, &mut checker, &cfg)

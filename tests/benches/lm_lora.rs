@@ -163,6 +163,7 @@ fn main() {
                 tokens,
                 logps: vec![0.0; 16],
             }),
+            policy_version: 0,
         };
         let adv = if k % 2 == 0 { 1.0 } else { -1.0 };
         samples.extend(learner.samples(&instruction, std::slice::from_ref(&t), &[adv]));

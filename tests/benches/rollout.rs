@@ -106,6 +106,9 @@ async fn main() {
         let cfg = RolloutConfig {
             concurrency,
             sampling: Sampling::Sample,
+            policy_version: 0,
+            deadline: None,
+            partial: false,
         };
         let mut pool = Pool::new(env.clone());
         // Warm up with one episode per lane, so every environment instance exists

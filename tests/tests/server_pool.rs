@@ -377,6 +377,9 @@ async fn androidworld_episodes_run_on_every_server_and_survive_one_that_dies_and
     let cfg = steprl_rollout::RolloutConfig {
         concurrency: 1,
         sampling: steprl_core::Sampling::Greedy,
+        policy_version: 0,
+        deadline: None,
+        partial: false,
     };
     let (results, stats) = pool
         .run(&specs, &mut SaysComplete, &mut checker, &cfg)

@@ -274,6 +274,69 @@ fn an_async_language_model_run_acts_one_version_behind() {
     }
 }
 
+/// Partial rollouts: with a deadline that has passed by the end of the first turn,
+/// each round closes after one step of every lane and carries the rest into the next
+/// round, except the rounds that end with a checkpoint, which run every episode to its
+/// end (nothing in flight is lost on resume). Every planned episode is judged once;
+/// steps taken before an update lag one version, and `max_staleness = 0` drops their
+/// samples and counts them. A crash after a checkpoint resumes to the same metrics.
+#[test]
+fn partial_rollouts_carry_unfinished_episodes_and_drain_at_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_seeded(dir.path(), 9, 6, 3, MLP, 32);
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "[rollout]\n",
+        "[rollout]\nround_deadline_s = 0.000001\nmax_staleness = 0\n",
+    ) + "\n[algo]\ninclude_failures = true\n";
+    std::fs::write(&cfg, text).unwrap();
+    let lines = uninterrupted(dir.path(), &cfg, 6);
+    let carried: Vec<u64> = lines
+        .iter()
+        .map(|l| l["carried"].as_u64().unwrap())
+        .collect();
+    // Rounds 2 and 5 end with a checkpoint: they drain.
+    assert!(
+        carried[0] > 0 && carried[1] > 0 && carried[3] > 0,
+        "{carried:?}"
+    );
+    assert_eq!((carried[2], carried[5]), (0, 0), "{carried:?}");
+    let judged = lines.last().unwrap()["trajectories_total"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(judged, 6 * 4 * 6, "every planned episode judged once");
+    let stale: u64 = lines
+        .iter()
+        .map(|l| l["stale_samples"].as_u64().unwrap())
+        .sum();
+    assert!(
+        stale > 0,
+        "the carried prefixes' samples are dropped at max_staleness = 0"
+    );
+    for l in &lines {
+        assert_eq!(
+            l["staleness"].as_f64(),
+            Some(0.0),
+            "only fresh samples train: {l}"
+        );
+    }
+
+    let cut = dir.path().join("cut");
+    let o = Command::new(env!("CARGO_BIN_EXE_steprl"))
+        .args(["train", cfg.to_str().unwrap(), "--backend", "cpu", "--out"])
+        .arg(&cut)
+        .env("STEPRL_FAILPOINT", "metrics.appended:5")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code().is_none(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = steprl(&["resume", cut.to_str().unwrap(), "--backend", "cpu"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(metrics(&cut), lines);
+}
+
 #[test]
 fn async_rollouts_refuse_a_zero_staleness_bound_and_an_unknown_mode() {
     let dir = tempfile::tempdir().unwrap();
@@ -297,6 +360,11 @@ fn async_rollouts_refuse_a_zero_staleness_bound_and_an_unknown_mode() {
     let err = run(MLP, "mode = \"async\"\nmax_staleness = 0");
     assert!(
         err.contains("rollout.max_staleness = 0 would drop every sample in async mode"),
+        "{err}"
+    );
+    let err = run(MLP, "round_deadline_s = -1.0");
+    assert!(
+        err.contains("rollout.round_deadline_s = -1 must be 0 (off) or a positive number"),
         "{err}"
     );
     let err = run(MLP, "mode = \"later\"");

@@ -33,6 +33,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
             "invalid_actions",
             "host_truncated",
             "policy_version",
+            "carried",
         ],
     ),
     ("record", &["task_rate", "cache_size", "stuck_tasks"]),

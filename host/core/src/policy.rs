@@ -41,6 +41,10 @@ pub struct Transition {
     /// For a generated text action, the tokens behind it (`None` for discrete actions
     /// and for actions the policy did not generate, such as demonstrations).
     pub completion: Option<Completion>,
+    /// The version of the policy that took it (its updates so far); the steps of an
+    /// episode carried across rounds (partial rollouts) have more than one.
+    #[serde(default)]
+    pub policy_version: u32,
 }
 
 /// What a policy sees of one episode waiting for an action.

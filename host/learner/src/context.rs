@@ -163,6 +163,7 @@ mod tests {
             action: Action::Discrete(action),
             logp: -0.5,
             completion: None,
+            policy_version: 0,
         }
     }
 

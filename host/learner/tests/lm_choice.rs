@@ -215,6 +215,7 @@ fn samples(l: &mut LmChoiceLearner) -> (Observation, Observation, Vec<StepSample
         action: Action::Discrete(a),
         logp: lp,
         completion: None,
+        policy_version: 0,
     };
     let (lx, ly) = (probs(l, &x), probs(l, &y));
     let traj = [step(&x, 2, lx[2]), step(&y, 0, ly[0])];
@@ -251,6 +252,7 @@ fn decisions(p: &mut dyn Policy) -> Vec<Decision> {
         action: Action::Discrete(2),
         logp: -1.0,
         completion: None,
+        policy_version: 0,
     }];
     let views = [
         View {
@@ -403,6 +405,7 @@ fn augmentation_candidates_come_from_the_current_policy_with_their_log_probs() {
         action: Action::Discrete(2),
         logp: s[0].old_logp,
         completion: None,
+        policy_version: 0,
     }];
     let states = [State {
         instruction: "turn wifi on",

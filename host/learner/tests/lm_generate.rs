@@ -84,6 +84,7 @@ fn act(l: &mut LmGenerateLearner, o: &Observation, sampling: Sampling, seed: u64
         action: d.action,
         logp: d.logp,
         completion: d.completion,
+        policy_version: 0,
     }
 }
 
@@ -515,6 +516,7 @@ fn cloning_a_demonstrated_command_raises_its_probability() {
         action: Action::Text("cat notes.txt".into()),
         logp: 0.0,
         completion: None,
+        policy_version: 0,
     }];
     let s = l.samples("list the files", &demo, &[0.0]);
     assert!(

@@ -26,6 +26,28 @@ pub struct RolloutConfig {
     pub concurrency: usize,
     /// Sample or act greedily.
     pub sampling: Sampling,
+    /// The acting policy's version (its updates so far), recorded on every transition.
+    pub policy_version: u32,
+    /// Partial rollouts: when this moment passes, the run closes, and the episodes still
+    /// in flight (and the specs not started) are carried into the next partial run,
+    /// which continues them first. `None`: run every episode to its end.
+    pub deadline: Option<Instant>,
+    /// Whether this run continues carried episodes (a training rollout). A run that
+    /// does not (an evaluation) closes them first and counts them abandoned.
+    pub partial: bool,
+}
+
+impl RolloutConfig {
+    /// Every episode to its end, by a policy of version 0: evaluations and tests.
+    pub fn whole(concurrency: usize, sampling: Sampling) -> Self {
+        RolloutConfig {
+            concurrency,
+            sampling,
+            policy_version: 0,
+            deadline: None,
+            partial: false,
+        }
+    }
 }
 
 /// One planned episode.
@@ -115,6 +137,13 @@ pub struct RolloutStats {
     pub reset_max: Duration,
     /// Time in reward checks.
     pub check: Duration,
+    /// Episodes still in flight when the run's deadline passed, carried into the next
+    /// run (partial rollouts); specs not started yet are among them.
+    #[serde(default)]
+    pub carried: u64,
+    /// Carried episodes an evaluation closed unfinished (never judged nor trained on).
+    #[serde(default)]
+    pub abandoned: u64,
 }
 
 /// One episode in flight.
@@ -140,6 +169,10 @@ pub struct Pool {
     lanes: Vec<Option<Box<dyn EnvInstance>>>,
     progress: Option<Progress>,
     servers: Servers,
+    /// Episodes a partial run left in flight, each on its lane, with its spec.
+    carried: Vec<(usize, EpisodeSpec, Active)>,
+    /// Specs a partial run did not start.
+    unstarted: Vec<EpisodeSpec>,
 }
 
 impl Pool {
@@ -151,6 +184,8 @@ impl Pool {
             lanes: Vec::new(),
             progress: None,
             servers,
+            carried: Vec::new(),
+            unstarted: Vec::new(),
         }
     }
 
@@ -239,24 +274,43 @@ impl Pool {
         checker: &mut dyn RewardChecker,
         cfg: &RolloutConfig,
     ) -> Result<(Vec<EpisodeResult>, RolloutStats), RolloutError> {
+        let mut stats = RolloutStats::default();
+        if !cfg.partial {
+            stats.abandoned = self.abandon().await;
+        }
+        // Carried episodes first (each on its own lane), then the carried specs, then
+        // this run's.
+        let carried = std::mem::take(&mut self.carried);
+        let n_carried = carried.len();
+        let mut all: Vec<EpisodeSpec> = carried.iter().map(|(_, s, _)| s.clone()).collect();
+        all.append(&mut self.unstarted);
+        let first_new = all.len();
+        all.extend_from_slice(specs);
         let pooled = self.servers.pooled();
         let n_lanes = if pooled {
             self.admit().await;
             self.servers.health.len()
         } else {
-            cfg.concurrency.max(1).min(specs.len().max(1))
+            let busy = carried.iter().map(|(l, _, _)| l + 1).max().unwrap_or(0);
+            cfg.concurrency.max(1).min(all.len().max(1)).max(busy)
         };
         while self.lanes.len() < n_lanes {
             self.lanes.push(None);
         }
+        let mut active: Vec<Option<Active>> = (0..n_lanes).map(|_| None).collect();
+        for (i, (lane, _, mut a)) in carried.into_iter().enumerate() {
+            a.index = i;
+            active[lane] = Some(a);
+        }
         let mut run = Run {
-            specs,
+            specs: all.into(),
             parts: policy.parts(),
-            stats: RolloutStats::default(),
-            results: vec![None; specs.len()],
-            active: (0..n_lanes).map(|_| None).collect(),
-            queue: (0..specs.len()).collect(),
-            losses: vec![0; specs.len()],
+            version: cfg.policy_version,
+            stats,
+            results: vec![None; specs.len() + first_new],
+            active,
+            queue: (n_carried..first_new + specs.len()).collect(),
+            losses: vec![0; specs.len() + first_new],
         };
         let mut reported = 0;
         loop {
@@ -282,24 +336,50 @@ impl Pool {
                 let done = run.results.iter().filter(|r| r.is_some()).count();
                 if done > reported {
                     reported = done;
-                    f(done, specs.len());
+                    f(done, run.specs.len());
                 }
             }
+            if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
         }
-        Ok((
-            run.results
-                .into_iter()
-                .map(|r| r.expect("every spec ran"))
-                .collect(),
-            run.stats,
-        ))
+        // The deadline passed: what is in flight or not started goes on next run.
+        for (lane, slot) in run.active.iter_mut().enumerate() {
+            if let Some(a) = slot.take() {
+                self.carried.push((lane, run.specs[a.index].clone(), a));
+            }
+        }
+        self.unstarted = run.queue.iter().map(|i| run.specs[*i].clone()).collect();
+        run.stats.carried = (self.carried.len() + self.unstarted.len()) as u64;
+        Ok((run.results.into_iter().flatten().collect(), run.stats))
+    }
+
+    /// Episodes carried by a partial run and not finished yet (in flight or not
+    /// started).
+    pub fn carried(&self) -> usize {
+        self.carried.len() + self.unstarted.len()
+    }
+
+    /// Close the carried episodes unfinished; returns how many there were.
+    async fn abandon(&mut self) -> u64 {
+        let n = self.carried();
+        for (lane, _, a) in std::mem::take(&mut self.carried) {
+            if let Some(inst) = self.lanes.get_mut(lane).and_then(Option::as_mut) {
+                inst.close(a.episode).await;
+            }
+        }
+        self.unstarted.clear();
+        if n > 0 {
+            tracing::warn!("{n} episode(s) carried by a partial rollout closed unfinished");
+        }
+        n as u64
     }
 
     /// Phase 1, fill: give idle lanes the next specs in plan order, and start and reset
     /// them concurrently; a failed start or an observation outside the declared spaces
     /// is that episode's plugin failure.
-    async fn fill(&mut self, run: &mut Run<'_>, policy: &dyn Policy) {
-        let specs = run.specs;
+    async fn fill(&mut self, run: &mut Run, policy: &dyn Policy) {
+        let specs = Arc::clone(&run.specs);
         let pooled = self.servers.pooled();
         let mut starting = Vec::new();
         for (lane, slot) in run.active.iter().enumerate() {
@@ -377,7 +457,7 @@ impl Pool {
     /// lane drawing from its own sampling stream. Returns the decision per lane.
     fn infer(
         &self,
-        run: &mut Run<'_>,
+        run: &mut Run,
         policy: &mut dyn Policy,
         cfg: &RolloutConfig,
     ) -> Vec<Option<Decision>> {
@@ -420,7 +500,7 @@ impl Pool {
     /// transitions and return the lanes whose episodes ended, with how.
     async fn step(
         &mut self,
-        run: &mut Run<'_>,
+        run: &mut Run,
         policy: &dyn Policy,
         mut chosen: Vec<Option<Decision>>,
     ) -> Vec<Ending> {
@@ -454,6 +534,7 @@ impl Pool {
                 action: d.action,
                 logp: d.logp,
                 completion: d.completion,
+                policy_version: run.version,
             });
             // A text action the environment rejects as invalid (a malformed generated
             // reply) ends the episode there, judged like any other: the policy's
@@ -508,7 +589,7 @@ impl Pool {
     /// Phase 4, finish: close the ended episodes and judge them, in lane order.
     async fn finish(
         &mut self,
-        run: &mut Run<'_>,
+        run: &mut Run,
         checker: &mut dyn RewardChecker,
         ending: Vec<Ending>,
     ) {
@@ -584,7 +665,7 @@ impl Pool {
     /// failure (as without a pool); one that does not leaves the pool (one log line
     /// naming it), and its episode is lost and queued to run again on another server,
     /// or, lost [`MAX_LOSSES`] times, becomes a plugin failure.
-    async fn triage(&mut self, run: &mut Run<'_>, suspects: Vec<Suspect>) {
+    async fn triage(&mut self, run: &mut Run, suspects: Vec<Suspect>) {
         if suspects.is_empty() {
             return;
         }
@@ -658,9 +739,12 @@ struct Suspect {
 }
 
 /// The state of one [`Pool::run`]: the specs, what each lane runs, what has come back.
-struct Run<'s> {
-    specs: &'s [EpisodeSpec],
+struct Run {
+    /// Carried episodes' specs first, then carried unstarted specs, then the run's own.
+    specs: Arc<[EpisodeSpec]>,
     parts: ObservationParts,
+    /// The acting policy's version.
+    version: u32,
     stats: RolloutStats,
     results: Vec<Option<EpisodeResult>>,
     /// One slot per lane.

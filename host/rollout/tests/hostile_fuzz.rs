@@ -298,6 +298,9 @@ async fn hostile_answers_to_every_call_never_panic_the_host_nor_pass_the_contrac
         let cfg = RolloutConfig {
             concurrency: 16,
             sampling: Sampling::Sample,
+            policy_version: 0,
+            deadline: None,
+            partial: false,
         };
         let (results, stats) = Pool::new(env.clone())
             .run(&plan, &mut policy, &mut ChaosChecker, &cfg)

@@ -19,10 +19,7 @@ async fn run(
     concurrency: usize,
     sampling: Sampling,
 ) -> (Vec<EpisodeResult>, RolloutStats) {
-    let cfg = RolloutConfig {
-        concurrency,
-        sampling,
-    };
+    let cfg = RolloutConfig::whole(concurrency, sampling);
     Pool::new(Arc::new(Corridor))
         .run(plan, policy, &mut GoalChecker, &cfg)
         .await
@@ -150,6 +147,9 @@ async fn an_observation_the_policy_cannot_read_ends_the_episode_with_its_reason(
     let cfg = RolloutConfig {
         concurrency: 2,
         sampling: Sampling::Sample,
+        policy_version: 0,
+        deadline: None,
+        partial: false,
     };
     let (res, stats) = Pool::new(Arc::new(Corridor))
         .run(&plan, &mut WantsText, &mut GoalChecker, &cfg)
@@ -178,6 +178,9 @@ async fn progress_counts_finished_episodes_up_to_the_plan() {
     let cfg = RolloutConfig {
         concurrency: 2,
         sampling: Sampling::Sample,
+        policy_version: 0,
+        deadline: None,
+        partial: false,
     };
     pool.run(&plan, &mut Biased::default(), &mut GoalChecker, &cfg)
         .await
@@ -242,4 +245,100 @@ async fn observations_and_verdicts_outside_the_contract_are_plugin_failures() {
         reason.len()
     );
     assert_eq!(stats.plugin_failures, 3);
+}
+
+/// Partial rollouts: a run whose deadline has already passed closes after one turn and
+/// carries the episodes in flight (and the specs it did not start) into the next run,
+/// which continues them first with the policy version it is given. Over the two runs
+/// every episode comes back exactly once, as the whole run plays it: the same
+/// actions, log-probabilities and verdicts, with each step marked by the version that
+/// took it.
+#[tokio::test]
+async fn a_closed_run_carries_its_episodes_into_the_next_which_finishes_them_exactly() {
+    let plan = specs(&["goal-2", "goal-1", "goal-2", "goal-2", "goal-1"]);
+    let (whole, _) = run(&plan, &mut Biased::default(), 3, Sampling::Sample).await;
+
+    let mut pool = Pool::new(Arc::new(Corridor));
+    let mut policy = Biased::default();
+    let closed = RolloutConfig {
+        deadline: Some(std::time::Instant::now()),
+        partial: true,
+        ..RolloutConfig::whole(3, Sampling::Sample)
+    };
+    let (first, s1) = pool
+        .run(&plan, &mut policy, &mut GoalChecker, &closed)
+        .await
+        .unwrap();
+    assert_eq!(s1.env_steps, 3, "one turn of three lanes");
+    assert_eq!(first.len() as u64 + s1.carried, plan.len() as u64);
+    assert!(s1.carried >= 3, "{s1:?}");
+    assert_eq!(pool.carried() as u64, s1.carried);
+
+    let next = RolloutConfig {
+        policy_version: 1,
+        partial: true,
+        ..RolloutConfig::whole(3, Sampling::Sample)
+    };
+    let (second, s2) = pool
+        .run(&[], &mut policy, &mut GoalChecker, &next)
+        .await
+        .unwrap();
+    assert_eq!(s2.carried, 0);
+    assert_eq!(pool.carried(), 0);
+    assert_eq!(
+        s1.env_steps + s2.env_steps,
+        whole
+            .iter()
+            .map(|r| r.transitions.len() as u64)
+            .sum::<u64>()
+    );
+
+    let mut both: Vec<EpisodeResult> = first.into_iter().chain(second).collect();
+    // The carried episode that had started shows both versions; one started after the
+    // close shows only the new one.
+    assert!(
+        both.iter().any(
+            |r| r.transitions.first().is_some_and(|t| t.policy_version == 0)
+                && r.transitions.last().is_some_and(|t| t.policy_version == 1)
+        ),
+        "an episode spans the two runs"
+    );
+    assert!(
+        both.iter()
+            .any(|r| r.transitions.iter().all(|t| t.policy_version == 1))
+    );
+    for r in &mut both {
+        for t in &mut r.transitions {
+            t.policy_version = 0;
+        }
+    }
+    both.sort_by_key(|r| r.spec.seed);
+    assert_eq!(both, whole, "the same episodes as one whole run");
+}
+
+/// A run that does not continue carried episodes (an evaluation) closes them first and
+/// counts them abandoned.
+#[tokio::test]
+async fn an_evaluation_closes_the_carried_episodes_and_counts_them() {
+    let plan = specs(&["goal-2", "goal-2"]);
+    let mut pool = Pool::new(Arc::new(Corridor));
+    let mut policy = Biased::default();
+    let closed = RolloutConfig {
+        deadline: Some(std::time::Instant::now()),
+        partial: true,
+        ..RolloutConfig::whole(2, Sampling::Sample)
+    };
+    let (_, s1) = pool
+        .run(&plan, &mut policy, &mut GoalChecker, &closed)
+        .await
+        .unwrap();
+    assert_eq!(s1.carried, 2);
+    let eval = RolloutConfig::whole(2, Sampling::Greedy);
+    let (results, s2) = pool
+        .run(&plan, &mut policy, &mut GoalChecker, &eval)
+        .await
+        .unwrap();
+    assert_eq!(s2.abandoned, 2);
+    assert_eq!(results.len(), 2, "the evaluation's own episodes only");
+    assert_eq!(pool.carried(), 0);
 }

@@ -169,6 +169,9 @@ fn cfg() -> RolloutConfig {
         // A pooled environment runs one lane per server, whatever this says.
         concurrency: 64,
         sampling: Sampling::Sample,
+        policy_version: 0,
+        deadline: None,
+        partial: false,
     }
 }
 

@@ -237,6 +237,10 @@ pub struct RolloutSection {
     /// Policy versions a sample may lag behind the learner and still be trained on;
     /// older samples are dropped and counted (`loss.stale_samples`).
     pub max_staleness: u32,
+    /// Partial rollouts: seconds after which a round's rollout closes; its unfinished
+    /// episodes continue into the next round with their prefix (0 = off: every episode
+    /// runs to its end).
+    pub round_deadline_s: f64,
 }
 
 impl Default for RolloutSection {
@@ -247,6 +251,7 @@ impl Default for RolloutSection {
             concurrency: 64,
             mode: RolloutMode::Sync,
             max_staleness: 1,
+            round_deadline_s: 0.0,
         }
     }
 }
@@ -509,6 +514,12 @@ impl RunConfig {
             p.push(
                 "rollout.tasks_per_round, copies_per_task and concurrency must be positive".into(),
             );
+        }
+        if !(r.round_deadline_s >= 0.0 && r.round_deadline_s.is_finite()) {
+            p.push(format!(
+                "rollout.round_deadline_s = {} must be 0 (off) or a positive number of seconds",
+                r.round_deadline_s
+            ));
         }
         if r.mode == RolloutMode::Async && r.max_staleness == 0 {
             p.push(

@@ -93,6 +93,10 @@ pub struct RoundMetrics {
     /// taken): the round in synchronous mode, one less in asynchronous mode.
     #[serde(default)]
     pub policy_version: u32,
+    /// Partial rollouts: episodes unfinished (or not started) when the round's
+    /// deadline passed, carried into the next round.
+    #[serde(default)]
+    pub carried: u64,
     /// Step samples from rollouts.
     pub samples: usize,
     /// Rollout samples dropped as more than `rollout.max_staleness` versions behind
@@ -167,6 +171,7 @@ mod tests {
             resampler: "resample-step".into(),
             stuck_tasks: vec!["b".into()],
             policy_version: 3,
+            carried: 2,
             samples: 3,
             stale_samples: 1,
             staleness: 0.5,

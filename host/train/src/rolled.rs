@@ -111,6 +111,7 @@ mod tests {
                         tokens: vec![5, 6],
                         logps: vec![-0.1, -2.000_001],
                     }),
+                    policy_version: 0,
                 }],
                 anchors: vec![u64::MAX],
                 done: true,

@@ -640,9 +640,29 @@ impl Trainer {
     }
 
     fn rollout_config(&self, sampling: Sampling) -> RolloutConfig {
+        RolloutConfig::whole(self.cfg.rollout.concurrency, sampling)
+    }
+
+    /// Whether round `running` ends with a checkpoint: every `checkpoint.every` rounds
+    /// and at the last round (a run ended by its env-step budget is not foreseen).
+    fn checkpoint_due(&self, running: u32) -> bool {
+        (running + 1).is_multiple_of(self.cfg.checkpoint.every) || running + 1 >= self.cfg.rounds
+    }
+
+    /// The training rollout's settings for round `round`'s episodes, acted by policy
+    /// `version`, run during round `running`. With `rollout.round_deadline_s`, the run
+    /// closes at the deadline and carries what is unfinished into the next one; but it
+    /// runs every episode to its end when a checkpoint follows it (nothing in flight
+    /// is lost on resume) or when no rollout follows it.
+    fn training_rollout(&self, round: u32, running: u32, version: u32) -> RolloutConfig {
+        let d = self.cfg.rollout.round_deadline_s;
+        let drain = self.checkpoint_due(running) || round + 1 >= self.cfg.rounds;
         RolloutConfig {
-            concurrency: self.cfg.rollout.concurrency,
-            sampling,
+            policy_version: version,
+            deadline: (d > 0.0 && !drain)
+                .then(|| Instant::now() + std::time::Duration::from_secs_f64(d)),
+            partial: d > 0.0,
+            ..self.rollout_config(Sampling::Sample)
         }
     }
 
@@ -691,7 +711,8 @@ impl Trainer {
     async fn plan_and_roll_out(&mut self, round: u32, version: u32) -> Result<Rolled, TrainError> {
         let mut perf = Perf::default();
         let plan = self.plan(round, &mut perf).await?;
-        self.roll_out_plan(round, &plan, version, perf, None).await
+        let cfg = self.training_rollout(round, round, version);
+        self.roll_out_plan(round, &plan, cfg, perf, None).await
     }
 
     /// Asynchronous mode: phase 4 of `round` and phases 1 and 2 of the next round at
@@ -723,14 +744,9 @@ impl Trainer {
             let stats = learner.update(&samples, seed);
             (learner, samples, stats, t0.elapsed())
         });
+        let cfg = self.training_rollout(round + 1, round, version);
         let next = self
-            .roll_out_plan(
-                round + 1,
-                &plan,
-                version,
-                next_perf,
-                Some(snapshot.as_mut()),
-            )
+            .roll_out_plan(round + 1, &plan, cfg, next_perf, Some(snapshot.as_mut()))
             .await;
         // The learner comes home before any error goes up.
         let (learner, samples, stats, took) = match updating.await {
@@ -797,10 +813,11 @@ impl Trainer {
         &mut self,
         round: u32,
         plan: &[String],
-        version: u32,
+        cfg: RolloutConfig,
         mut perf: Perf,
         policy: Option<&mut dyn Policy>,
     ) -> Result<Rolled, TrainError> {
+        let version = cfg.policy_version;
         let seed = self.cfg.seed;
         let specs: Vec<EpisodeSpec> = plan
             .iter()
@@ -812,7 +829,7 @@ impl Trainer {
             })
             .collect();
         let t0 = Instant::now();
-        let (results, stats) = self.roll_out(&specs, Sampling::Sample, policy).await?;
+        let (results, stats) = self.roll_out(&specs, cfg, policy).await?;
         let mut failures: BTreeMap<String, u32> = BTreeMap::new();
         let mut failed_tasks: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for r in &results {
@@ -874,15 +891,15 @@ impl Trainer {
         let mut samples: Vec<StepSample> = Vec::new();
         for (r, a) in judged.iter().zip(&adv) {
             if let Some(a) = a {
-                samples.extend(self.learner_ref().samples(
-                    self.instruction(&r.spec.task),
-                    &r.transitions,
-                    a,
-                ));
+                let mut steps =
+                    self.learner_ref()
+                        .samples(self.instruction(&r.spec.task), &r.transitions, a);
+                // One sample per step: each with the version that took its step.
+                for (s, t) in steps.iter_mut().zip(&r.transitions) {
+                    s.policy_version = t.policy_version;
+                }
+                samples.extend(steps);
             }
-        }
-        for s in &mut samples {
-            s.policy_version = rolled.policy_version;
         }
         let stale = drop_stale(&mut samples, version, self.cfg.rollout.max_staleness);
         let staleness = mean_staleness(&samples, version);
@@ -1000,6 +1017,7 @@ impl Trainer {
                 .map(str::to_owned)
                 .collect(),
             policy_version,
+            carried: rstats.carried,
             samples: built.from_rollouts,
             stale_samples: built.stale,
             staleness: built.staleness,
@@ -1206,7 +1224,8 @@ impl Trainer {
         } else {
             Sampling::Sample
         };
-        let (results, stats) = self.roll_out(&specs, sampling, None).await?;
+        let cfg = self.rollout_config(sampling);
+        let (results, stats) = self.roll_out(&specs, cfg, None).await?;
         Ok(EvalReport {
             tasks: tally(results.iter().filter(|r| judged(r))),
             plugin_failures: stats.plugin_failures as u32,
@@ -1217,10 +1236,9 @@ impl Trainer {
     async fn roll_out(
         &mut self,
         specs: &[EpisodeSpec],
-        sampling: Sampling,
+        cfg: RolloutConfig,
         policy: Option<&mut dyn Policy>,
     ) -> Result<(Vec<EpisodeResult>, RolloutStats), TrainError> {
-        let cfg = self.rollout_config(sampling);
         let policy: &mut dyn Policy = match policy {
             Some(p) => p,
             None => self.learner.as_deref_mut().expect(LEARNER_HOME),

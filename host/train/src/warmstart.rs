@@ -123,6 +123,7 @@ pub async fn replay(
                 action,
                 logp: 0.0,
                 completion: None,
+                policy_version: 0,
             });
             if (r.done || r.truncated) && k + 1 < d.actions.len() {
                 inst.close(episode).await;
