@@ -6,7 +6,8 @@
 //!
 //! `cargo bench -p steprl-tests --bench fleet` (needs `plugins/build.sh`). Options by
 //! environment: `FLEET_SERVERS` (64), `FLEET_LATENCIES_MS` (`200,2000`), `FLEET_STEPS`
-//! (steps per episode, 10), `FLEET_LANES_FOR_MEMORY` (`1,100,1000`).
+//! (steps per episode, 10), `FLEET_EPISODES_PER_LANE` (2), `FLEET_LANES_FOR_MEMORY`
+//! (`1,100,1000`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -263,8 +264,9 @@ async fn memory_with_lanes(lanes: usize) -> f64 {
 async fn main() {
     let n = env_usize("FLEET_SERVERS", 64);
     let steps = env_usize("FLEET_STEPS", 10) as u32;
+    let per_lane = env_usize("FLEET_EPISODES_PER_LANE", 2);
     println!(
-        "## {n} lanes against {n} local AndroidWorld servers, {steps} steps an episode, 2 episodes a lane\n"
+        "## {n} lanes against {n} local AndroidWorld servers, {steps} steps an episode, {per_lane} episodes a lane\n"
     );
     println!(
         "| step latency | scenario | env steps | wall s | env steps/s | bound ({n}/latency) | share of bound | lost | plugin failures | servers down |"
@@ -274,7 +276,7 @@ async fn main() {
         let latency = Duration::from_millis(ms);
         let bound = n as f64 / latency.as_secs_f64();
         for s in [Scenario::Healthy, Scenario::OneDead, Scenario::OneHung] {
-            let r = fleet_run(n, latency, steps, 2 * n, s).await;
+            let r = fleet_run(n, latency, steps, per_lane * n, s).await;
             let rate = r.steps as f64 / r.wall;
             println!(
                 "| {ms} ms | {} | {} | {:.1} | {rate:.1} | {bound:.1} | {:.0}% | {} | {} | {} |",
