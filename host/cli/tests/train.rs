@@ -987,8 +987,27 @@ fn a_warm_start_clones_the_demonstrations_before_training() {
 /// and each round's metrics.
 #[test]
 fn resume_swaps_the_resampler_of_a_stopped_run() {
+    swap_the_resampler("", "rollout.episode:40");
+}
+
+/// The same in asynchronous mode, where the checkpoint may hold the next round's
+/// rollouts: the new resampler plans from the round after them, and each line names
+/// the resampler that planned its episodes.
+#[test]
+fn resume_swaps_the_resampler_of_a_stopped_async_run() {
+    // Round 1's rollouts (episodes 25-48) run during round 0, round 2's during round 1.
+    swap_the_resampler("mode = \"async\"\n", "rollout.episode:70");
+}
+
+/// Train with `rollout` in the `[rollout]` table, crash at `crash`, resume under another
+/// resampler.
+fn swap_the_resampler(rollout: &str, crash: &str) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), 4, 1);
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[rollout]\n", &format!("[rollout]\n{rollout}"));
+    std::fs::write(&cfg, text).unwrap();
     let run = dir.path().join("run");
     let run_s = run.to_str().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_steprl"))
@@ -1000,7 +1019,7 @@ fn resume_swaps_the_resampler_of_a_stopped_run() {
             "--out",
             run_s,
         ])
-        .env("STEPRL_FAILPOINT", "rollout.episode:40")
+        .env("STEPRL_FAILPOINT", crash)
         .output()
         .unwrap();
     assert!(o.status.code().is_none(), "the run was to crash mid-round");

@@ -18,6 +18,9 @@ pub struct Rolled {
     pub round: u32,
     /// The policy version that acted: the number of updates it had taken.
     pub policy_version: u32,
+    /// The resampler that planned them.
+    #[serde(default)]
+    pub resampler: String,
     /// Every planned episode, in plan order.
     pub results: Vec<EpisodeResult>,
     /// The rollout's counters and timings.
@@ -93,6 +96,7 @@ mod tests {
         let r = Rolled {
             round: 3,
             policy_version: 2,
+            resampler: "resample-step".into(),
             results: vec![EpisodeResult {
                 spec: steprl_rollout::EpisodeSpec {
                     task: "open.notes".into(),

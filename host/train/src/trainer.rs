@@ -573,6 +573,12 @@ impl Trainer {
         self.state.next_round
     }
 
+    /// The first round the resampler has not planned yet: the next round, or in
+    /// asynchronous mode the one after it when the next round's rollouts are done.
+    pub fn first_unplanned_round(&self) -> u32 {
+        self.state.next_round + u32::from(self.state.pending.is_some())
+    }
+
     /// Environment steps so far.
     pub fn env_steps_total(&self) -> u64 {
         self.state.env_steps_total
@@ -858,6 +864,7 @@ impl Trainer {
         Ok(Rolled {
             round,
             policy_version: version,
+            resampler: self.plugins.resampler.name().to_owned(),
             results,
             stats,
             failures,
@@ -967,6 +974,7 @@ impl Trainer {
             stats: rstats,
             failures,
             policy_version,
+            resampler,
             ..
         } = rolled;
 
@@ -990,7 +998,7 @@ impl Trainer {
             plugin_failures: rstats.plugin_failures,
             lost: rstats.lost,
             servers_down: self.pool.servers_down(),
-            resampler: self.plugins.resampler.name().to_owned(),
+            resampler,
             failures: failures.clone(),
             invalid_actions: rstats.invalid_actions,
             host_truncated: rstats.host_truncated,

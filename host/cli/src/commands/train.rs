@@ -537,7 +537,8 @@ fn record_swap(
     let config = out.join("config.toml");
     steprl_train::checkpoint::write_atomic(&config, trainer.config().to_toml().as_bytes())
         .with_context(|| format!("writing {}", config.display()))?;
-    change["from_round"] = serde_json::json!(trainer.next_round());
+    // In asynchronous mode the next round may already be planned and rolled out.
+    change["from_round"] = serde_json::json!(trainer.first_unplanned_round());
     let history = out.join("config-history.jsonl");
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -547,7 +548,7 @@ fn record_swap(
     writeln!(f, "{change}").with_context(|| format!("writing {}", history.display()))?;
     eprintln!(
         "resampler swapped from round {}: {} (recorded in {})",
-        trainer.next_round() + 1,
+        trainer.first_unplanned_round() + 1,
         trainer.config().resampler.plugin.display(),
         history.display()
     );
