@@ -101,17 +101,6 @@ pub fn peak_rss_mib() -> f64 {
 /// are relative to `configs/`), its plugins loaded in the test sandbox; panics with the
 /// error on any failure.
 pub async fn trainer(cfg_text: &str, out: &std::path::Path) -> steprl_train::Trainer {
-    try_trainer(cfg_text, out)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// [`trainer`], giving back the error of `Trainer::open` (the config and plugins must
-/// load).
-pub async fn try_trainer(
-    cfg_text: &str,
-    out: &std::path::Path,
-) -> Result<steprl_train::Trainer, steprl_train::TrainError> {
     let cfg = steprl_train::RunConfig::parse(cfg_text, &repo_root().join("configs/t.toml"))
         .unwrap_or_else(|e| panic!("{e}"));
     let sb = sandbox();
@@ -122,6 +111,7 @@ pub async fn try_trainer(
         .expect("the CPU backend")
         .device;
     steprl_train::Trainer::open(steprl_train::Start::Fresh(out), cfg, plugins, &device)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Run `t` to its end, asserting that no round lost an episode to a plugin failure;

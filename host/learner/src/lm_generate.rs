@@ -21,7 +21,7 @@ use steprl_core::{
     Action, Candidates, Completion, Decision, Learner, Observation, ObservationParts, Policy,
     Sampling, SaveError, SplitMix, State, StepSample, Transition, UpdateStats, View,
 };
-use steprl_lm::{CausalLm, KvCache, Layout};
+use steprl_lm::{CausalLm, KvCache, LanguageModel, Layout};
 
 use crate::learner::LearnerError;
 use crate::lm_base::{LoraLm, LoraSettings, LoraTraining, check_text, text_parts};
@@ -162,41 +162,14 @@ impl LmGenerateLearner {
         history: &[Transition],
         observation: &Observation,
     ) -> Vec<u32> {
-        let recent: Vec<String> = history
-            .iter()
-            .rev()
-            .take(self.history)
-            .rev()
-            .map(|t| match &t.action {
-                Action::Discrete(a) => format!("action {a}"),
-                Action::Text(s) => s.clone(),
-            })
-            .collect();
-        let recent: Vec<&str> = recent.iter().map(String::as_str).collect();
-        let room = self
-            .base
-            .lm
-            .config
-            .max_position_embeddings
-            .saturating_sub(self.settings.max_new_tokens + 1);
-        let mut obs: &str = observation.text.as_deref().unwrap_or("");
-        loop {
-            let text = generate_prompt(instruction, obs, &recent, &self.settings.action_hint);
-            let ids = self
-                .base
-                .lm
-                .prompt_ids(&text, false)
-                .expect("the chat template rendered at load renders every prompt");
-            if ids.len() <= room || obs.is_empty() {
-                return ids;
-            }
-            let mut keep = obs.len() * room / ids.len();
-            keep = keep.min(obs.len() - 1);
-            while !obs.is_char_boundary(keep) {
-                keep -= 1;
-            }
-            obs = &obs[..keep];
-        }
+        prompt_ids(
+            &self.base.lm,
+            &self.settings,
+            self.history,
+            instruction,
+            history,
+            observation,
+        )
     }
 
     /// A reply to `prompt`: sampled from the tempered distribution within the top-p
@@ -219,101 +192,18 @@ impl LmGenerateLearner {
         sampling: Sampling,
         rngs: &mut [&mut SplitMix],
     ) -> Vec<Reply> {
-        let s = self.settings.clone();
-        let stop_ids = self.base.lm.stop_ids.clone();
-        let ctx = self.base.lm.config.max_position_embeddings;
+        self.base.inference_net();
+        let net = self.base.inference_copy();
         let device = self.base.infer_device.clone();
-        let p = prompts.len();
-        let lens: Vec<usize> = prompts.iter().map(|q| q.len()).collect();
-        let l = lens.iter().copied().max().unwrap_or(1);
-        let mut cache = KvCache::new();
-        let net = self.base.inference_net();
-        let mut logits = rows(net.prefill_last_logits(prompts, &mut cache, &device), p);
-        let mut completions = vec![Completion::default(); p];
-        let mut cuts: Vec<Option<usize>> = vec![None; p];
-        let mut done = vec![false; p];
-        let mut fed = 0;
-        loop {
-            for r in 0..p {
-                if done[r] {
-                    continue;
-                }
-                let lp = tempered_log_softmax(&logits[r], s.temperature);
-                let token = match sampling {
-                    Sampling::Greedy => argmax(&lp),
-                    Sampling::Sample => nucleus(&lp, s.top_p, &mut *rngs[r]),
-                };
-                let c = &mut completions[r];
-                c.tokens.push(token);
-                c.logps.push(lp[token as usize]);
-                if stop_ids.contains(&token) {
-                    done[r] = true;
-                    continue;
-                }
-                if !s.stop.is_empty() {
-                    let text = self.decode(&completions[r].tokens);
-                    if let Some(at) = s.stop.iter().filter_map(|x| text.find(x.as_str())).min() {
-                        cuts[r] = Some(at);
-                        done[r] = true;
-                        continue;
-                    }
-                }
-                let n = completions[r].tokens.len();
-                if n >= s.max_new_tokens || lens[r] + n >= ctx {
-                    done[r] = true;
-                }
-            }
-            if done.iter().all(|x| *x) {
-                break;
-            }
-            // Each lane's newest token at its own position; it reads its prompt's real
-            // tokens and the tokens fed for it so far.
-            let total = l + fed + 1;
-            let mut attends = vec![false; p * total];
-            for (r, len) in lens.iter().enumerate() {
-                let row = &mut attends[r * total..][..total];
-                row[..*len].fill(true);
-                row[l..].fill(true);
-            }
-            let layout = Layout {
-                positions: lens.iter().map(|n| n + fed).collect(),
-                attends,
-            };
-            let next: Vec<i32> = completions
-                .iter()
-                .map(|c| *c.tokens.last().expect("a token per lane") as i32)
-                .collect();
-            let net = self.base.inference_net();
-            let h = net.hidden_at(
-                Tensor::<2, Int>::from_data(TensorData::new(next, [p, 1]), &device),
-                &layout,
-                Some(&mut cache),
-            );
-            logits = rows(net.logits(h), p);
-            fed += 1;
-        }
-        completions
-            .into_iter()
-            .zip(cuts)
-            .map(|(completion, cut)| {
-                let mut text = self.decode(&completion.tokens);
-                if let Some(at) = cut {
-                    text.truncate(at);
-                }
-                Reply {
-                    text: text.trim().to_owned(),
-                    completion,
-                }
-            })
-            .collect()
-    }
-
-    fn decode(&self, tokens: &[u32]) -> String {
-        self.base
-            .lm
-            .tokenizer
-            .decode(tokens, true)
-            .unwrap_or_default()
+        replies(
+            &net,
+            &self.base.lm,
+            &self.settings,
+            &device,
+            prompts,
+            sampling,
+            rngs,
+        )
     }
 
     /// The tokens of a text action the policy did not generate (a demonstration): the
@@ -515,6 +405,215 @@ fn nucleus(lp: &[f32], top_p: f32, rng: &mut SplitMix) -> u32 {
     order[rng.weighted(&kept)]
 }
 
+/// The prompt token ids of a decision: the last `keep` actions of `history` before,
+/// `observation` now, cut (its end dropped) until the prompt leaves room for a reply.
+fn prompt_ids(
+    lm: &LanguageModel,
+    settings: &GenerateSettings,
+    keep: usize,
+    instruction: &str,
+    history: &[Transition],
+    observation: &Observation,
+) -> Vec<u32> {
+    let recent: Vec<String> = history
+        .iter()
+        .rev()
+        .take(keep)
+        .rev()
+        .map(|t| match &t.action {
+            Action::Discrete(a) => format!("action {a}"),
+            Action::Text(s) => s.clone(),
+        })
+        .collect();
+    let recent: Vec<&str> = recent.iter().map(String::as_str).collect();
+    let room = lm
+        .config
+        .max_position_embeddings
+        .saturating_sub(settings.max_new_tokens + 1);
+    let mut obs: &str = observation.text.as_deref().unwrap_or("");
+    loop {
+        let text = generate_prompt(instruction, obs, &recent, &settings.action_hint);
+        let ids = lm
+            .prompt_ids(&text, false)
+            .expect("the chat template rendered at load renders every prompt");
+        if ids.len() <= room || obs.is_empty() {
+            return ids;
+        }
+        let mut keep = obs.len() * room / ids.len();
+        keep = keep.min(obs.len() - 1);
+        while !obs.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        obs = &obs[..keep];
+    }
+}
+
+/// One reply per prompt under `net`, the lanes decoded together (see
+/// [`LmGenerateLearner::replies`]).
+fn replies(
+    net: &CausalLm,
+    lm: &LanguageModel,
+    s: &GenerateSettings,
+    device: &Device,
+    prompts: &[&[u32]],
+    sampling: Sampling,
+    rngs: &mut [&mut SplitMix],
+) -> Vec<Reply> {
+    let stop_ids = &lm.stop_ids;
+    let ctx = lm.config.max_position_embeddings;
+    let p = prompts.len();
+    let lens: Vec<usize> = prompts.iter().map(|q| q.len()).collect();
+    let l = lens.iter().copied().max().unwrap_or(1);
+    let mut cache = KvCache::new();
+    let mut logits = rows(net.prefill_last_logits(prompts, &mut cache, device), p);
+    let mut completions = vec![Completion::default(); p];
+    let mut cuts: Vec<Option<usize>> = vec![None; p];
+    let mut done = vec![false; p];
+    let mut fed = 0;
+    loop {
+        for r in 0..p {
+            if done[r] {
+                continue;
+            }
+            let lp = tempered_log_softmax(&logits[r], s.temperature);
+            let token = match sampling {
+                Sampling::Greedy => argmax(&lp),
+                Sampling::Sample => nucleus(&lp, s.top_p, &mut *rngs[r]),
+            };
+            let c = &mut completions[r];
+            c.tokens.push(token);
+            c.logps.push(lp[token as usize]);
+            if stop_ids.contains(&token) {
+                done[r] = true;
+                continue;
+            }
+            if !s.stop.is_empty() {
+                let text = decode(lm, &completions[r].tokens);
+                if let Some(at) = s.stop.iter().filter_map(|x| text.find(x.as_str())).min() {
+                    cuts[r] = Some(at);
+                    done[r] = true;
+                    continue;
+                }
+            }
+            let n = completions[r].tokens.len();
+            if n >= s.max_new_tokens || lens[r] + n >= ctx {
+                done[r] = true;
+            }
+        }
+        if done.iter().all(|x| *x) {
+            break;
+        }
+        // Each lane's newest token at its own position; it reads its prompt's real
+        // tokens and the tokens fed for it so far.
+        let total = l + fed + 1;
+        let mut attends = vec![false; p * total];
+        for (r, len) in lens.iter().enumerate() {
+            let row = &mut attends[r * total..][..total];
+            row[..*len].fill(true);
+            row[l..].fill(true);
+        }
+        let layout = Layout {
+            positions: lens.iter().map(|n| n + fed).collect(),
+            attends,
+        };
+        let next: Vec<i32> = completions
+            .iter()
+            .map(|c| *c.tokens.last().expect("a token per lane") as i32)
+            .collect();
+        let h = net.hidden_at(
+            Tensor::<2, Int>::from_data(TensorData::new(next, [p, 1]), device),
+            &layout,
+            Some(&mut cache),
+        );
+        logits = rows(net.logits(h), p);
+        fed += 1;
+    }
+    completions
+        .into_iter()
+        .zip(cuts)
+        .map(|(completion, cut)| {
+            let mut text = decode(lm, &completion.tokens);
+            if let Some(at) = cut {
+                text.truncate(at);
+            }
+            Reply {
+                text: text.trim().to_owned(),
+                completion,
+            }
+        })
+        .collect()
+}
+
+fn decode(lm: &LanguageModel, tokens: &[u32]) -> String {
+    lm.tokenizer.decode(tokens, true).unwrap_or_default()
+}
+
+/// A frozen copy of an [`LmGenerateLearner`]'s policy at one version of its adapters,
+/// writing exactly the replies the learner did when the copy was made. The weights
+/// are the learner's tensors at that version, shared, not copied.
+struct GenerateSnapshot {
+    /// For prompts and decoding (tokenizer, chat template, stop ids).
+    lm: LanguageModel,
+    net: CausalLm,
+    settings: GenerateSettings,
+    history: usize,
+    device: Device,
+}
+
+impl Policy for GenerateSnapshot {
+    fn parts(&self) -> ObservationParts {
+        text_parts()
+    }
+
+    fn check(&self, observation: &Observation) -> Result<(), String> {
+        check_text(observation)
+    }
+
+    fn act(
+        &mut self,
+        views: &[View<'_>],
+        sampling: Sampling,
+        rngs: &mut [&mut SplitMix],
+    ) -> Vec<Decision> {
+        let prompts: Vec<Vec<u32>> = views
+            .iter()
+            .map(|v| {
+                prompt_ids(
+                    &self.lm,
+                    &self.settings,
+                    self.history,
+                    v.instruction,
+                    v.history,
+                    v.observation,
+                )
+            })
+            .collect();
+        let refs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+        let r = replies(
+            &self.net,
+            &self.lm,
+            &self.settings,
+            &self.device,
+            &refs,
+            sampling,
+            rngs,
+        );
+        text_decisions(r)
+    }
+}
+
+/// Each reply as a text action with its summed log-probability.
+fn text_decisions(replies: Vec<Reply>) -> Vec<Decision> {
+    replies
+        .into_iter()
+        .map(|r| Decision {
+            action: Action::Text(r.text),
+            logp: r.completion.logps.iter().sum(),
+            completion: Some(r.completion),
+        })
+        .collect()
+}
+
 impl Policy for LmGenerateLearner {
     fn parts(&self) -> ObservationParts {
         text_parts()
@@ -535,14 +634,7 @@ impl Policy for LmGenerateLearner {
             .map(|v| self.prompt_ids(v.instruction, v.history, v.observation))
             .collect();
         let refs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
-        self.replies(&refs, sampling, rngs)
-            .into_iter()
-            .map(|r| Decision {
-                action: Action::Text(r.text),
-                logp: r.completion.logps.iter().sum(),
-                completion: Some(r.completion),
-            })
-            .collect()
+        text_decisions(self.replies(&refs, sampling, rngs))
     }
 }
 
@@ -614,6 +706,16 @@ impl Learner for LmGenerateLearner {
 
     fn save(&self, dir: &Path) -> Result<(), SaveError> {
         self.save_files(dir)
+    }
+
+    fn snapshot(&self) -> Option<Box<dyn Policy>> {
+        Some(Box::new(GenerateSnapshot {
+            lm: self.base.lm.clone(),
+            net: self.base.inference_copy(),
+            settings: self.settings.clone(),
+            history: self.history,
+            device: self.base.infer_device.clone(),
+        }))
     }
 }
 

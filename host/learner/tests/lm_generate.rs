@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use steprl_core::{
-    Action, Learner, Observation, Policy, Sampling, SplitMix, State, StepSample, Transition, View,
+    Action, Decision, Learner, Observation, Policy, Sampling, SplitMix, State, StepSample,
+    Transition, View,
 };
 use steprl_learner::{
     GenerateSettings, LmGenerateLearner, LoraSettings, PpoConfig, burn_device::Device,
@@ -265,6 +266,41 @@ fn rewarded(l: &mut LmGenerateLearner) -> Vec<StepSample> {
     let mut s = l.samples("list the files", std::slice::from_ref(&good), &[1.0]);
     s.extend(l.samples("list the files", std::slice::from_ref(&bad), &[-1.0]));
     s
+}
+
+/// Sampled replies on two screens (the same streams every call).
+fn replies_of(p: &mut dyn Policy) -> Vec<Decision> {
+    let (x, y) = (obs("$ ls\nnotes.txt"), obs("$ pwd\n/home"));
+    let views = [
+        View {
+            instruction: "list the files",
+            history: &[],
+            observation: &x,
+        },
+        View {
+            instruction: "list the files",
+            history: &[],
+            observation: &y,
+        },
+    ];
+    let (mut a, mut b) = (SplitMix::new(5, 0), SplitMix::new(6, 0));
+    p.act(&views, Sampling::Sample, &mut [&mut a, &mut b])
+}
+
+#[test]
+fn a_snapshot_writes_what_the_learner_did_and_stays_put_while_it_updates() {
+    let mut l = learner();
+    let mut snap = l.snapshot().expect("a generating policy snapshots");
+    let before = replies_of(&mut l);
+    assert_eq!(replies_of(snap.as_mut()), before);
+    let s = rewarded(&mut l);
+    l.update(&s, 1);
+    let after = replies_of(&mut l);
+    assert_ne!(after, before, "the update moved the learner");
+    assert_eq!(replies_of(snap.as_mut()), before, "the snapshot stayed");
+    let mut now = l.snapshot().unwrap();
+    assert_eq!(replies_of(now.as_mut()), after);
+    assert_eq!(snap.parts(), l.parts());
 }
 
 #[test]
