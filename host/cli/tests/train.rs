@@ -134,7 +134,6 @@ fn a_run_crashed_at_many_moments_resumes_to_the_same_metrics_bit_for_bit() {
         let cfg = cfg.to_str().unwrap();
 
         let cut = d.join("cut");
-        let cut_s = cut.to_str().unwrap();
         let crashes = [
             format!("rollout.episode:{}", 5 + s),
             format!("update.step:{}", 2 + s),
@@ -144,27 +143,7 @@ fn a_run_crashed_at_many_moments_resumes_to_the_same_metrics_bit_for_bit() {
             format!("rollout.episode:{}", 30 + s),
             format!("update.step:{}", 3 + s),
         ];
-        for (i, point) in crashes.iter().enumerate() {
-            let args: Vec<&str> = if i == 0 {
-                vec!["train", cfg, "--backend", "cpu", "--out", cut_s]
-            } else {
-                vec!["resume", cut_s, "--backend", "cpu"]
-            };
-            let o = Command::new(env!("CARGO_BIN_EXE_steprl"))
-                .args(&args)
-                .env("STEPRL_FAILPOINT", point)
-                .output()
-                .unwrap();
-            let err = String::from_utf8_lossy(&o.stderr);
-            assert!(
-                o.status.code().is_none() && err.contains(&format!("aborting at {point}")),
-                "seed {seed}: the run was to crash at {point} (crash {}), but ended with {:?}: {err}",
-                i + 1,
-                o.status
-            );
-        }
-        let o = steprl(&["resume", cut_s, "--backend", "cpu"]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        crash_then_resume(cfg, &cut, &crashes, &format!("seed {seed}"));
         assert_eq!(
             metrics(&cut),
             expected,
@@ -216,7 +195,6 @@ fn an_async_run_lags_one_version_and_resumes_after_crashes_bit_for_bit() {
 
     let cfg = cfg.to_str().unwrap();
     let cut = dir.path().join("cut");
-    let cut_s = cut.to_str().unwrap();
     let crashes = [
         "rollout.episode:30",
         "update.step:3",
@@ -225,27 +203,7 @@ fn an_async_run_lags_one_version_and_resumes_after_crashes_bit_for_bit() {
         "rollout.episode:70",
         "checkpoint.renamed:1",
     ];
-    for (i, point) in crashes.iter().enumerate() {
-        let args: Vec<&str> = if i == 0 {
-            vec!["train", cfg, "--backend", "cpu", "--out", cut_s]
-        } else {
-            vec!["resume", cut_s, "--backend", "cpu"]
-        };
-        let o = Command::new(env!("CARGO_BIN_EXE_steprl"))
-            .args(&args)
-            .env("STEPRL_FAILPOINT", point)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            o.status.code().is_none() && err.contains(&format!("aborting at {point}")),
-            "the run was to crash at {point} (crash {}), but ended with {:?}: {err}",
-            i + 1,
-            o.status
-        );
-    }
-    let o = steprl(&["resume", cut_s, "--backend", "cpu"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    crash_then_resume(cfg, &cut, &crashes, "async");
     assert_eq!(
         metrics(&cut),
         expected,
@@ -540,6 +498,35 @@ fn a_run_directory_in_use_is_refused_naming_its_holder() {
 }
 
 /// The metrics of `cfg` trained without interruption into `dir/whole`.
+/// Train `cfg` into `cut`, crashing at each of `crashes` in turn (the first crash in
+/// `train`, the others in `resume`), then resume it to its end. `what` names the run
+/// in failure messages.
+fn crash_then_resume(cfg: &str, cut: &Path, crashes: &[impl AsRef<str>], what: &str) {
+    let cut_s = cut.to_str().unwrap();
+    for (i, point) in crashes.iter().enumerate() {
+        let point = point.as_ref();
+        let args: Vec<&str> = if i == 0 {
+            vec!["train", cfg, "--backend", "cpu", "--out", cut_s]
+        } else {
+            vec!["resume", cut_s, "--backend", "cpu"]
+        };
+        let o = Command::new(env!("CARGO_BIN_EXE_steprl"))
+            .args(&args)
+            .env("STEPRL_FAILPOINT", point)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code().is_none() && err.contains(&format!("aborting at {point}")),
+            "{what}: the run was to crash at {point} (crash {}), but ended with {:?}: {err}",
+            i + 1,
+            o.status
+        );
+    }
+    let o = steprl(&["resume", cut_s, "--backend", "cpu"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn uninterrupted(dir: &Path, cfg: &Path, rounds: usize) -> Vec<serde_json::Value> {
     let whole = dir.join("whole");
     let o = train_into(cfg, &whole);

@@ -20,7 +20,7 @@ pub use error::{CallError, GuestError, TrapKind};
 pub use learner::{Candidates, Learner, SaveError, State, StepSample, UpdateStats};
 pub use plugin::{EnvInstance, Environment, EpisodeId, Resampler, RewardChecker};
 pub use policy::{
-    Completion, Decision, Policy, Sampling, Transition, View, action_mask, anchor,
+    Completion, Decision, Policy, Sampling, Transition, View, action_mask, anchor, decide_among,
     discrete_decisions, sample_action,
 };
 pub use rng::SplitMix;

@@ -115,6 +115,30 @@ pub fn sample_action(logp: &[f32], greedy: bool, rng: &mut SplitMix) -> u32 {
     rng.weighted(&w) as u32
 }
 
+/// One decision per view among `n` discrete actions: each view's encoded input
+/// (`inputs`, in view order) with its action mask, scored in one batch by `score`
+/// (log-probabilities per action), then sampled or taken greedily as
+/// [`discrete_decisions`] does.
+pub fn decide_among(
+    n: usize,
+    inputs: Vec<Vec<u32>>,
+    views: &[View<'_>],
+    sampling: Sampling,
+    rngs: &mut [&mut SplitMix],
+    score: impl FnOnce(&[(&[u32], &[bool])]) -> Vec<Vec<f32>>,
+) -> Vec<Decision> {
+    let masks: Vec<Vec<bool>> = views
+        .iter()
+        .map(|v| action_mask(v.observation, n))
+        .collect();
+    let pairs: Vec<(&[u32], &[bool])> = inputs
+        .iter()
+        .zip(&masks)
+        .map(|(c, m)| (c.as_slice(), m.as_slice()))
+        .collect();
+    discrete_decisions(&score(&pairs), sampling, rngs)
+}
+
 /// Decisions from per-view log-probabilities over discrete actions: each sampled with
 /// its view's stream, or the most likely under [`Sampling::Greedy`].
 pub fn discrete_decisions(

@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor};
 use steprl_core::seeds::stream;
 use steprl_core::{
     Candidates, Decision, Learner, Observation, ObservationParts, Policy, Sampling, SaveError,
-    SplitMix, State, StepSample, UpdateStats, View, action_mask, discrete_decisions,
+    SplitMix, State, StepSample, UpdateStats, View, decide_among,
 };
 
 use crate::adam::{Adam, AdamConfig, AdamStateError};
@@ -261,29 +261,6 @@ fn check_tokens(observation: &Observation) -> Result<(), String> {
     }
 }
 
-/// One decision per view: the views laid out by `context`, scored by `score` in one
-/// batch, sampled or taken greedily.
-fn decide(
-    context: &Context,
-    views: &[View<'_>],
-    sampling: Sampling,
-    rngs: &mut [&mut SplitMix],
-    score: impl FnOnce(&[(&[u32], &[bool])]) -> Vec<Vec<f32>>,
-) -> Vec<Decision> {
-    let n = context.actions as usize;
-    let contexts: Vec<Vec<u32>> = views.iter().map(|v| context.view(v)).collect();
-    let masks: Vec<Vec<bool>> = views
-        .iter()
-        .map(|v| action_mask(v.observation, n))
-        .collect();
-    let inputs: Vec<(&[u32], &[bool])> = contexts
-        .iter()
-        .zip(&masks)
-        .map(|(c, m)| (c.as_slice(), m.as_slice()))
-        .collect();
-    discrete_decisions(&score(&inputs), sampling, rngs)
-}
-
 /// A frozen copy of a [`NetLearner`]'s policy at one version (its inference network),
 /// acting exactly as the learner did when the copy was made.
 struct NetSnapshot {
@@ -307,8 +284,10 @@ impl Policy for NetSnapshot {
         sampling: Sampling,
         rngs: &mut [&mut SplitMix],
     ) -> Vec<Decision> {
+        let contexts = views.iter().map(|v| self.context.view(v)).collect();
         let (net, device) = (&self.net, &self.device);
-        decide(&self.context, views, sampling, rngs, |inputs| {
+        let n = self.context.actions as usize;
+        decide_among(n, contexts, views, sampling, rngs, |inputs| {
             log_probs(net, device, inputs)
         })
     }
@@ -329,8 +308,9 @@ impl Policy for NetLearner {
         sampling: Sampling,
         rngs: &mut [&mut SplitMix],
     ) -> Vec<Decision> {
-        let context = self.context;
-        decide(&context, views, sampling, rngs, |inputs| {
+        let contexts = views.iter().map(|v| self.context.view(v)).collect();
+        let n = self.context.actions as usize;
+        decide_among(n, contexts, views, sampling, rngs, |inputs| {
             self.log_probs_of(inputs)
         })
     }

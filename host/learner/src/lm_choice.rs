@@ -14,7 +14,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use steprl_core::{
     Action, Candidates, Decision, Learner, Observation, ObservationParts, Policy, Sampling,
     SaveError, SplitMix, State, StepSample, Transition, UpdateStats, View, action_mask,
-    discrete_decisions,
+    decide_among,
 };
 use steprl_lm::{CausalLm, KvCache, LanguageModel, Layout};
 
@@ -133,28 +133,6 @@ fn prompt_ids(
         .expect("the chat template rendered at load renders every prompt")
 }
 
-/// One decision per view among `n` labels: each view's prompt (`prompts`, in view
-/// order) scored by `score`, sampled or greedy.
-fn decide(
-    n: usize,
-    prompts: Vec<Vec<u32>>,
-    views: &[View<'_>],
-    sampling: Sampling,
-    rngs: &mut [&mut SplitMix],
-    score: impl FnOnce(&[(&[u32], &[bool])]) -> Vec<Vec<f32>>,
-) -> Vec<Decision> {
-    let masks: Vec<Vec<bool>> = views
-        .iter()
-        .map(|v| action_mask(v.observation, n))
-        .collect();
-    let inputs: Vec<(&[u32], &[bool])> = prompts
-        .iter()
-        .zip(&masks)
-        .map(|(p, m)| (p.as_slice(), m.as_slice()))
-        .collect();
-    discrete_decisions(&score(&inputs), sampling, rngs)
-}
-
 /// A frozen copy of an [`LmChoiceLearner`]'s policy at one version of its adapters,
 /// acting exactly as the learner did when the copy was made (with a score memo of its
 /// own). The weights are the learner's tensors at that version, shared, not copied.
@@ -208,7 +186,7 @@ impl Policy for ChoiceSnapshot {
                 )
             })
             .collect();
-        decide(labels.len(), prompts, views, sampling, rngs, |inputs| {
+        decide_among(labels.len(), prompts, views, sampling, rngs, |inputs| {
             memo.log_probs(*version, net, label_ids, device, inputs)
         })
     }
@@ -547,7 +525,7 @@ impl Policy for LmChoiceLearner {
             .iter()
             .map(|v| self.prompt_ids(v.instruction, v.history, v.observation))
             .collect();
-        decide(
+        decide_among(
             self.labels.len(),
             prompts,
             views,
