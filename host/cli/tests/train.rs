@@ -304,16 +304,7 @@ fn async_rollouts_refuse_a_zero_staleness_bound_and_an_unknown_mode() {
             .unwrap()
             .replace("[rollout]\n", &format!("[rollout]\n{rollout}\n"));
         std::fs::write(&cfg, text).unwrap();
-        let o = steprl(&[
-            "train",
-            cfg.to_str().unwrap(),
-            "--backend",
-            "cpu",
-            "--out",
-            dir.path().join("x").to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(1));
-        String::from_utf8_lossy(&o.stderr).into_owned()
+        train_refused(dir.path(), &cfg)
     };
     let err = run(MLP, "mode = \"async\"\nmax_staleness = 0");
     assert!(
@@ -525,6 +516,20 @@ fn crash_then_resume(cfg: &str, cut: &Path, crashes: &[impl AsRef<str>], what: &
     }
     let o = steprl(&["resume", cut_s, "--backend", "cpu"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `steprl train cfg` into `dir/x`, which must refuse it (exit 1); its stderr.
+fn train_refused(dir: &Path, cfg: &Path) -> String {
+    let o = steprl(&[
+        "train",
+        cfg.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--out",
+        dir.join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn uninterrupted(dir: &Path, cfg: &Path, rounds: usize) -> Vec<serde_json::Value> {
@@ -821,16 +826,7 @@ fn bad_language_model_policies_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let run = |policy: &str| -> String {
         let cfg = config_with(dir.path(), 1, 1, policy, 16);
-        let o = steprl(&[
-            "train",
-            cfg.to_str().unwrap(),
-            "--backend",
-            "cpu",
-            "--out",
-            dir.path().join("x").to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(1));
-        String::from_utf8_lossy(&o.stderr).into_owned()
+        train_refused(dir.path(), &cfg)
     };
     let err = run("kind = \"lm\"");
     assert!(
