@@ -189,6 +189,7 @@ async fn fleet_run(n: usize, latency: Duration, steps: u32, episodes: usize, s: 
         policy_version: 0,
         deadline: None,
         partial: false,
+        stepping: steprl_rollout::Stepping::Lockstep,
     };
     let t0 = Instant::now();
     let (_, stats) = pool
@@ -252,6 +253,7 @@ async fn memory_with_lanes(lanes: usize) -> f64 {
         policy_version: 0,
         deadline: None,
         partial: false,
+        stepping: steprl_rollout::Stepping::Lockstep,
     };
     // Every lane runs an episode; its instance stays in the pool for the next run.
     pool.run(&specs, &mut policy, &mut checker, &cfg)

@@ -109,6 +109,7 @@ async fn main() {
             policy_version: 0,
             deadline: None,
             partial: false,
+            stepping: steprl_rollout::Stepping::Lockstep,
         };
         let mut pool = Pool::new(env.clone());
         // Warm up with one episode per lane, so every environment instance exists

@@ -380,6 +380,7 @@ async fn androidworld_episodes_run_on_every_server_and_survive_one_that_dies_and
         policy_version: 0,
         deadline: None,
         partial: false,
+        stepping: steprl_rollout::Stepping::Lockstep,
     };
     let (results, stats) = pool
         .run(&specs, &mut SaysComplete, &mut checker, &cfg)

@@ -321,6 +321,33 @@ fn async_rollouts_refuse_a_zero_staleness_bound_and_an_unknown_mode() {
         err.contains("rollout.mode") && err.contains("`sync`") && err.contains("`async`"),
         "{err}"
     );
+    let err = run(MLP, "stepping = \"loose\"");
+    assert!(
+        err.contains("rollout.stepping") && err.contains("`lockstep`") && err.contains("`free`"),
+        "{err}"
+    );
+}
+
+/// Free-running lanes, in async mode with partial rollouts too: every planned episode
+/// is judged once, and the saved config keeps the stepping (a resume runs as the run
+/// did).
+#[test]
+fn free_running_lanes_train_every_planned_episode() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_seeded(dir.path(), 5, 4, 2, MLP, 32);
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "[rollout]\n",
+        "[rollout]\nstepping = \"free\"\nmode = \"async\"\nround_deadline_s = 0.000001\n",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let lines = uninterrupted(dir.path(), &cfg, 4);
+    let judged = lines.last().unwrap()["trajectories_total"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(judged, 4 * 4 * 6, "every planned episode judged once");
+    assert!(lines[0]["carried"].as_u64().unwrap() > 0, "{}", lines[0]);
+    let saved = std::fs::read_to_string(dir.path().join("whole/config.toml")).unwrap();
+    assert!(saved.contains("stepping = \"free\""), "{saved}");
 }
 
 #[test]

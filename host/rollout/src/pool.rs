@@ -13,8 +13,8 @@ use steprl_core::validate::{
 };
 use steprl_core::{
     Action, CallError, Decision, EnvInstance, Environment, EpisodeId, GuestError, Observation,
-    ObservationParts, Policy, RewardChecker, Sampling, SplitMix, TrajectorySummary, Transition,
-    View, anchor,
+    ObservationParts, Policy, RewardChecker, Sampling, SplitMix, StepResult, TrajectorySummary,
+    Transition, View, anchor,
 };
 
 use crate::servers::{MAX_LOSSES, RolloutError, ServerHealth, Servers, health_table};
@@ -35,6 +35,27 @@ pub struct RolloutConfig {
     /// Whether this run continues carried episodes (a training rollout). A run that
     /// does not (an evaluation) closes them first and counts them abandoned.
     pub partial: bool,
+    /// Whether lanes step together, in turns, or each on its own.
+    pub stepping: Stepping,
+}
+
+/// How the lanes of a rollout take their steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stepping {
+    /// In turns: every active lane's decision in one batch, then every lane's step,
+    /// then the ended episodes' checks. Deterministic: the same plan, seeds and policy
+    /// give the same batches and trajectories.
+    #[default]
+    Lockstep,
+    /// Each lane on its own: a lane whose step came back waits only for the next
+    /// inference, which batches every lane waiting at that moment, so a slow step
+    /// holds up its own lane and no other (server fleets: steps of 0.2 s and more).
+    /// Each lane runs its environment calls on its own task, so they also spread over
+    /// the runtime's threads. Trajectories still follow each episode's own sampling
+    /// stream, but the batches depend on timing, so a policy whose outputs depend on
+    /// its batch (float rounding in batched kernels) may differ from run to run.
+    Free,
 }
 
 impl RolloutConfig {
@@ -46,6 +67,7 @@ impl RolloutConfig {
             policy_version: 0,
             deadline: None,
             partial: false,
+            stepping: Stepping::Lockstep,
         }
     }
 }
@@ -147,16 +169,16 @@ pub struct RolloutStats {
 }
 
 /// One episode in flight.
-struct Active {
-    index: usize,
-    episode: EpisodeId,
-    observation: Observation,
-    transitions: Vec<Transition>,
-    anchors: Vec<u64>,
-    rewards: Vec<f32>,
-    rng: SplitMix,
+pub(crate) struct Active {
+    pub(crate) index: usize,
+    pub(crate) episode: EpisodeId,
+    pub(crate) observation: Observation,
+    pub(crate) transitions: Vec<Transition>,
+    pub(crate) anchors: Vec<u64>,
+    pub(crate) rewards: Vec<f32>,
+    pub(crate) rng: SplitMix,
     /// The task's max-steps (looked up once, not per step).
-    budget: usize,
+    pub(crate) budget: usize,
 }
 
 /// Called with (episodes finished, episodes planned) as a rollout progresses.
@@ -165,14 +187,14 @@ pub type Progress = Box<dyn FnMut(usize, usize) + Send>;
 /// Lanes of environment instances, kept across rounds. When the environment runs a
 /// pool of servers, lane `i` drives server `i`.
 pub struct Pool {
-    env: Arc<dyn Environment>,
-    lanes: Vec<Option<Box<dyn EnvInstance>>>,
-    progress: Option<Progress>,
-    servers: Servers,
+    pub(crate) env: Arc<dyn Environment>,
+    pub(crate) lanes: Vec<Option<Box<dyn EnvInstance>>>,
+    pub(crate) progress: Option<Progress>,
+    pub(crate) servers: Servers,
     /// Episodes a partial run left in flight, each on its lane, with its spec.
-    carried: Vec<(usize, EpisodeSpec, Active)>,
+    pub(crate) carried: Vec<(usize, EpisodeSpec, Active)>,
     /// Specs a partial run did not start.
-    unstarted: Vec<EpisodeSpec>,
+    pub(crate) unstarted: Vec<EpisodeSpec>,
 }
 
 impl Pool {
@@ -242,7 +264,7 @@ impl Pool {
         self.servers.down()
     }
 
-    fn no_server(&self) -> RolloutError {
+    pub(crate) fn no_server(&self) -> RolloutError {
         RolloutError::NoServer {
             env: self.env.name().to_owned(),
             n: self.servers.health.len(),
@@ -262,11 +284,13 @@ impl Pool {
     }
 
     /// Run every spec to the end, `cfg.concurrency` at a time (or one per server in
-    /// the pool of a pooled environment). Results come back in spec order. Each turn
-    /// of the loop has four phases: fill idle lanes, infer one batched decision, step
-    /// every lane, finish (close and judge) ended episodes; an episode that failed in
-    /// the environment is triaged (its server still answers: a plugin failure; it does
-    /// not: lost and queued again). Fails only when no server of the pool answers.
+    /// the pool of a pooled environment). Results come back in spec order. Each lane
+    /// goes through four phases per step: fill (start an episode), infer (one batched
+    /// decision), step, finish (close and judge an ended episode); `cfg.stepping` says
+    /// whether all lanes take them together, in turns, or each on its own. An episode
+    /// that failed in the environment is triaged (its server still answers: a plugin
+    /// failure; it does not: lost and queued again). Fails only when no server of the
+    /// pool answers.
     pub async fn run(
         &mut self,
         specs: &[EpisodeSpec],
@@ -312,36 +336,9 @@ impl Pool {
             queue: (n_carried..first_new + specs.len()).collect(),
             losses: vec![0; specs.len() + first_new],
         };
-        let mut reported = 0;
-        loop {
-            // Only lanes of servers in the pool run episodes, and a lane leaves with
-            // its server only between episodes: none up means none running.
-            if pooled && self.servers.count_up() == 0 && !run.queue.is_empty() {
-                self.admit().await;
-                if self.servers.count_up() == 0 {
-                    return Err(self.no_server());
-                }
-            }
-            self.fill(&mut run, policy).await;
-            if run.active.iter().all(Option::is_none) {
-                if run.queue.is_empty() {
-                    break;
-                }
-                continue;
-            }
-            let chosen = self.infer(&mut run, policy, cfg);
-            let ending = self.step(&mut run, policy, chosen).await;
-            self.finish(&mut run, checker, ending).await;
-            if let Some(f) = self.progress.as_mut() {
-                let done = run.results.iter().filter(|r| r.is_some()).count();
-                if done > reported {
-                    reported = done;
-                    f(done, run.specs.len());
-                }
-            }
-            if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
-                break;
-            }
+        match cfg.stepping {
+            Stepping::Lockstep => self.lockstep(&mut run, policy, checker, cfg).await?,
+            Stepping::Free => self.free(&mut run, policy, checker, cfg).await?,
         }
         // The deadline passed: what is in flight or not started goes on next run.
         for (lane, slot) in run.active.iter_mut().enumerate() {
@@ -352,6 +349,58 @@ impl Pool {
         self.unstarted = run.queue.iter().map(|i| run.specs[*i].clone()).collect();
         run.stats.carried = (self.carried.len() + self.unstarted.len()) as u64;
         Ok((run.results.into_iter().flatten().collect(), run.stats))
+    }
+
+    /// The lock-step loop: each turn fills idle lanes, infers one batched decision for
+    /// every active lane, steps them all and finishes the ended episodes; it stops when
+    /// every spec is done or, after a turn, when the deadline has passed.
+    async fn lockstep(
+        &mut self,
+        run: &mut Run,
+        policy: &mut dyn Policy,
+        checker: &mut dyn RewardChecker,
+        cfg: &RolloutConfig,
+    ) -> Result<(), RolloutError> {
+        let pooled = self.servers.pooled();
+        let mut reported = 0;
+        loop {
+            // Only lanes of servers in the pool run episodes, and a lane leaves with
+            // its server only between episodes: none up means none running.
+            if pooled && self.servers.count_up() == 0 && !run.queue.is_empty() {
+                self.admit().await;
+                if self.servers.count_up() == 0 {
+                    return Err(self.no_server());
+                }
+            }
+            self.fill(run, policy).await;
+            let waiting: Vec<usize> = (0..run.active.len())
+                .filter(|l| run.active[*l].is_some())
+                .collect();
+            if waiting.is_empty() {
+                if run.queue.is_empty() {
+                    return Ok(());
+                }
+                continue;
+            }
+            let chosen = self.infer(run, policy, cfg, &waiting);
+            let ending = self.step(run, policy, chosen).await;
+            self.finish(run, checker, ending).await;
+            self.report(run, &mut reported);
+            if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Tell the progress callback, if the episodes finished have grown past `reported`.
+    pub(crate) fn report(&mut self, run: &Run, reported: &mut usize) {
+        if let Some(f) = self.progress.as_mut() {
+            let done = run.results.iter().filter(|r| r.is_some()).count();
+            if done > *reported {
+                *reported = done;
+                f(done, run.specs.len());
+            }
+        }
     }
 
     /// Episodes carried by a partial run and not finished yet (in flight or not
@@ -375,21 +424,35 @@ impl Pool {
         n as u64
     }
 
-    /// Phase 1, fill: give idle lanes the next specs in plan order, and start and reset
-    /// them concurrently; a failed start or an observation outside the declared spaces
-    /// is that episode's plugin failure.
-    async fn fill(&mut self, run: &mut Run, policy: &dyn Policy) {
-        let specs = Arc::clone(&run.specs);
+    /// The idle lanes to start now, each with the next spec in plan order: lanes with
+    /// no episode (and, in a pooled environment, whose server is in the pool) for which
+    /// `free` says yes.
+    pub(crate) fn starts(
+        &self,
+        run: &mut Run,
+        free: impl Fn(usize) -> bool,
+    ) -> Vec<(usize, usize)> {
         let pooled = self.servers.pooled();
         let mut starting = Vec::new();
         for (lane, slot) in run.active.iter().enumerate() {
             if slot.is_none()
+                && free(lane)
                 && (!pooled || self.servers.up(lane))
                 && let Some(index) = run.queue.pop_front()
             {
                 starting.push((lane, index));
             }
         }
+        starting
+    }
+
+    /// Phase 1, fill: give idle lanes the next specs in plan order, and start and reset
+    /// them concurrently; a failed start or an observation outside the declared spaces
+    /// is that episode's plugin failure.
+    async fn fill(&mut self, run: &mut Run, policy: &dyn Policy) {
+        let starting = self.starts(run, |_| true);
+        let specs = Arc::clone(&run.specs);
+        let pooled = self.servers.pooled();
         let t0 = Instant::now();
         let env = &self.env;
         let parts = run.parts;
@@ -409,62 +472,80 @@ impl Pool {
                 }),
         )
         .await;
+        run.stats.env += t0.elapsed();
         let mut suspects = Vec::new();
-        let stats = &mut run.stats;
-        stats.env += t0.elapsed();
         for (lane, index, r, took) in started {
-            stats.resets += 1;
-            stats.reset += took;
-            stats.reset_max = stats.reset_max.max(took);
-            match r {
-                Ok((episode, obs)) => match check(&obs, self.env.as_ref(), policy) {
-                    Ok(()) => {
-                        run.active[lane] = Some(Active {
-                            index,
-                            episode,
-                            observation: obs,
-                            transitions: Vec::new(),
-                            anchors: Vec::new(),
-                            rewards: Vec::new(),
-                            rng: SplitMix::new(specs[index].sample_seed, 0),
-                            budget: self
-                                .env
-                                .info()
-                                .task(&specs[index].task)
-                                .map_or(usize::MAX, |t| t.max_steps as usize),
-                        });
-                    }
-                    Err(e) => {
-                        if let Some(inst) = self.lanes[lane].as_mut() {
-                            inst.close(episode).await;
-                        }
-                        stats.plugin_failures += 1;
-                        run.results[index] = Some(failed(&specs[index], Vec::new(), Vec::new(), e));
-                    }
-                },
-                Err(e) => suspects.push(Suspect {
-                    lane,
-                    index,
-                    result: failed(&specs[index], Vec::new(), Vec::new(), e.to_string()),
-                    ended: false,
-                }),
-            }
+            suspects.extend(self.started(run, policy, lane, index, r, took).await);
         }
         self.triage(run, suspects).await;
     }
 
-    /// Phase 2, infer: one batched decision over every lane waiting for an action, each
-    /// lane drawing from its own sampling stream. Returns the decision per lane.
-    fn infer(
+    /// An episode's start on `lane` came back (after `took`): it is active there, or
+    /// its plugin failure is recorded, or (the start failed in the environment) it is
+    /// returned for [`Pool::triage`].
+    pub(crate) async fn started(
+        &mut self,
+        run: &mut Run,
+        policy: &dyn Policy,
+        lane: usize,
+        index: usize,
+        r: Result<(EpisodeId, Observation), CallError>,
+        took: Duration,
+    ) -> Option<Suspect> {
+        let spec = &run.specs[index];
+        let stats = &mut run.stats;
+        stats.resets += 1;
+        stats.reset += took;
+        stats.reset_max = stats.reset_max.max(took);
+        match r {
+            Ok((episode, obs)) => match check(&obs, self.env.as_ref(), policy) {
+                Ok(()) => {
+                    run.active[lane] = Some(Active {
+                        index,
+                        episode,
+                        observation: obs,
+                        transitions: Vec::new(),
+                        anchors: Vec::new(),
+                        rewards: Vec::new(),
+                        rng: SplitMix::new(spec.sample_seed, 0),
+                        budget: self
+                            .env
+                            .info()
+                            .task(&spec.task)
+                            .map_or(usize::MAX, |t| t.max_steps as usize),
+                    });
+                    None
+                }
+                Err(e) => {
+                    if let Some(inst) = self.lanes[lane].as_mut() {
+                        inst.close(episode).await;
+                    }
+                    stats.plugin_failures += 1;
+                    run.results[index] = Some(failed(spec, Vec::new(), Vec::new(), e));
+                    None
+                }
+            },
+            Err(e) => Some(Suspect {
+                lane,
+                index,
+                result: failed(spec, Vec::new(), Vec::new(), e.to_string()),
+                ended: false,
+            }),
+        }
+    }
+
+    /// Phase 2, infer: one batched decision over the `waiting` lanes (each with an
+    /// episode waiting for an action, in lane order), each lane drawing from its own
+    /// sampling stream. Returns the decision per lane.
+    pub(crate) fn infer(
         &self,
         run: &mut Run,
         policy: &mut dyn Policy,
         cfg: &RolloutConfig,
-    ) -> Vec<Option<Decision>> {
+        waiting: &[usize],
+    ) -> Vec<(usize, Decision)> {
         let t0 = Instant::now();
         let info = self.env.info();
-        let n_lanes = run.active.len();
-        let waiting: Vec<usize> = (0..n_lanes).filter(|l| run.active[*l].is_some()).collect();
         let mut rngs: Vec<SplitMix> = waiting
             .iter()
             .map(|l| run.active[*l].as_ref().expect("active").rng.clone())
@@ -488,12 +569,10 @@ impl Pool {
         };
         run.stats.inference += t0.elapsed();
         run.stats.batches += 1;
-        let mut chosen: Vec<Option<Decision>> = vec![None; n_lanes];
-        for ((lane, d), rng) in waiting.iter().zip(decisions).zip(rngs) {
+        for (lane, rng) in waiting.iter().zip(rngs) {
             run.active[*lane].as_mut().expect("active").rng = rng;
-            chosen[*lane] = Some(d);
         }
-        chosen
+        waiting.iter().copied().zip(decisions).collect()
     }
 
     /// Phase 3, step: every lane's action to its instance concurrently; record the
@@ -502,88 +581,105 @@ impl Pool {
         &mut self,
         run: &mut Run,
         policy: &dyn Policy,
-        mut chosen: Vec<Option<Decision>>,
+        chosen: Vec<(usize, Decision)>,
     ) -> Vec<Ending> {
         let t0 = Instant::now();
+        let mut by_lane: Vec<Option<Decision>> = (0..run.active.len()).map(|_| None).collect();
+        for (lane, d) in chosen {
+            by_lane[lane] = Some(d);
+        }
         let stepped = join_all(
             self.lanes
                 .iter_mut()
                 .zip(run.active.iter())
+                .zip(by_lane)
                 .enumerate()
-                .filter_map(|(lane, (inst, a))| {
-                    let a = a.as_ref()?;
-                    let action = &chosen[lane].as_ref()?.action;
+                .filter_map(|(lane, ((inst, a), d))| {
+                    let (episode, d) = (a.as_ref()?.episode, d?);
                     let inst = inst.as_mut()?;
-                    let episode = a.episode;
-                    Some(async move { (lane, inst.step(episode, action).await) })
+                    Some(async move {
+                        let r = inst.step(episode, &d.action).await;
+                        (lane, d, r)
+                    })
                 }),
         )
         .await;
-        let stats = &mut run.stats;
-        stats.env += t0.elapsed();
-        stats.env_steps += stepped.len() as u64;
+        run.stats.env += t0.elapsed();
+        stepped
+            .into_iter()
+            .filter_map(|(lane, d, r)| Some((lane, self.record(run, policy, lane, d, r)?)))
+            .collect()
+    }
 
-        let mut ending = Vec::new();
-        for (lane, r) in stepped {
-            let d = chosen[lane].take().expect("chosen");
-            let a = run.active[lane].as_mut().expect("active");
-            let observation = std::mem::take(&mut a.observation);
-            a.anchors.push(anchor(&observation));
-            a.transitions.push(Transition {
-                observation,
-                action: d.action,
-                logp: d.logp,
-                completion: d.completion,
-                policy_version: run.version,
-            });
-            // A text action the environment rejects as invalid (a malformed generated
-            // reply) ends the episode there, judged like any other: the policy's
-            // failure, not the plugin's. It stays in the transitions (the learner sees
-            // it) but gets no reward, and the checker is shown only the actions the
-            // environment took.
-            if let Err(CallError::Guest {
-                error: GuestError::InvalidAction(_),
-                ..
-            }) = &r
-                && last_action_is_text(&a.transitions)
-            {
-                stats.invalid_actions += 1;
-                ending.push((lane, Ok((false, true))));
-                continue;
-            }
-            match r.map_err(|e| e.to_string()).and_then(|r| {
-                check(&r.observation, self.env.as_ref(), policy)?;
-                if !r.reward.is_finite() {
-                    return Err(format!(
-                        "environment `{}` returned a step reward of {}, not a finite number",
-                        self.env.name(),
-                        r.reward
-                    ));
-                }
-                if let Some(p) = steprl_core::validate::info_problem(&r.info_json) {
-                    return Err(format!(
-                        "environment `{}` returned a step whose {p}",
-                        self.env.name()
-                    ));
-                }
-                Ok(r)
-            }) {
-                Ok(r) => {
-                    a.rewards.push(r.reward);
-                    a.observation = r.observation;
-                    // The host holds every episode to its task's max-steps: one the
-                    // environment does not end by then is truncated.
-                    if r.done || r.truncated {
-                        ending.push((lane, Ok((r.done, r.truncated))));
-                    } else if a.transitions.len() >= a.budget {
-                        stats.host_truncated += 1;
-                        ending.push((lane, Ok((false, true))));
-                    }
-                }
-                Err(e) => ending.push((lane, Err(e))),
-            }
+    /// Record the step `lane` took with decision `d` (its result `r`); returns how the
+    /// episode ended, if it did.
+    pub(crate) fn record(
+        &self,
+        run: &mut Run,
+        policy: &dyn Policy,
+        lane: usize,
+        d: Decision,
+        r: Result<StepResult, CallError>,
+    ) -> Option<Result<(bool, bool), String>> {
+        let stats = &mut run.stats;
+        stats.env_steps += 1;
+        let a = run.active[lane].as_mut().expect("active");
+        let observation = std::mem::take(&mut a.observation);
+        a.anchors.push(anchor(&observation));
+        a.transitions.push(Transition {
+            observation,
+            action: d.action,
+            logp: d.logp,
+            completion: d.completion,
+            policy_version: run.version,
+        });
+        // A text action the environment rejects as invalid (a malformed generated
+        // reply) ends the episode there, judged like any other: the policy's failure,
+        // not the plugin's. It stays in the transitions (the learner sees it) but gets
+        // no reward, and the checker is shown only the actions the environment took.
+        if let Err(CallError::Guest {
+            error: GuestError::InvalidAction(_),
+            ..
+        }) = &r
+            && last_action_is_text(&a.transitions)
+        {
+            stats.invalid_actions += 1;
+            return Some(Ok((false, true)));
         }
-        ending
+        let checked = r.map_err(|e| e.to_string()).and_then(|r| {
+            check(&r.observation, self.env.as_ref(), policy)?;
+            if !r.reward.is_finite() {
+                return Err(format!(
+                    "environment `{}` returned a step reward of {}, not a finite number",
+                    self.env.name(),
+                    r.reward
+                ));
+            }
+            if let Some(p) = steprl_core::validate::info_problem(&r.info_json) {
+                return Err(format!(
+                    "environment `{}` returned a step whose {p}",
+                    self.env.name()
+                ));
+            }
+            Ok(r)
+        });
+        match checked {
+            Ok(r) => {
+                a.rewards.push(r.reward);
+                a.observation = r.observation;
+                // The host holds every episode to its task's max-steps: one the
+                // environment does not end by then is truncated.
+                if r.done || r.truncated {
+                    Some(Ok((r.done, r.truncated)))
+                } else if a.transitions.len() >= a.budget {
+                    stats.host_truncated += 1;
+                    Some(Ok((false, true)))
+                } else {
+                    None
+                }
+            }
+            Err(e) => Some(Err(e)),
+        }
     }
 
     /// Phase 4, finish: close the ended episodes and judge them, in lane order.
@@ -594,77 +690,82 @@ impl Pool {
         ending: Vec<Ending>,
     ) {
         let mut suspects = Vec::new();
-        let stats = &mut run.stats;
         for (lane, end) in ending {
-            let a = run.active[lane].take().expect("active");
-            let spec = &run.specs[a.index];
+            let episode = run.active[lane].as_ref().expect("active").episode;
             let inst = self.lanes[lane].as_mut().expect("instance");
-            let result = match end {
-                Err(e) => {
-                    inst.close(a.episode).await;
-                    suspects.push(Suspect {
-                        lane,
-                        index: a.index,
-                        result: failed(spec, a.transitions, a.anchors, e),
-                        ended: true,
-                    });
-                    continue;
-                }
-                Ok((done, truncated)) => {
-                    let t0 = Instant::now();
-                    let fs = inst.final_state(a.episode).await;
-                    inst.close(a.episode).await;
-                    stats.env += t0.elapsed();
-                    let fs = match fs {
-                        Ok(fs) => fs,
-                        Err(e) => {
-                            suspects.push(Suspect {
-                                lane,
-                                index: a.index,
-                                result: EpisodeResult {
-                                    spec: spec.clone(),
-                                    transitions: a.transitions,
-                                    anchors: a.anchors,
-                                    done,
-                                    truncated,
-                                    outcome: Outcome::PluginFailure {
-                                        error: e.to_string(),
-                                    },
-                                },
-                                ended: true,
-                            });
-                            continue;
-                        }
-                    };
-                    let t0 = Instant::now();
-                    let outcome =
-                        judge(self.env.as_ref(), checker, spec, &a, (done, truncated), &fs).await;
-                    stats.check += t0.elapsed();
-                    match outcome {
-                        Outcome::PluginFailure { .. } => stats.plugin_failures += 1,
-                        Outcome::Judged { .. } => stats.trajectories += 1,
-                    }
-                    EpisodeResult {
+            let t0 = Instant::now();
+            let fs = wind_up(inst.as_mut(), episode, &end).await;
+            run.stats.env += t0.elapsed();
+            suspects.extend(self.conclude(run, checker, lane, end, fs).await);
+        }
+        self.triage(run, suspects).await;
+    }
+
+    /// Judge the episode that ended on `lane` (how: `end`; its final state: `fs`, read
+    /// by [`wind_up`]) and record its result; an episode that failed in the environment
+    /// is returned for [`Pool::triage`] instead.
+    pub(crate) async fn conclude(
+        &mut self,
+        run: &mut Run,
+        checker: &mut dyn RewardChecker,
+        lane: usize,
+        end: Result<(bool, bool), String>,
+        fs: Option<Result<String, CallError>>,
+    ) -> Option<Suspect> {
+        let a = run.active[lane].take().expect("active");
+        let spec = &run.specs[a.index];
+        let (done, truncated, fs) = match (end, fs) {
+            (Ok((done, truncated)), Some(Ok(fs))) => (done, truncated, fs),
+            (Ok((done, truncated)), Some(Err(e))) => {
+                return Some(Suspect {
+                    lane,
+                    index: a.index,
+                    result: EpisodeResult {
                         spec: spec.clone(),
                         transitions: a.transitions,
                         anchors: a.anchors,
                         done,
                         truncated,
-                        outcome,
-                    }
-                }
-            };
-            run.results[a.index] = Some(result);
-            steprl_core::failpoint::hit("rollout.episode");
+                        outcome: Outcome::PluginFailure {
+                            error: e.to_string(),
+                        },
+                    },
+                    ended: true,
+                });
+            }
+            (end, _) => {
+                let e = end
+                    .err()
+                    .unwrap_or_else(|| "the final state was not read".into());
+                return Some(Suspect {
+                    lane,
+                    index: a.index,
+                    result: failed(spec, a.transitions, a.anchors, e),
+                    ended: true,
+                });
+            }
+        };
+        let t0 = Instant::now();
+        let outcome = judge(self.env.as_ref(), checker, spec, &a, (done, truncated), &fs).await;
+        run.stats.check += t0.elapsed();
+        match outcome {
+            Outcome::PluginFailure { .. } => run.stats.plugin_failures += 1,
+            Outcome::Judged { .. } => run.stats.trajectories += 1,
         }
-        self.triage(run, suspects).await;
+        run.results[a.index] = Some(EpisodeResult {
+            spec: spec.clone(),
+            transitions: a.transitions,
+            anchors: a.anchors,
+            done,
+            truncated,
+            outcome,
+        });
+        steprl_core::failpoint::hit("rollout.episode");
+        None
     }
 
     /// Episodes that failed in the environment. With a pool, each one's server is
-    /// health-checked: one that still answers makes the failure the episode's plugin
-    /// failure (as without a pool); one that does not leaves the pool (one log line
-    /// naming it), and its episode is lost and queued to run again on another server,
-    /// or, lost [`MAX_LOSSES`] times, becomes a plugin failure.
+    /// health-checked (all at once), then [`Pool::settle`] decides.
     async fn triage(&mut self, run: &mut Run, suspects: Vec<Suspect>) {
         if suspects.is_empty() {
             return;
@@ -683,6 +784,20 @@ impl Pool {
         } else {
             Vec::new()
         };
+        self.settle(run, suspects, &answers);
+    }
+
+    /// Decide the episodes that failed in the environment, given their servers' health
+    /// `answers` (none without a pool): a server that still answers makes the failure
+    /// the episode's plugin failure (as without a pool); one that does not leaves the
+    /// pool (one log line naming it), and its episode is lost and queued to run again
+    /// on another server, or, lost [`MAX_LOSSES`] times, becomes a plugin failure.
+    pub(crate) fn settle(
+        &mut self,
+        run: &mut Run,
+        suspects: Vec<Suspect>,
+        answers: &[(usize, Result<String, String>)],
+    ) {
         for s in suspects {
             let answer = answers
                 .iter()
@@ -729,30 +844,30 @@ impl Pool {
 }
 
 /// An episode that failed in the environment, waiting for [`Pool::triage`].
-struct Suspect {
-    lane: usize,
-    index: usize,
+pub(crate) struct Suspect {
+    pub(crate) lane: usize,
+    pub(crate) index: usize,
     /// Its result as a plugin failure.
-    result: EpisodeResult,
+    pub(crate) result: EpisodeResult,
     /// Whether it had started (a step or the final state failed), not its start.
-    ended: bool,
+    pub(crate) ended: bool,
 }
 
 /// The state of one [`Pool::run`]: the specs, what each lane runs, what has come back.
-struct Run {
+pub(crate) struct Run {
     /// Carried episodes' specs first, then carried unstarted specs, then the run's own.
-    specs: Arc<[EpisodeSpec]>,
-    parts: ObservationParts,
+    pub(crate) specs: Arc<[EpisodeSpec]>,
+    pub(crate) parts: ObservationParts,
     /// The acting policy's version.
-    version: u32,
-    stats: RolloutStats,
-    results: Vec<Option<EpisodeResult>>,
+    pub(crate) version: u32,
+    pub(crate) stats: RolloutStats,
+    pub(crate) results: Vec<Option<EpisodeResult>>,
     /// One slot per lane.
-    active: Vec<Option<Active>>,
+    pub(crate) active: Vec<Option<Active>>,
     /// The specs still to start, in plan order (a lost episode goes back to the front).
-    queue: VecDeque<usize>,
+    pub(crate) queue: VecDeque<usize>,
     /// Per spec: how often it was lost with its server.
-    losses: Vec<u32>,
+    pub(crate) losses: Vec<u32>,
 }
 
 /// A lane whose episode ended at this step: `Ok((done, truncated))` to be judged, or
@@ -776,8 +891,23 @@ async fn lane_instance<'i>(
     Ok(inst.as_mut().expect("just created"))
 }
 
+/// Read an ended episode's final state (when it ended on the environment's or the
+/// host's terms: `end` is `Ok`) and close it; `None` when it failed (only closed).
+pub(crate) async fn wind_up(
+    inst: &mut dyn EnvInstance,
+    episode: EpisodeId,
+    end: &Result<(bool, bool), String>,
+) -> Option<Result<String, CallError>> {
+    let fs = match end {
+        Ok(_) => Some(inst.final_state(episode).await),
+        Err(_) => None,
+    };
+    inst.close(episode).await;
+    fs
+}
+
 /// Whether server `server` answers, asked through its lane's instance.
-async fn probe(
+pub(crate) async fn probe(
     env: &dyn Environment,
     inst: &mut Option<Box<dyn EnvInstance>>,
     server: usize,
@@ -789,7 +919,7 @@ async fn probe(
 }
 
 /// Create the lane's instance if needed, start the episode and reset it.
-async fn begin(
+pub(crate) async fn begin(
     env: &dyn Environment,
     inst: &mut Option<Box<dyn EnvInstance>>,
     server: Option<usize>,

@@ -301,6 +301,7 @@ async fn hostile_answers_to_every_call_never_panic_the_host_nor_pass_the_contrac
             policy_version: 0,
             deadline: None,
             partial: false,
+            stepping: steprl_rollout::Stepping::Lockstep,
         };
         let (results, stats) = Pool::new(env.clone())
             .run(&plan, &mut policy, &mut ChaosChecker, &cfg)

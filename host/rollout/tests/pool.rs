@@ -1,5 +1,6 @@
 //! The rollout pool over a native test environment: ordering, determinism, budget
-//! accounting, batching, and plugin failures that end only their own episode.
+//! accounting, batching, and plugin failures that end only their own episode. Each run
+//! through [`run`] also runs with free-running lanes and must give the same results.
 
 mod common;
 
@@ -8,11 +9,12 @@ use std::sync::Arc;
 use common::{Biased, Corridor, GoalChecker, specs};
 use steprl_core::*;
 use steprl_rollout::{
-    EpisodeResult, EpisodeSpec, Outcome, Pool, RolloutConfig, RolloutStats, Sampling,
+    EpisodeResult, EpisodeSpec, Outcome, Pool, RolloutConfig, RolloutStats, Sampling, Stepping,
 };
 
 /// Run `plan` on a fresh pool of corridors with `policy`, judged by the goal checker,
-/// `concurrency` episodes at a time.
+/// `concurrency` episodes at a time, in lock-step turns. The same plan run with
+/// free-running lanes (by a fresh policy) must give the same results and counts.
 async fn run(
     plan: &[EpisodeSpec],
     policy: &mut Biased,
@@ -20,10 +22,39 @@ async fn run(
     sampling: Sampling,
 ) -> (Vec<EpisodeResult>, RolloutStats) {
     let cfg = RolloutConfig::whole(concurrency, sampling);
-    Pool::new(Arc::new(Corridor))
+    let turns = Pool::new(Arc::new(Corridor))
         .run(plan, policy, &mut GoalChecker, &cfg)
         .await
-        .expect("rollout")
+        .expect("rollout");
+    let free = RolloutConfig {
+        stepping: Stepping::Free,
+        ..cfg
+    };
+    let (results, stats) = Pool::new(Arc::new(Corridor))
+        .run(plan, &mut Biased::default(), &mut GoalChecker, &free)
+        .await
+        .expect("free-running rollout");
+    assert_eq!(
+        results, turns.0,
+        "free-running lanes play the same episodes"
+    );
+    assert_eq!(counts(&stats), counts(&turns.1));
+    turns
+}
+
+/// A rollout's counters (its timings and batches depend on the stepping).
+fn counts(s: &RolloutStats) -> [u64; 9] {
+    [
+        s.env_steps,
+        s.trajectories,
+        s.plugin_failures,
+        s.lost,
+        s.invalid_actions,
+        s.host_truncated,
+        s.resets,
+        s.carried,
+        s.abandoned,
+    ]
 }
 
 #[tokio::test]
@@ -150,6 +181,7 @@ async fn an_observation_the_policy_cannot_read_ends_the_episode_with_its_reason(
         policy_version: 0,
         deadline: None,
         partial: false,
+        stepping: Stepping::Lockstep,
     };
     let (res, stats) = Pool::new(Arc::new(Corridor))
         .run(&plan, &mut WantsText, &mut GoalChecker, &cfg)
@@ -181,6 +213,7 @@ async fn progress_counts_finished_episodes_up_to_the_plan() {
         policy_version: 0,
         deadline: None,
         partial: false,
+        stepping: Stepping::Lockstep,
     };
     pool.run(&plan, &mut Biased::default(), &mut GoalChecker, &cfg)
         .await
@@ -255,6 +288,12 @@ async fn observations_and_verdicts_outside_the_contract_are_plugin_failures() {
 /// took it.
 #[tokio::test]
 async fn a_closed_run_carries_its_episodes_into_the_next_which_finishes_them_exactly() {
+    for stepping in [Stepping::Lockstep, Stepping::Free] {
+        closed_then_continued(stepping).await;
+    }
+}
+
+async fn closed_then_continued(stepping: Stepping) {
     let plan = specs(&["goal-2", "goal-1", "goal-2", "goal-2", "goal-1"]);
     let (whole, _) = run(&plan, &mut Biased::default(), 3, Sampling::Sample).await;
 
@@ -263,13 +302,14 @@ async fn a_closed_run_carries_its_episodes_into_the_next_which_finishes_them_exa
     let closed = RolloutConfig {
         deadline: Some(std::time::Instant::now()),
         partial: true,
+        stepping,
         ..RolloutConfig::whole(3, Sampling::Sample)
     };
     let (first, s1) = pool
         .run(&plan, &mut policy, &mut GoalChecker, &closed)
         .await
         .unwrap();
-    assert_eq!(s1.env_steps, 3, "one turn of three lanes");
+    assert_eq!(s1.env_steps, 3, "one step of each of three lanes");
     assert_eq!(first.len() as u64 + s1.carried, plan.len() as u64);
     assert!(s1.carried >= 3, "{s1:?}");
     assert_eq!(pool.carried() as u64, s1.carried);
@@ -277,6 +317,7 @@ async fn a_closed_run_carries_its_episodes_into_the_next_which_finishes_them_exa
     let next = RolloutConfig {
         policy_version: 1,
         partial: true,
+        stepping,
         ..RolloutConfig::whole(3, Sampling::Sample)
     };
     let (second, s2) = pool

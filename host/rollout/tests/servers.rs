@@ -2,7 +2,8 @@
 //! a server that stops answering leaves the pool and its episode runs again on another
 //! one (lost, never a task failure); it rejoins when it answers again; a failure on a
 //! server that still answers stays the episode's plugin failure; and no server left is
-//! an error that names them.
+//! an error that names them. Every test runs with lanes in lock-step turns and with
+//! free-running lanes.
 
 mod common;
 
@@ -16,7 +17,11 @@ use steprl_core::{
 };
 use steprl_rollout::{
     EpisodeResult, MAX_LOSSES, Outcome, Pool, RolloutConfig, RolloutError, RolloutStats, Sampling,
+    Stepping,
 };
+
+/// Both ways of stepping the lanes.
+const STEPPINGS: [Stepping; 2] = [Stepping::Lockstep, Stepping::Free];
 
 /// What the servers of a [`Fleet`] do, shared by its instances.
 #[derive(Default)]
@@ -164,7 +169,7 @@ impl EnvInstance for FleetInstance {
     }
 }
 
-fn cfg() -> RolloutConfig {
+fn cfg(stepping: Stepping) -> RolloutConfig {
     RolloutConfig {
         // A pooled environment runs one lane per server, whatever this says.
         concurrency: 64,
@@ -172,6 +177,7 @@ fn cfg() -> RolloutConfig {
         policy_version: 0,
         deadline: None,
         partial: false,
+        stepping,
     }
 }
 
@@ -185,139 +191,161 @@ fn plan(n: usize) -> Vec<steprl_rollout::EpisodeSpec> {
 async fn run_on(
     pool: &mut Pool,
     plan: &[steprl_rollout::EpisodeSpec],
+    stepping: Stepping,
 ) -> Result<(Vec<EpisodeResult>, RolloutStats), RolloutError> {
-    pool.run(plan, &mut Biased::default(), &mut GoalChecker, &cfg())
-        .await
+    pool.run(
+        plan,
+        &mut Biased::default(),
+        &mut GoalChecker,
+        &cfg(stepping),
+    )
+    .await
 }
 
-/// The same plan without a pool: the results a pooled run must reproduce.
+/// The same plan without a pool, in lock-step turns: the results a pooled run must
+/// reproduce.
 async fn reference(plan: &[steprl_rollout::EpisodeSpec]) -> Vec<EpisodeResult> {
     let mut pool = Pool::new(Arc::new(Corridor));
-    run_on(&mut pool, plan).await.unwrap().0
+    run_on(&mut pool, plan, Stepping::Lockstep).await.unwrap().0
 }
 
 #[tokio::test]
 async fn a_server_that_dies_mid_run_leaves_the_pool_and_its_episode_runs_again_elsewhere() {
-    let plan = plan(12);
-    let fleet = Arc::new(Fleet::new(3));
-    fleet.with(|s| s.die_at_step[1] = Some(4));
-    let mut pool = Pool::new(fleet.clone());
-    let (results, stats) = run_on(&mut pool, &plan).await.unwrap();
-    // Lost with its server and run again from its start, every episode comes out as
-    // it would have without the failure.
-    assert_eq!(results, reference(&plan).await);
-    assert_eq!(stats.lost, 1);
-    assert_eq!(stats.plugin_failures, 0);
-    assert_eq!(stats.trajectories, 12);
-    assert_eq!(pool.servers_down(), ["s1"]);
-    fleet.with(|s| {
-        // One instance per server, each told its own server.
-        assert_eq!(s.served, [0, 1, 2]);
-        // Server 1 ran episodes until it died, none after.
-        let on_1 = s.started.iter().filter(|(srv, _)| *srv == 1).count();
-        assert!(on_1 >= 1, "{:?}", s.started);
-        let last_on_1 = s.started.iter().rposition(|(srv, _)| *srv == 1).unwrap();
-        let after: Vec<_> = s.started[last_on_1..].iter().skip(1).collect();
-        assert!(after.iter().all(|(srv, _)| *srv != 1), "{:?}", s.started);
-        // 12 episodes and the one run again.
-        assert_eq!(s.started.len(), 13, "{:?}", s.started);
-    });
+    for stepping in STEPPINGS {
+        let plan = plan(12);
+        let fleet = Arc::new(Fleet::new(3));
+        fleet.with(|s| s.die_at_step[1] = Some(4));
+        let mut pool = Pool::new(fleet.clone());
+        let (results, stats) = run_on(&mut pool, &plan, stepping).await.unwrap();
+        // Lost with its server and run again from its start, every episode comes out as
+        // it would have without the failure.
+        assert_eq!(results, reference(&plan).await);
+        assert_eq!(stats.lost, 1);
+        assert_eq!(stats.plugin_failures, 0);
+        assert_eq!(stats.trajectories, 12);
+        assert_eq!(pool.servers_down(), ["s1"]);
+        fleet.with(|s| {
+            // One instance per server, each told its own server.
+            assert_eq!(s.served, [0, 1, 2]);
+            // Server 1 ran episodes until it died, none after.
+            let on_1 = s.started.iter().filter(|(srv, _)| *srv == 1).count();
+            assert!(on_1 >= 1, "{:?}", s.started);
+            let last_on_1 = s.started.iter().rposition(|(srv, _)| *srv == 1).unwrap();
+            let after: Vec<_> = s.started[last_on_1..].iter().skip(1).collect();
+            assert!(after.iter().all(|(srv, _)| *srv != 1), "{:?}", s.started);
+            // 12 episodes and the one run again.
+            assert_eq!(s.started.len(), 13, "{:?}", s.started);
+        });
+    }
 }
 
 #[tokio::test]
 async fn a_server_down_at_start_is_in_the_table_and_runs_nothing_until_it_answers() {
-    let plan = plan(6);
-    let fleet = Arc::new(Fleet::new(3));
-    fleet.with(|s| s.dead[2] = true);
-    let mut pool = Pool::new(fleet.clone());
-    let table = pool.admit().await;
-    let answers: Vec<_> = table.iter().map(|h| h.answer.clone()).collect();
-    assert_eq!(
-        answers,
-        [
-            Ok("server 0".into()),
-            Ok("server 1".into()),
-            Err("connection refused".into())
-        ]
-    );
-    assert_eq!(
-        steprl_rollout::health_table(&table),
-        "  s0  up    server 0\n  s1  up    server 1\n  s2  DOWN  connection refused\n"
-    );
-    let (results, stats) = run_on(&mut pool, &plan).await.unwrap();
-    assert_eq!(results, reference(&plan).await);
-    assert_eq!((stats.lost, stats.plugin_failures), (0, 0));
-    assert!(fleet.with(|s| s.started.iter().all(|(srv, _)| *srv != 2)));
-    assert_eq!(pool.servers_down(), ["s2"]);
+    for stepping in STEPPINGS {
+        let plan = plan(6);
+        let fleet = Arc::new(Fleet::new(3));
+        fleet.with(|s| s.dead[2] = true);
+        let mut pool = Pool::new(fleet.clone());
+        let table = pool.admit().await;
+        let answers: Vec<_> = table.iter().map(|h| h.answer.clone()).collect();
+        assert_eq!(
+            answers,
+            [
+                Ok("server 0".into()),
+                Ok("server 1".into()),
+                Err("connection refused".into())
+            ]
+        );
+        assert_eq!(
+            steprl_rollout::health_table(&table),
+            "  s0  up    server 0\n  s1  up    server 1\n  s2  DOWN  connection refused\n"
+        );
+        let (results, stats) = run_on(&mut pool, &plan, stepping).await.unwrap();
+        assert_eq!(results, reference(&plan).await);
+        assert_eq!((stats.lost, stats.plugin_failures), (0, 0));
+        assert!(fleet.with(|s| s.started.iter().all(|(srv, _)| *srv != 2)));
+        assert_eq!(pool.servers_down(), ["s2"]);
 
-    // It answers again: the next rollout admits it and gives it episodes.
-    fleet.with(|s| {
-        s.dead[2] = false;
-        s.started.clear();
-    });
-    let (results, _) = run_on(&mut pool, &plan).await.unwrap();
-    assert_eq!(results, reference(&plan).await);
-    assert!(pool.servers_down().is_empty());
-    assert!(fleet.with(|s| s.started.iter().any(|(srv, _)| *srv == 2)));
+        // It answers again: the next rollout admits it and gives it episodes.
+        fleet.with(|s| {
+            s.dead[2] = false;
+            s.started.clear();
+        });
+        let (results, _) = run_on(&mut pool, &plan, stepping).await.unwrap();
+        assert_eq!(results, reference(&plan).await);
+        assert!(pool.servers_down().is_empty());
+        assert!(fleet.with(|s| s.started.iter().any(|(srv, _)| *srv == 2)));
+    }
 }
 
 #[tokio::test]
 async fn a_failure_on_a_server_that_still_answers_is_the_episodes_plugin_failure() {
-    let plan = specs(&["broken", "goal-1", "goal-2"]);
-    let fleet = Arc::new(Fleet::new(2));
-    let mut pool = Pool::new(fleet.clone());
-    let (results, stats) = run_on(&mut pool, &plan).await.unwrap();
-    assert_eq!((stats.lost, stats.plugin_failures), (0, 1));
-    assert!(
-        matches!(&results[0].outcome, Outcome::PluginFailure { error } if error.contains("boom"))
-    );
-    assert!(pool.servers_down().is_empty());
-    assert_eq!(results[1..], reference(&plan).await[1..]);
+    for stepping in STEPPINGS {
+        let plan = specs(&["broken", "goal-1", "goal-2"]);
+        let fleet = Arc::new(Fleet::new(2));
+        let mut pool = Pool::new(fleet.clone());
+        let (results, stats) = run_on(&mut pool, &plan, stepping).await.unwrap();
+        assert_eq!((stats.lost, stats.plugin_failures), (0, 1));
+        assert!(
+            matches!(&results[0].outcome, Outcome::PluginFailure { error } if error.contains("boom"))
+        );
+        assert!(pool.servers_down().is_empty());
+        assert_eq!(results[1..], reference(&plan).await[1..]);
+    }
 }
 
 #[tokio::test]
 async fn an_episode_that_takes_down_every_server_it_runs_on_is_a_plugin_failure_after_max_losses() {
-    let plan = specs(&["endless", "goal-1", "goal-2", "goal-1"]);
-    let n = MAX_LOSSES as usize + 1;
-    let fleet = Arc::new(Fleet::new(n));
-    fleet.with(|s| s.killers = vec!["endless".into()]);
-    let mut pool = Pool::new(fleet.clone());
-    let (results, stats) = run_on(&mut pool, &plan).await.unwrap();
-    assert_eq!(stats.lost, u64::from(MAX_LOSSES));
-    assert_eq!(stats.plugin_failures, 1);
-    match &results[0].outcome {
-        Outcome::PluginFailure { error } => assert!(
-            error.starts_with(&format!(
-                "lost with {MAX_LOSSES} servers that stopped answering"
-            )),
-            "{error}"
-        ),
-        o => panic!("{o:?}"),
+    for stepping in STEPPINGS {
+        let plan = specs(&["endless", "goal-1", "goal-2", "goal-1"]);
+        let n = MAX_LOSSES as usize + 1;
+        let fleet = Arc::new(Fleet::new(n));
+        fleet.with(|s| s.killers = vec!["endless".into()]);
+        let mut pool = Pool::new(fleet.clone());
+        let (results, stats) = run_on(&mut pool, &plan, stepping).await.unwrap();
+        assert_eq!(stats.lost, u64::from(MAX_LOSSES));
+        assert_eq!(stats.plugin_failures, 1);
+        match &results[0].outcome {
+            Outcome::PluginFailure { error } => assert!(
+                error.starts_with(&format!(
+                    "lost with {MAX_LOSSES} servers that stopped answering"
+                )),
+                "{error}"
+            ),
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(results[1..], reference(&plan).await[1..]);
+        assert_eq!(pool.servers_down().len(), MAX_LOSSES as usize);
     }
-    assert_eq!(results[1..], reference(&plan).await[1..]);
-    assert_eq!(pool.servers_down().len(), MAX_LOSSES as usize);
 }
 
 #[tokio::test]
 async fn no_server_left_is_an_error_that_names_every_server() {
-    let plan = plan(8);
-    let fleet = Arc::new(Fleet::new(2));
-    fleet.with(|s| s.die_at_step = vec![Some(2), Some(3)]);
-    let mut pool = Pool::new(fleet.clone());
-    let e = run_on(&mut pool, &plan).await.unwrap_err().to_string();
-    assert!(
-        e.starts_with("environment `fleet`: none of its 2 servers answers"),
-        "{e}"
-    );
-    assert!(
-        e.contains("  s0  DOWN  connection refused\n  s1  DOWN  connection refused\n"),
-        "{e}"
-    );
-    assert!(e.contains("scripts/osworld-fleet.sh"), "{e}");
+    for stepping in STEPPINGS {
+        let plan = plan(8);
+        let fleet = Arc::new(Fleet::new(2));
+        fleet.with(|s| s.die_at_step = vec![Some(2), Some(3)]);
+        let mut pool = Pool::new(fleet.clone());
+        let e = run_on(&mut pool, &plan, stepping)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("environment `fleet`: none of its 2 servers answers"),
+            "{e}"
+        );
+        assert!(
+            e.contains("  s0  DOWN  connection refused\n  s1  DOWN  connection refused\n"),
+            "{e}"
+        );
+        assert!(e.contains("scripts/osworld-fleet.sh"), "{e}");
 
-    // Nobody at the start either: the first rollout says so.
-    let fleet = Arc::new(Fleet::new(2));
-    fleet.with(|s| s.dead = vec![true, true]);
-    let e = run_on(&mut Pool::new(fleet), &plan).await.unwrap_err();
-    assert!(matches!(e, RolloutError::NoServer { n: 2, .. }), "{e}");
+        // Nobody at the start either: the first rollout says so.
+        let fleet = Arc::new(Fleet::new(2));
+        fleet.with(|s| s.dead = vec![true, true]);
+        let e = run_on(&mut Pool::new(fleet), &plan, stepping)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, RolloutError::NoServer { n: 2, .. }), "{e}");
+    }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use steprl_algo::augment::AugmentParams;
 use steprl_core::StepSettings;
 use steprl_learner::{PolicyConfig, PpoConfig};
+use steprl_rollout::Stepping;
 
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,6 +242,10 @@ pub struct RolloutSection {
     /// episodes continue into the next round with their prefix (0 = off: every episode
     /// runs to its end).
     pub round_deadline_s: f64,
+    /// `lockstep`: every lane takes its step in turns with the others (deterministic).
+    /// `free`: each lane steps on its own, so a slow step holds up only its lane (for
+    /// server fleets; batches then depend on timing).
+    pub stepping: Stepping,
 }
 
 impl Default for RolloutSection {
@@ -252,6 +257,7 @@ impl Default for RolloutSection {
             mode: RolloutMode::Sync,
             max_staleness: 1,
             round_deadline_s: 0.0,
+            stepping: Stepping::Lockstep,
         }
     }
 }

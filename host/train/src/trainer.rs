@@ -646,7 +646,10 @@ impl Trainer {
     }
 
     fn rollout_config(&self, sampling: Sampling) -> RolloutConfig {
-        RolloutConfig::whole(self.cfg.rollout.concurrency, sampling)
+        RolloutConfig {
+            stepping: self.cfg.rollout.stepping,
+            ..RolloutConfig::whole(self.cfg.rollout.concurrency, sampling)
+        }
     }
 
     /// Whether round `running` ends with a checkpoint: every `checkpoint.every` rounds
