@@ -6,8 +6,8 @@
 //!
 //! `cargo bench -p steprl-tests --bench fleet` (needs `plugins/build.sh`). Options by
 //! environment: `FLEET_SERVERS` (64), `FLEET_LATENCIES_MS` (`200,2000`), `FLEET_STEPS`
-//! (steps per episode, 10), `FLEET_EPISODES_PER_LANE` (2), `FLEET_LANES_FOR_MEMORY`
-//! (`1,100,1000`).
+//! (steps per episode, 10), `FLEET_EPISODES_PER_LANE` (2), `FLEET_STEPPINGS`
+//! (`lockstep,free`), `FLEET_LANES_FOR_MEMORY` (`1,100,1000`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use serde_json::json;
 use steprl_core::{
     Action, Decision, Environment, Observation, ObservationParts, Policy, Sampling, SplitMix, View,
 };
-use steprl_rollout::{EpisodeSpec, Pool, RolloutConfig};
+use steprl_rollout::{EpisodeSpec, Pool, RolloutConfig, Stepping};
 use steprl_sandbox::{Grants, PluginOptions, WasmEnvironment, WasmRewardChecker};
 use steprl_tests::androidworld_server::{AndroidWorldServer, ServerOptions};
 use steprl_tests::faults::Fault;
@@ -84,6 +84,19 @@ fn rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// CPU seconds this process (the host and the servers in it) has used, user and
+/// system (Linux `/proc/self/stat`, in clock ticks of 1/100 s).
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name's closing parenthesis: utime is the 12th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(f64::NAN))
+        .collect();
+    (f.get(11).copied().unwrap_or(f64::NAN) + f.get(12).copied().unwrap_or(f64::NAN)) / 100.0
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Scenario {
     Healthy,
@@ -104,13 +117,23 @@ impl Scenario {
 struct Row {
     steps: u64,
     wall: f64,
+    cpu: f64,
+    batch: f64,
+    reset_ms: f64,
     lost: u64,
     failures: u64,
     down: usize,
 }
 
 /// One rollout of `episodes` episodes over a fresh fleet of `n` servers.
-async fn fleet_run(n: usize, latency: Duration, steps: u32, episodes: usize, s: Scenario) -> Row {
+async fn fleet_run(
+    n: usize,
+    latency: Duration,
+    steps: u32,
+    episodes: usize,
+    s: Scenario,
+    stepping: Stepping,
+) -> Row {
     let fleet: Vec<AndroidWorldServer> = (0..n)
         .map(|_| {
             AndroidWorldServer::start_with(ServerOptions {
@@ -189,14 +212,15 @@ async fn fleet_run(n: usize, latency: Duration, steps: u32, episodes: usize, s: 
         policy_version: 0,
         deadline: None,
         partial: false,
-        stepping: steprl_rollout::Stepping::Lockstep,
+        stepping,
     };
-    let t0 = Instant::now();
+    let (t0, cpu0) = (Instant::now(), cpu_s());
     let (_, stats) = pool
         .run(&specs, &mut policy, &mut checker, &cfg)
         .await
         .expect("rollout");
     let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_s() - cpu0;
     for server in &fleet {
         server.faults(|f| {
             f.fault = None;
@@ -206,6 +230,9 @@ async fn fleet_run(n: usize, latency: Duration, steps: u32, episodes: usize, s: 
     Row {
         steps: stats.env_steps,
         wall,
+        cpu,
+        batch: stats.env_steps as f64 / stats.batches.max(1) as f64,
+        reset_ms: 1e3 * stats.reset.as_secs_f64() / stats.resets.max(1) as f64,
         lost: stats.lost,
         failures: stats.plugin_failures,
         down: pool.servers_down().len(),
@@ -253,7 +280,7 @@ async fn memory_with_lanes(lanes: usize) -> f64 {
         policy_version: 0,
         deadline: None,
         partial: false,
-        stepping: steprl_rollout::Stepping::Lockstep,
+        stepping: Stepping::Lockstep,
     };
     // Every lane runs an episode; its instance stays in the pool for the next run.
     pool.run(&specs, &mut policy, &mut checker, &cfg)
@@ -271,25 +298,39 @@ async fn main() {
         "## {n} lanes against {n} local AndroidWorld servers, {steps} steps an episode, {per_lane} episodes a lane\n"
     );
     println!(
-        "| step latency | scenario | env steps | wall s | env steps/s | bound ({n}/latency) | share of bound | lost | plugin failures | servers down |"
+        "| step latency | stepping | scenario | env steps | wall s | env steps/s | bound ({n}/latency) | share of bound | CPU s (of the process) | mean batch | mean start + reset ms | lost | plugin failures | servers down |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let steppings: Vec<Stepping> = std::env::var("FLEET_STEPPINGS")
+        .unwrap_or_else(|_| "lockstep,free".into())
+        .split(',')
+        .map(|v| match v.trim() {
+            "free" => Stepping::Free,
+            "lockstep" => Stepping::Lockstep,
+            other => panic!("FLEET_STEPPINGS: `{other}` is neither lockstep nor free"),
+        })
+        .collect();
     for ms in env_list("FLEET_LATENCIES_MS", "200,2000") {
         let latency = Duration::from_millis(ms);
         let bound = n as f64 / latency.as_secs_f64();
-        for s in [Scenario::Healthy, Scenario::OneDead, Scenario::OneHung] {
-            let r = fleet_run(n, latency, steps, per_lane * n, s).await;
-            let rate = r.steps as f64 / r.wall;
-            println!(
-                "| {ms} ms | {} | {} | {:.1} | {rate:.1} | {bound:.1} | {:.0}% | {} | {} | {} |",
-                s.name(),
-                r.steps,
-                r.wall,
-                100.0 * rate / bound,
-                r.lost,
-                r.failures,
-                r.down
-            );
+        for &stepping in &steppings {
+            for s in [Scenario::Healthy, Scenario::OneDead, Scenario::OneHung] {
+                let r = fleet_run(n, latency, steps, per_lane * n, s, stepping).await;
+                let rate = r.steps as f64 / r.wall;
+                println!(
+                    "| {ms} ms | {stepping:?} | {} | {} | {:.1} | {rate:.1} | {bound:.1} | {:.0}% | {:.1} | {:.1} | {:.0} | {} | {} | {} |",
+                    s.name(),
+                    r.steps,
+                    r.wall,
+                    100.0 * rate / bound,
+                    r.cpu,
+                    r.batch,
+                    r.reset_ms,
+                    r.lost,
+                    r.failures,
+                    r.down
+                );
+            }
         }
     }
     println!("\n## Host memory per lane (uisim instances, one episode each, no servers)\n");

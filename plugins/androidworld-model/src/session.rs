@@ -91,6 +91,8 @@ struct Shared<T> {
     table: ActionTable,
     /// Whether the server has the `/ui_elements` route (unknown until first asked).
     ui_route: Cell<Option<bool>>,
+    /// Per server: its screen size, from the last screenshot taken there.
+    screens: Vec<Cell<Option<Screen>>>,
 }
 
 /// A connected adapter: the server, the configuration and the task list.
@@ -187,9 +189,8 @@ impl<T: Transport + 'static> Suite<T> {
             }
         }
         let table = ActionTable::new(&config);
-        let ready: Vec<Cell<bool>> = (0..clients.len())
-            .map(|i| Cell::new(i == listing))
-            .collect();
+        let n_servers = clients.len();
+        let ready: Vec<Cell<bool>> = (0..n_servers).map(|i| Cell::new(i == listing)).collect();
         Ok(Suite {
             shared: Rc::new(Shared {
                 clients,
@@ -198,6 +199,7 @@ impl<T: Transport + 'static> Suite<T> {
                 config,
                 table,
                 ui_route: Cell::new(None),
+                screens: (0..n_servers).map(|_| Cell::new(None)).collect(),
             }),
             tasks,
         })
@@ -382,11 +384,13 @@ impl<T: Transport> Episode<T> {
         self.action_errors = 0;
         self.last = "none".into();
         self.final_state.replace(None);
-        self.screen = None;
         self.frame = None;
         self.elements = None;
-        // The first screenshot is always taken: grid clicks need the screen size.
-        self.capture(true)?;
+        // Grid clicks need the screen size: the first episode on a server reads it from
+        // a screenshot, later ones reuse it. So a policy that reads no image never
+        // fetches a frame after that (on a real device, megabytes of JSON).
+        self.screen = self.shared.screens[self.server].get();
+        self.capture(self.screen.is_none())?;
         self.read_elements()?;
         self.phase.set(Phase::Running);
         Ok(self.observation())
@@ -403,6 +407,7 @@ impl<T: Transport> Episode<T> {
             width: full.width,
             height: full.height,
         });
+        self.shared.screens[self.server].set(self.screen);
         if self.parts.image {
             let c = &self.shared.config;
             self.frame = Some(full.resize(c.image_width, c.image_height));
@@ -861,6 +866,51 @@ mod tests {
             ],
             "the status action sends nothing; scoring once, tearing down once"
         );
+    }
+
+    /// A text-only episode needs the screen size for grid clicks: the first episode on
+    /// a server takes a screenshot for it, later ones reuse the size; an episode that
+    /// reads the image still takes its own.
+    #[test]
+    fn the_screen_size_is_read_once_per_server_when_no_image_is_read() {
+        let (s, fake) = suite(SMALL);
+        let screenshots = |fake: &Fake| {
+            let n = fake
+                .log
+                .borrow()
+                .iter()
+                .filter(|c| c.starts_with("GET /screenshot"))
+                .count();
+            fake.log.borrow_mut().clear();
+            n
+        };
+        let text = Parts {
+            text: true,
+            image: false,
+        };
+        for (episode, want) in [(0, 1), (1, 0), (2, 0)] {
+            let mut ep = s.start("SystemWifiTurnOn#0", text).unwrap();
+            ep.reset().unwrap();
+            // The click lands where the first screenshot's size puts cell (0,0).
+            let r = ep.step(&AgentAction::Discrete(TOP)).unwrap();
+            assert!(
+                r.info
+                    .contains(r#""action":{"action_type":"click","x":2,"y":0}"#),
+                "episode {episode}: {}",
+                r.info
+            );
+            drop(ep);
+            assert_eq!(screenshots(&fake), want, "episode {episode}");
+        }
+        let image = Parts {
+            text: true,
+            image: true,
+        };
+        let mut ep = s.start("SystemWifiTurnOn#0", image).unwrap();
+        ep.reset().unwrap();
+        ep.step(&AgentAction::Discrete(TOP)).unwrap();
+        drop(ep);
+        assert_eq!(screenshots(&fake), 2, "reset and step, each with its frame");
     }
 
     #[test]
