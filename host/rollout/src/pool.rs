@@ -148,7 +148,8 @@ pub struct RolloutStats {
     pub batches: u64,
     /// Time in policy inference.
     pub inference: Duration,
-    /// Time in environment calls.
+    /// Time in environment calls (with free-running lanes, whose calls overlap: the
+    /// time the loop waited for a lane to come back).
     pub env: Duration,
     /// Episodes started (each a `start` and a `reset` call).
     pub resets: u64,
@@ -682,20 +683,39 @@ impl Pool {
         }
     }
 
-    /// Phase 4, finish: close the ended episodes and judge them, in lane order.
+    /// Phase 4, finish: read the ended episodes' final states and close them, all at
+    /// once (each may be requests to a server), then judge them in lane order.
     async fn finish(
         &mut self,
         run: &mut Run,
         checker: &mut dyn RewardChecker,
         ending: Vec<Ending>,
     ) {
+        let t0 = Instant::now();
+        let mut fss: Vec<Option<Option<Result<String, CallError>>>> =
+            (0..run.active.len()).map(|_| None).collect();
+        {
+            let active = &run.active;
+            let wound = join_all(
+                self.lanes
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(lane, inst)| {
+                        let (_, end) = ending.iter().find(|(l, _)| *l == lane)?;
+                        let episode = active[lane].as_ref()?.episode;
+                        let inst = inst.as_mut()?;
+                        Some(async move { (lane, wind_up(inst.as_mut(), episode, end).await) })
+                    }),
+            )
+            .await;
+            for (lane, fs) in wound {
+                fss[lane] = Some(fs);
+            }
+        }
+        run.stats.env += t0.elapsed();
         let mut suspects = Vec::new();
         for (lane, end) in ending {
-            let episode = run.active[lane].as_ref().expect("active").episode;
-            let inst = self.lanes[lane].as_mut().expect("instance");
-            let t0 = Instant::now();
-            let fs = wind_up(inst.as_mut(), episode, &end).await;
-            run.stats.env += t0.elapsed();
+            let fs = fss[lane].take().expect("every ended lane was wound up");
             suspects.extend(self.conclude(run, checker, lane, end, fs).await);
         }
         self.triage(run, suspects).await;

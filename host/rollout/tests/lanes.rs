@@ -1,6 +1,7 @@
 //! Free-running lanes: whatever order their steps come back in, they play the same
 //! episodes as lock-step turns; and a lane whose step is slow holds up only itself,
-//! where lock-step turns make every lane wait for it.
+//! where lock-step turns make every lane wait for it. In turns too, the episodes that
+//! end together have their final states read at once.
 
 mod common;
 
@@ -24,6 +25,11 @@ struct Jittery {
     gate_after: Option<usize>,
     ended: Arc<AtomicUsize>,
     released: Arc<AtomicBool>,
+    /// Each final-state read waits until this many have started (or gives up), and
+    /// `together` (true at first) stays true only if every read saw them.
+    reads_together: Option<usize>,
+    reading: Arc<AtomicUsize>,
+    together: Arc<AtomicBool>,
 }
 
 struct JitteryInstance {
@@ -34,6 +40,21 @@ struct JitteryInstance {
     gate_after: Option<usize>,
     ended: Arc<AtomicUsize>,
     released: Arc<AtomicBool>,
+    reads_together: Option<usize>,
+    reading: Arc<AtomicUsize>,
+    together: Arc<AtomicBool>,
+}
+
+/// Yield to the runtime until `ready` says yes (true) or many yields have passed
+/// (false).
+async fn wait_for(ready: impl Fn() -> bool) -> bool {
+    for _ in 0..10_000 {
+        if ready() {
+            return true;
+        }
+        tokio::task::yield_now().await;
+    }
+    false
 }
 
 impl JitteryInstance {
@@ -64,6 +85,9 @@ impl Environment for Jittery {
             gate_after: self.gate_after,
             ended: Arc::clone(&self.ended),
             released: Arc::clone(&self.released),
+            reads_together: self.reads_together,
+            reading: Arc::clone(&self.reading),
+            together: Arc::clone(&self.together),
         }))
     }
 }
@@ -93,19 +117,19 @@ impl EnvInstance for JitteryInstance {
         if let Some(k) = self.gate_after
             && first
             && self.tasks[ep.0 as usize] == "goal-2"
+            && wait_for(|| self.ended.load(Ordering::SeqCst) >= k).await
         {
-            for _ in 0..10_000 {
-                if self.ended.load(Ordering::SeqCst) >= k {
-                    self.released.store(true, Ordering::SeqCst);
-                    break;
-                }
-                tokio::task::yield_now().await;
-            }
+            self.released.store(true, Ordering::SeqCst);
         }
         self.jitter(ep).await;
         self.inner.step(ep, action).await
     }
     async fn final_state(&mut self, ep: EpisodeId) -> Result<String, CallError> {
+        if let Some(k) = self.reads_together {
+            self.reading.fetch_add(1, Ordering::SeqCst);
+            let all = wait_for(|| self.reading.load(Ordering::SeqCst) >= k).await;
+            self.together.fetch_and(all, Ordering::SeqCst);
+        }
         self.jitter(ep).await;
         self.ended.fetch_add(1, Ordering::SeqCst);
         self.inner.final_state(ep).await
@@ -120,6 +144,9 @@ fn jittery(gate_after: Option<usize>) -> Jittery {
         gate_after,
         ended: Arc::new(AtomicUsize::new(0)),
         released: Arc::new(AtomicBool::new(false)),
+        reads_together: None,
+        reading: Arc::new(AtomicUsize::new(0)),
+        together: Arc::new(AtomicBool::new(false)),
     }
 }
 
@@ -176,4 +203,25 @@ async fn a_slow_lane_holds_up_only_itself_when_lanes_run_free() {
             "{stepping:?}: whether the other lanes ended while the slow step waited"
         );
     }
+}
+
+/// Four `endless` episodes walk greedily to their max-steps and end in the same turn:
+/// their final states (requests to a server, for a real adapter) are read at once, not
+/// one after the other.
+#[tokio::test]
+async fn in_turns_the_final_states_of_episodes_that_end_together_are_read_at_once() {
+    let plan = specs(&["endless"; 4]);
+    let env = Arc::new(Jittery {
+        reads_together: Some(4),
+        together: Arc::new(AtomicBool::new(true)),
+        ..jittery(None)
+    });
+    let cfg = RolloutConfig::whole(4, Sampling::Greedy);
+    let (results, _) = Pool::new(env.clone())
+        .run(&plan, &mut Biased::default(), &mut GoalChecker, &cfg)
+        .await
+        .unwrap();
+    assert!(results.iter().all(|r| r.transitions.len() == 6));
+    assert_eq!(env.reading.load(Ordering::SeqCst), 4);
+    assert!(env.together.load(Ordering::SeqCst));
 }

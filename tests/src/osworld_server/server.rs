@@ -100,7 +100,7 @@ fn serve(
     let thread = std::thread::spawn(move || {
         let s = server;
         for mut req in s.incoming_requests() {
-            match Faults::gate(&faults) {
+            match Faults::gate_request(&faults, req.url().starts_with("/execute")) {
                 Gate::Serve => {}
                 Gate::Error => {
                     let _ = req.respond(
