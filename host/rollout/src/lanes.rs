@@ -64,7 +64,6 @@ impl Pool {
         checker: &mut dyn RewardChecker,
         cfg: &RolloutConfig,
     ) -> Result<(), RolloutError> {
-        let pooled = self.servers.pooled();
         let n = run.active.len();
         let mut busy = vec![false; n];
         let mut tasks = Tasks::new();
@@ -74,15 +73,8 @@ impl Pool {
             let closing =
                 run.stats.env_steps > 0 && cfg.deadline.is_some_and(|d| Instant::now() >= d);
             if !closing {
-                if pooled
-                    && self.servers.count_up() == 0
-                    && !run.queue.is_empty()
-                    && tasks.is_empty()
-                {
-                    self.admit().await;
-                    if self.servers.count_up() == 0 {
-                        return Err(self.no_server());
-                    }
+                if tasks.is_empty() {
+                    self.readmit_if_none_up(run).await?;
                 }
                 for (lane, index) in self.starts(run, |l| !busy[l]) {
                     busy[lane] = true;

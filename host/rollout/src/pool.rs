@@ -362,17 +362,9 @@ impl Pool {
         checker: &mut dyn RewardChecker,
         cfg: &RolloutConfig,
     ) -> Result<(), RolloutError> {
-        let pooled = self.servers.pooled();
         let mut reported = 0;
         loop {
-            // Only lanes of servers in the pool run episodes, and a lane leaves with
-            // its server only between episodes: none up means none running.
-            if pooled && self.servers.count_up() == 0 && !run.queue.is_empty() {
-                self.admit().await;
-                if self.servers.count_up() == 0 {
-                    return Err(self.no_server());
-                }
-            }
+            self.readmit_if_none_up(run).await?;
             self.fill(run, policy).await;
             let waiting: Vec<usize> = (0..run.active.len())
                 .filter(|l| run.active[*l].is_some())
@@ -391,6 +383,20 @@ impl Pool {
                 return Ok(());
             }
         }
+    }
+
+    /// With specs still to start and no server of the pool up, check the servers once
+    /// more; none answering is the run's error. Only lanes of servers in the pool run
+    /// episodes, and a lane leaves with its server only between episodes: none up
+    /// means none running.
+    pub(crate) async fn readmit_if_none_up(&mut self, run: &Run) -> Result<(), RolloutError> {
+        if self.servers.pooled() && self.servers.count_up() == 0 && !run.queue.is_empty() {
+            self.admit().await;
+            if self.servers.count_up() == 0 {
+                return Err(self.no_server());
+            }
+        }
+        Ok(())
     }
 
     /// Tell the progress callback, if the episodes finished have grown past `reported`.
