@@ -150,9 +150,6 @@ pub trait Learner: Policy {
     fn save(&self, dir: &Path) -> Result<(), SaveError>;
 
     /// A frozen copy of the current policy that acts exactly as this learner does now
-    /// and goes on doing so while the learner updates (asynchronous rollouts), or
-    /// `None` when this kind of learner cannot make one.
-    fn snapshot(&self) -> Option<Box<dyn Policy>> {
-        None
-    }
+    /// and goes on doing so while the learner updates (asynchronous rollouts).
+    fn snapshot(&self) -> Box<dyn Policy>;
 }

@@ -400,12 +400,12 @@ impl Learner for NetLearner {
         self.save_files(dir)
     }
 
-    fn snapshot(&self) -> Option<Box<dyn Policy>> {
-        Some(Box::new(NetSnapshot {
+    fn snapshot(&self) -> Box<dyn Policy> {
+        Box::new(NetSnapshot {
             context: self.context,
             device: self.infer_device.clone(),
             net: self.inference.clone().unwrap_or_else(|| self.model.valid()),
-        }))
+        })
     }
 }
 
@@ -515,7 +515,7 @@ mod tests {
             crate::net::PolicyKind::Transformer,
         ] {
             let mut l = learner(kind);
-            let mut snap = l.snapshot().expect("a token network snapshots");
+            let mut snap = l.snapshot();
             let before = decisions(&mut l);
             assert_eq!(decisions(snap.as_mut()), before, "{kind:?}");
             let s = samples(&mut l);

@@ -598,9 +598,9 @@ impl Learner for LmChoiceLearner {
         self.save_files(dir)
     }
 
-    fn snapshot(&self) -> Option<Box<dyn Policy>> {
+    fn snapshot(&self) -> Box<dyn Policy> {
         let base = &self.base;
-        Some(Box::new(ChoiceSnapshot {
+        Box::new(ChoiceSnapshot {
             lm: base.lm.clone(),
             net: base.inference_copy(),
             version: base.version(),
@@ -609,7 +609,7 @@ impl Learner for LmChoiceLearner {
             history: self.history,
             device: base.infer_device.clone(),
             memo: ScoreMemo::default(),
-        }))
+        })
     }
 }
 

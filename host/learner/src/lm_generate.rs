@@ -708,14 +708,14 @@ impl Learner for LmGenerateLearner {
         self.save_files(dir)
     }
 
-    fn snapshot(&self) -> Option<Box<dyn Policy>> {
-        Some(Box::new(GenerateSnapshot {
+    fn snapshot(&self) -> Box<dyn Policy> {
+        Box::new(GenerateSnapshot {
             lm: self.base.lm.clone(),
             net: self.base.inference_copy(),
             settings: self.settings.clone(),
             history: self.history,
             device: self.base.infer_device.clone(),
-        }))
+        })
     }
 }
 

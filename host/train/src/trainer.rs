@@ -102,16 +102,6 @@ pub enum TrainError {
         grad_norm: f32,
     },
     /// The run directory is not usable.
-    /// Asynchronous rollouts asked of a policy that cannot act from a snapshot.
-    #[error(
-        "rollout.mode = \"async\" needs a policy that can act from a frozen copy of itself while it trains; policy.kind = \"{kind}\"{mode} cannot yet (use rollout.mode = \"sync\")"
-    )]
-    AsyncUnsupported {
-        /// The policy kind.
-        kind: String,
-        /// `, policy.mode = ...` for a language-model policy.
-        mode: String,
-    },
     #[error("run directory {path}: {message}")]
     RunDir {
         /// The directory.
@@ -523,16 +513,6 @@ impl Trainer {
                 (out.to_owned(), state, learner, None)
             }
         };
-        if cfg.rollout.mode == RolloutMode::Async && learner.snapshot().is_none() {
-            return Err(TrainError::AsyncUnsupported {
-                kind: toml_name(&cfg.policy.kind),
-                mode: if cfg.policy.kind == PolicyKind::Lm {
-                    format!(", policy.mode = \"{}\"", toml_name(&cfg.policy.mode))
-                } else {
-                    String::new()
-                },
-            });
-        }
         Ok(Trainer {
             pool: Pool::new(env),
             record: state.record.clone(),
@@ -736,13 +716,7 @@ impl Trainer {
         perf: &mut Perf,
     ) -> Result<(UpdateStats, Rolled), TrainError> {
         let version = round;
-        let mut snapshot = self.learner_ref().snapshot().ok_or_else(|| {
-            // Trainer::open refuses async mode for such a policy.
-            TrainError::AsyncUnsupported {
-                kind: toml_name(&self.cfg.policy.kind),
-                mode: String::new(),
-            }
-        })?;
+        let mut snapshot = self.learner_ref().snapshot();
         let mut next_perf = Perf::default();
         let plan = self.plan(round + 1, &mut next_perf).await?;
         let mut learner = self.learner.take().expect(LEARNER_HOME);
@@ -1328,14 +1302,6 @@ fn finite(round: u32, update: UpdateStats) -> Result<UpdateStats, TrainError> {
         });
     }
     Ok(update)
-}
-
-/// How a setting's value is written in the run config (`"mlp"`, `"choice"`).
-fn toml_name<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// The warning for settings in `[algo.resample]` that differ from the defaults when the
