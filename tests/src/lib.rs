@@ -42,6 +42,36 @@ pub fn load(sandbox: &Sandbox, name: &str) -> LoadedPlugin {
         .unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }
 
+/// The AndroidWorld adapter pooled over `servers`, each granted, with the two task types
+/// the local server implements and `config`'s keys on top.
+pub async fn androidworld_pool(
+    sandbox: &Sandbox,
+    servers: &[androidworld_server::AndroidWorldServer],
+    config: serde_json::Value,
+) -> steprl_sandbox::WasmEnvironment {
+    let mut json = serde_json::json!({
+        "servers": servers.iter().map(|s| s.url()).collect::<Vec<_>>(),
+        "task_types": ["SystemWifiTurnOn", "SystemBluetoothTurnOff"],
+    });
+    if let (Some(all), serde_json::Value::Object(extra)) = (json.as_object_mut(), config) {
+        all.extend(extra);
+    }
+    steprl_sandbox::WasmEnvironment::new(
+        sandbox,
+        &load(sandbox, "androidworld"),
+        steprl_sandbox::PluginOptions {
+            config_json: json.to_string(),
+            grants: steprl_sandbox::Grants {
+                http: servers.iter().map(|s| s.addr().to_string()).collect(),
+                ..steprl_sandbox::Grants::default()
+            },
+            ..steprl_sandbox::PluginOptions::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("androidworld loads: {e}"))
+}
+
 /// Play `actions` in a fresh episode of `task` with `seed` on `inst` and have `checker`
 /// judge it; returns the first observation's tokens, whether the last step ended the
 /// episode (done, not truncated), and the verdict.

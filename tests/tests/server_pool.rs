@@ -326,27 +326,12 @@ async fn androidworld_episodes_run_on_every_server_and_survive_one_that_dies_and
     ];
     let urls: Vec<String> = fleet.iter().map(|s| s.url()).collect();
     let sb = sandbox();
-    let env = WasmEnvironment::new(
+    let env = steprl_tests::androidworld_pool(
         &sb,
-        &load(&sb, "androidworld"),
-        PluginOptions {
-            config_json: json!({
-                "servers": urls,
-                "task_types": ["SystemWifiTurnOn", "SystemBluetoothTurnOff"],
-                "timeout_ms": 2000,
-                "health_timeout_ms": 400,
-                "health_tries": 1,
-            })
-            .to_string(),
-            grants: Grants {
-                http: fleet.iter().map(|s| s.addr().to_string()).collect(),
-                ..Grants::default()
-            },
-            ..PluginOptions::default()
-        },
+        &fleet,
+        json!({"timeout_ms": 2000, "health_timeout_ms": 400, "health_tries": 1}),
     )
-    .await
-    .unwrap_or_else(|e| panic!("androidworld loads: {e}"));
+    .await;
     let env = Arc::new(env);
     assert_eq!(env.servers(), urls.as_slice());
     let tasks: Vec<String> = env.info().tasks.iter().map(|t| t.id.clone()).collect();
