@@ -168,6 +168,23 @@ struct Row {
     down: usize,
 }
 
+/// `count` specs from `first` on, over the environment's tasks in turn.
+fn specs(env: &dyn Environment, first: usize, count: usize) -> Vec<EpisodeSpec> {
+    let tasks: Vec<String> = env.info().tasks.iter().map(|t| t.id.clone()).collect();
+    (first..first + count)
+        .map(|i| EpisodeSpec {
+            task: tasks[i % tasks.len()].clone(),
+            seed: i as u64,
+            sample_seed: i as u64,
+        })
+        .collect()
+}
+
+/// The length counted as long in the partial-rollout table: three times the mean.
+fn long_len(p: f64) -> usize {
+    3 * (1.0 / p).round() as usize
+}
+
 /// `n` fresh local AndroidWorld servers, the adapter pooled over them, its checker.
 struct Fleet {
     servers: Vec<AndroidWorldServer>,
@@ -224,18 +241,6 @@ impl Fleet {
         }
     }
 
-    /// `count` specs from `first` on, over the suite's tasks in turn.
-    fn specs(&self, first: usize, count: usize) -> Vec<EpisodeSpec> {
-        let tasks: Vec<String> = self.env.info().tasks.iter().map(|t| t.id.clone()).collect();
-        (first..first + count)
-            .map(|i| EpisodeSpec {
-                task: tasks[i % tasks.len()].clone(),
-                seed: i as u64,
-                sample_seed: i as u64,
-            })
-            .collect()
-    }
-
     /// Let every server's request handlers end.
     fn stop(&self) {
         for server in &self.servers {
@@ -257,7 +262,7 @@ async fn fleet_run(
     stepping: Stepping,
 ) -> Row {
     let mut fleet = Fleet::start(n, latency, steps).await;
-    let specs = fleet.specs(0, episodes);
+    let specs = specs(fleet.env.as_ref(), 0, episodes);
     // Requests of one episode before its steps and after them (initialize, reset,
     // state, score): the fault starts once the first episode is over.
     let after = steps as usize * 2 + 12;
@@ -356,7 +361,7 @@ async fn partial_run(
     let mut steps = 0;
     let t0 = Instant::now();
     for round in 0..rounds {
-        let specs = fleet.specs(round * per_round, per_round);
+        let specs = specs(fleet.env.as_ref(), round * per_round, per_round);
         let start = Instant::now();
         let cfg = RolloutConfig {
             concurrency: n,
@@ -385,7 +390,7 @@ async fn partial_run(
     let wall = t0.elapsed().as_secs_f64();
     fleet.stop();
     let lens: Vec<usize> = results.iter().map(|r| r.transitions.len()).collect();
-    let long = 3 * (1.0 / p).round() as usize;
+    let long = long_len(p);
     PartialRow {
         steps,
         wall,
@@ -424,14 +429,7 @@ async fn memory_with_lanes(lanes: usize) -> f64 {
         WasmRewardChecker::new(&sb, &load(&sb, "uisim-checker"), PluginOptions::default())
             .await
             .unwrap();
-    let tasks: Vec<String> = env.info().tasks.iter().map(|t| t.id.clone()).collect();
-    let specs: Vec<EpisodeSpec> = (0..lanes)
-        .map(|i| EpisodeSpec {
-            task: tasks[i % tasks.len()].clone(),
-            seed: i as u64,
-            sample_seed: i as u64,
-        })
-        .collect();
+    let specs = specs(env.as_ref(), 0, lanes);
     let mut pool = Pool::new(env.clone());
     let mut policy = Fixed {
         action: 0,
@@ -509,7 +507,7 @@ async fn main() {
     );
     println!(
         "| step latency | stepping | round closes | deadline s | env steps | wall s | env steps/s | share of bound | mean round s | longest round s | episodes judged | their mean length | of them ≥ {} steps | unfinished at the end or discarded | judged across 2+ policy versions |",
-        3 * (1.0 / p).round() as usize
+        long_len(p)
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for ms in env_list("FLEET_PARTIAL_LATENCIES_MS", "200,2000") {
