@@ -20,13 +20,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use steprl_core::{
-    Action, Decision, Environment, Observation, ObservationParts, Policy, Sampling, SplitMix, View,
+    Action, Decision, Observation, ObservationParts, Policy, Sampling, SplitMix, View,
 };
-use steprl_rollout::{EpisodeSpec, Pool, RolloutConfig, Stepping};
+use steprl_rollout::{Pool, RolloutConfig, Stepping};
 use steprl_sandbox::{PluginOptions, WasmEnvironment, WasmRewardChecker};
 use steprl_tests::androidworld_server::{AndroidWorldServer, ServerOptions};
 use steprl_tests::faults::Fault;
-use steprl_tests::{androidworld_pool, load, sandbox};
+use steprl_tests::{androidworld_pool, load, round_robin_specs, sandbox};
 
 /// Always the same action (AndroidWorld: `wait`, which never ends an episode; uisim:
 /// any valid one), so every episode runs to its step limit.
@@ -168,18 +168,6 @@ struct Row {
     down: usize,
 }
 
-/// `count` specs from `first` on, over the environment's tasks in turn.
-fn specs(env: &dyn Environment, first: usize, count: usize) -> Vec<EpisodeSpec> {
-    let tasks: Vec<String> = env.info().tasks.iter().map(|t| t.id.clone()).collect();
-    (first..first + count)
-        .map(|i| EpisodeSpec {
-            task: tasks[i % tasks.len()].clone(),
-            seed: i as u64,
-            sample_seed: i as u64,
-        })
-        .collect()
-}
-
 /// The length counted as long in the partial-rollout table: three times the mean.
 fn long_len(p: f64) -> usize {
     3 * (1.0 / p).round() as usize
@@ -262,7 +250,7 @@ async fn fleet_run(
     stepping: Stepping,
 ) -> Row {
     let mut fleet = Fleet::start(n, latency, steps).await;
-    let specs = specs(fleet.env.as_ref(), 0, episodes);
+    let specs = round_robin_specs(fleet.env.as_ref(), 0, episodes);
     // Requests of one episode before its steps and after them (initialize, reset,
     // state, score): the fault starts once the first episode is over.
     let after = steps as usize * 2 + 12;
@@ -361,7 +349,7 @@ async fn partial_run(
     let mut steps = 0;
     let t0 = Instant::now();
     for round in 0..rounds {
-        let specs = specs(fleet.env.as_ref(), round * per_round, per_round);
+        let specs = round_robin_specs(fleet.env.as_ref(), round * per_round, per_round);
         let start = Instant::now();
         let cfg = RolloutConfig {
             concurrency: n,
@@ -429,7 +417,7 @@ async fn memory_with_lanes(lanes: usize) -> f64 {
         WasmRewardChecker::new(&sb, &load(&sb, "uisim-checker"), PluginOptions::default())
             .await
             .unwrap();
-    let specs = specs(env.as_ref(), 0, lanes);
+    let specs = round_robin_specs(env.as_ref(), 0, lanes);
     let mut pool = Pool::new(env.clone());
     let mut policy = Fixed {
         action: 0,

@@ -72,6 +72,23 @@ pub async fn androidworld_pool(
     .unwrap_or_else(|e| panic!("androidworld loads: {e}"))
 }
 
+/// `count` episode specs from index `first` on, over `env`'s tasks in turn; spec `i` has
+/// environment and sampling seed `i`.
+pub fn round_robin_specs(
+    env: &dyn steprl_core::Environment,
+    first: usize,
+    count: usize,
+) -> Vec<steprl_rollout::EpisodeSpec> {
+    let tasks: Vec<String> = env.info().tasks.iter().map(|t| t.id.clone()).collect();
+    (first..first + count)
+        .map(|i| steprl_rollout::EpisodeSpec {
+            task: tasks[i % tasks.len()].clone(),
+            seed: i as u64,
+            sample_seed: i as u64,
+        })
+        .collect()
+}
+
 /// Play `actions` in a fresh episode of `task` with `seed` on `inst` and have `checker`
 /// judge it; returns the first observation's tokens, whether the last step ended the
 /// episode (done, not truncated), and the verdict.

@@ -334,14 +334,7 @@ async fn androidworld_episodes_run_on_every_server_and_survive_one_that_dies_and
     .await;
     let env = Arc::new(env);
     assert_eq!(env.servers(), urls.as_slice());
-    let tasks: Vec<String> = env.info().tasks.iter().map(|t| t.id.clone()).collect();
-    let specs: Vec<steprl_rollout::EpisodeSpec> = (0..9)
-        .map(|i| steprl_rollout::EpisodeSpec {
-            task: tasks[i % tasks.len()].clone(),
-            seed: i as u64,
-            sample_seed: i as u64,
-        })
-        .collect();
+    let specs = steprl_tests::round_robin_specs(env.as_ref(), 0, 9);
     let mut checker = steprl_sandbox::WasmRewardChecker::new(
         &sb,
         &load(&sb, "androidworld-checker"),
