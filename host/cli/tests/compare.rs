@@ -399,3 +399,118 @@ fn resamplers_are_compared_as_method_at_resampler() {
     assert!(report.contains("| step@resample-progress |"), "{report}");
     assert!(report.contains("| step@resample-dapo-py |"), "{report}");
 }
+
+/// The config's warm start runs in every comparison run before its first round, each
+/// run records it and its greedy success after it, the report states it, the runs are
+/// queued seed-major, and a run killed just after its warm start's checkpoint is
+/// evaluated from the cloned policy when resumed.
+#[test]
+fn compare_warm_starts_every_run_and_queues_seeds_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demos = String::new();
+    for (k, app) in ["settings", "contacts", "notes", "clock"]
+        .iter()
+        .enumerate()
+    {
+        for seed in 0..4 {
+            demos.push_str(&format!(
+                "{{\"task\": \"open.{app}\", \"seed\": {seed}, \"actions\": [\"click {k}\", \"done\"]}}\n"
+            ));
+        }
+    }
+    std::fs::write(dir.path().join("demos.jsonl"), demos).unwrap();
+    let cfg = config(dir.path(), "uisim", "uisim-checker", "open.messages");
+    let text_cfg = std::fs::read_to_string(&cfg).unwrap().replace(
+        "heldout = [\"open.messages\"]",
+        "include = [\"open.*\"]\nheldout = [\"open.messages\"]",
+    );
+    std::fs::write(
+        &cfg,
+        format!("{text_cfg}\n[warmstart]\ndemos = \"demos.jsonl\"\nepochs = 200\nlr = 0.02\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("cmp");
+    let args = [
+        "compare",
+        cfg.to_str().unwrap(),
+        "--methods",
+        "step,tgrpo",
+        "--seeds",
+        "2",
+        "--budget-env-steps",
+        "100",
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+
+    // Killed right after the first run's warm start is checkpointed, before anything
+    // evaluated it.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_steprl"))
+        .args(args)
+        .env("STEPRL_FAILPOINT", "checkpoint.renamed:1")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&o);
+    assert!(
+        o.status.code().is_none() && stderr.contains("aborting at checkpoint.renamed:1"),
+        "{:?}: {stderr}",
+        o.status
+    );
+    let first = out.join("step/seed-5");
+    assert!(!first.join("eval-warmstart.json").exists());
+
+    let o = steprl(&args);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    // Seed-major: both methods' seed 5 before either's seed 6.
+    let at = |needle: &str| {
+        stderr
+            .find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in\n{stderr}"))
+    };
+    assert!(at("[1/4] step seed 5: done") < at("[2/4] tgrpo seed 5: done"));
+    assert!(at("[2/4] tgrpo seed 5: done") < at("[3/4] step seed 6: done"));
+    // The resumed run did not clone again; the three fresh ones did.
+    assert_eq!(
+        stderr
+            .matches(": warm start: 16 demonstrations, 32 steps cloned, 200 epochs")
+            .count(),
+        3,
+        "{stderr}"
+    );
+    let read = |p: PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| {
+            panic!("{}: {e}", p.display());
+        }))
+        .unwrap()
+    };
+    for m in ["step", "tgrpo"] {
+        for s in [5, 6] {
+            let run = out.join(m).join(format!("seed-{s}"));
+            // Every run starts from the cloned policy, which opens each app it was shown.
+            let eval = read(run.join("eval-warmstart.json"));
+            for (task, r) in eval["tasks"].as_object().unwrap() {
+                let r = r.as_array().unwrap();
+                assert_eq!(
+                    r[0], r[1],
+                    "{m} seed {s}: {task} after the warm start: {r:?}"
+                );
+            }
+            if (m, s) != ("step", 5) {
+                let w = read(run.join("warmstart.json"));
+                assert_eq!(w["demos"], 16);
+                assert!(
+                    w["loss_last"].as_f64().unwrap() < w["loss_first"].as_f64().unwrap(),
+                    "{w}"
+                );
+            }
+        }
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("- warm start: every run cloned the config's demonstrations before its first round; greedy success on the training tasks after it: 100.0 ± 0.0% (mean ± std over 4 runs)"),
+        "{report}"
+    );
+}

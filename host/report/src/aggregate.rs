@@ -318,6 +318,7 @@ pub(crate) mod tests {
                 .collect(),
             eval_after: None,
             eval_heldout: None,
+            eval_warmstart: None,
         }
     }
 

@@ -149,6 +149,8 @@ pub struct Run {
     pub eval_after: Option<Eval>,
     /// Greedy evaluation on the held-out tasks after training.
     pub eval_heldout: Option<Eval>,
+    /// Greedy evaluation on the training tasks after the warm start (none without one).
+    pub eval_warmstart: Option<Eval>,
 }
 
 impl Run {
@@ -256,6 +258,7 @@ fn load_run(dir: &Path, method: &str, seed: u64) -> Result<Run, ReportError> {
         rounds: read_metrics(&dir.join("metrics.jsonl"))?,
         eval_after: optional(&dir.join("eval-after.json"))?,
         eval_heldout: optional(&dir.join("eval-heldout.json"))?,
+        eval_warmstart: optional(&dir.join("eval-warmstart.json"))?,
     })
 }
 

@@ -256,6 +256,19 @@ pub fn report(
             heldout.join(", ")
         );
     }
+    let warm: Vec<f64> = cmp
+        .runs
+        .iter()
+        .filter_map(|r| r.eval_warmstart.as_ref().and_then(|e| e.mean()))
+        .collect();
+    if let Some(w) = crate::aggregate::mean_std(&warm) {
+        let _ = writeln!(
+            out,
+            "- warm start: every run cloned the config's demonstrations before its first round; greedy success on the training tasks after it: {}% (mean ± std over {} runs)",
+            pct(Some(w)),
+            warm.len()
+        );
+    }
     let _ = writeln!(
         out,
         "- runs found: {} of {}\n",

@@ -111,14 +111,49 @@ async fn train_one(
             std::fs::remove_dir_all(dir)
                 .with_context(|| format!("clearing the unstarted run {}", dir.display()))?;
         }
-        Trainer::open(Start::Fresh(dir), cfg, loaded, &selected.device)?
+        let mut trainer = Trainer::open(Start::Fresh(dir), cfg, loaded, &selected.device)?;
+        warm_start(&mut trainer, dir, label).await?;
+        trainer
     };
+    // Killed between the warm start's checkpoint and its evaluation: evaluate now, the
+    // policy being still the cloned one.
+    let warm_eval = dir.join("eval-warmstart.json");
+    if trainer.config().warmstart.demos.is_some()
+        && trainer.next_round() == 0
+        && !warm_eval.exists()
+    {
+        let e = trainer.config().eval;
+        write_json(&warm_eval, &trainer.evaluate(e.episodes, e.greedy).await?)?;
+    }
     super::train::run_rounds(&mut trainer, Report::Labelled { label, every: 10 }).await?;
     super::train::final_evals(&mut trainer, dir).await?;
     Ok(Outcome::Trained {
         rounds: trainer.next_round(),
         env_steps: trainer.env_steps_total(),
     })
+}
+
+/// The config's warm start (behaviour cloning on its demonstrations), as `train` runs
+/// it before the first round, so every method and seed starts from the cloned policy;
+/// what it did goes to `warmstart.json`.
+async fn warm_start(trainer: &mut Trainer, dir: &Path, label: &str) -> anyhow::Result<()> {
+    let Some(w) = trainer.warm_start().await? else {
+        return Ok(());
+    };
+    let epochs = trainer.config().warmstart.epochs;
+    eprintln!(
+        "{label}: warm start: {} demonstrations, {} steps cloned, {epochs} epochs: loss {:.3} -> {:.3}",
+        w.demos, w.samples, w.loss_first, w.loss_last
+    );
+    let record = serde_json::json!({
+        "demos": w.demos,
+        "samples": w.samples,
+        "epochs": epochs,
+        "lr": trainer.config().warmstart.lr,
+        "loss_first": w.loss_first,
+        "loss_last": w.loss_last,
+    });
+    write_json(&dir.join("warmstart.json"), &record)
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
@@ -421,6 +456,9 @@ pub(super) async fn compare(sandbox: &Sandbox, args: &CompareArgs) -> anyhow::Re
             cfg,
         });
     }
+    // Seed-major: every method's first seed runs before any method's second, so a
+    // comparison stopped early (or read while it runs) has all methods on the same seeds.
+    configs.sort_by_key(|j| j.cfg.seed);
     println!(
         "comparing {} methods × {} seeds at {} env steps each, {jobs} at a time, in {}",
         methods.len(),
