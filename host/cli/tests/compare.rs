@@ -472,6 +472,12 @@ fn compare_warm_starts_every_run_and_queues_seeds_first() {
     };
     assert!(at("[1/4] step seed 5: done") < at("[2/4] tgrpo seed 5: done"));
     assert!(at("[2/4] tgrpo seed 5: done") < at("[3/4] step seed 6: done"));
+    // The cloning epochs name their run, in plain text (stderr is not a terminal).
+    assert!(
+        stderr.contains("compare{run=tgrpo seed 5}: warm start: epoch 200/200, mean cloning loss"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\x1b'), "{stderr}");
     // The resumed run did not clone again; the three fresh ones did.
     assert_eq!(
         stderr

@@ -12,6 +12,7 @@ use steprl_algo::Variant;
 use steprl_report::{GridEntry, Manifest, RunEntry};
 use steprl_sandbox::Sandbox;
 use steprl_train::{Plugins, RunConfig, Start, Trainer};
+use tracing::Instrument;
 
 use super::train::Report;
 
@@ -216,7 +217,11 @@ fn run_all(
                             return;
                         };
                         let label = &job.label;
-                        let result = rt.block_on(one(sandbox, job.cfg, &job.dir, label, backend));
+                        // Log lines from inside the run (warm-start epochs) name it.
+                        let span = tracing::info_span!(target: "progress", "compare", run = %label);
+                        let result = rt.block_on(
+                            one(sandbox, job.cfg, &job.dir, label, backend).instrument(span),
+                        );
                         let mut d = done.lock().expect("lock");
                         *d += 1;
                         match result {
