@@ -478,14 +478,22 @@ fn compare_warm_starts_every_run_and_queues_seeds_first() {
         "{stderr}"
     );
     assert!(!stderr.contains('\x1b'), "{stderr}");
-    // The resumed run did not clone again; the three fresh ones did.
-    assert_eq!(
-        stderr
-            .matches(": warm start: 16 demonstrations, 32 steps cloned, 200 epochs")
-            .count(),
-        3,
-        "{stderr}"
+    // The resumed run did not clone again. The others cloned, but for tgrpo seed 6,
+    // which took step seed 6's clone (tgrpo seed 5 found none: step seed 5's warm start
+    // was cut off before it was recorded).
+    let cloned = ": warm start: 16 demonstrations, 32 steps cloned, 200 epochs";
+    for run in ["tgrpo seed 5", "step seed 6"] {
+        assert!(
+            stderr.contains(&format!("{run}{cloned}")),
+            "{run}: {stderr}"
+        );
+    }
+    assert_eq!(stderr.matches(cloned).count(), 2, "{stderr}");
+    let shared = format!(
+        "tgrpo seed 6: warm start: the policy {} cloned",
+        out.join("step/seed-6/checkpoints/round-00000").display()
     );
+    assert!(stderr.contains(&shared), "{stderr}");
     let read = |p: PathBuf| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| {
             panic!("{}: {e}", p.display());
@@ -515,6 +523,43 @@ fn compare_warm_starts_every_run_and_queues_seeds_first() {
         }
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+
+    // Taking a sibling's clone is the same as cloning: T-GRPO alone, cloning for
+    // itself, trains seed 6 to the same metrics (losses, gradient norms, success, every
+    // round) and evaluations.
+    let alone = dir.path().join("alone");
+    let mut own = args.to_vec();
+    own[3] = "tgrpo";
+    own[11] = alone.to_str().unwrap();
+    let o = steprl(&own);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("tgrpo seed 6{cloned}")),
+        "{stderr}"
+    );
+    let (a, b) = (out.join("tgrpo/seed-6"), alone.join("tgrpo/seed-6"));
+    let without_perf = |run: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("perf");
+                v
+            })
+            .collect()
+    };
+    assert_eq!(without_perf(&a), without_perf(&b));
+    for f in [
+        "eval-warmstart.json",
+        "eval-after.json",
+        "eval-heldout.json",
+        "warmstart.json",
+    ] {
+        assert_eq!(read(a.join(f)), read(b.join(f)), "{f}");
+    }
+
     assert!(
         report.contains("- warm start: every run cloned the config's demonstrations before its first round; greedy success on the training tasks after it: 100.0 ± 0.0% (mean ± std over 4 runs)"),
         "{report}"

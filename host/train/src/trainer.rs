@@ -603,6 +603,29 @@ impl Trainer {
         }))
     }
 
+    /// Take the policy another run's warm start produced (its checkpoint `from`, written
+    /// before that run's first round) instead of cloning again, then checkpoint. Only
+    /// for a run whose own warm start would be the same computation (same seed,
+    /// demonstrations, policy, learner settings and environment): `steprl compare`
+    /// shares one warm start among the methods of a seed this way. Call once, before
+    /// the first round.
+    pub fn adopt_warm_start(
+        &mut self,
+        from: &Path,
+        device: &burn_device::Device,
+    ) -> Result<(), TrainError> {
+        checkpoint::verify(from)?;
+        let learner = build_learner(
+            self.plugins.env.as_ref(),
+            &self.cfg,
+            device,
+            Some((from, LoadFor::Training)),
+        )?;
+        self.learner = Some(learner);
+        self.checkpoint()?;
+        Ok(())
+    }
+
     /// Report rollout progress (episodes finished, planned) to `f`, in training rounds
     /// and evaluations alike.
     pub fn on_progress(&mut self, f: steprl_rollout::Progress) {

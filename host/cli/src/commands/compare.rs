@@ -84,6 +84,7 @@ async fn one(
     dir: &Path,
     label: &str,
     backend: steprl_learner::BackendChoice,
+    siblings: &[PathBuf],
 ) -> anyhow::Result<Outcome> {
     if dir.join("eval-after.json").exists() {
         return Ok(Outcome::Skipped);
@@ -91,7 +92,7 @@ async fn one(
     let selected = steprl_learner::select(backend)?;
     let loaded = plugins(sandbox, &cfg, None, None).await?;
     let env = loaded.env.clone();
-    let result = train_one(loaded, cfg, dir, label, &selected).await;
+    let result = train_one(loaded, cfg, dir, label, &selected, siblings).await;
     super::shut_down(&*env).await;
     result
 }
@@ -103,6 +104,7 @@ async fn train_one(
     dir: &Path,
     label: &str,
     selected: &steprl_learner::Selected,
+    siblings: &[PathBuf],
 ) -> anyhow::Result<Outcome> {
     let mut trainer = if steprl_train::checkpoint::has_checkpoint(dir) {
         let saved = RunConfig::load(&dir.join("config.toml"))?;
@@ -113,7 +115,15 @@ async fn train_one(
                 .with_context(|| format!("clearing the unstarted run {}", dir.display()))?;
         }
         let mut trainer = Trainer::open(Start::Fresh(dir), cfg, loaded, &selected.device)?;
-        warm_start(&mut trainer, dir, label).await?;
+        match shared_warm_start(siblings) {
+            Some((from, record)) => {
+                trainer.adopt_warm_start(&from, &selected.device)?;
+                eprintln!("{label}: warm start: the policy {} cloned", from.display());
+                std::fs::copy(&record, dir.join("warmstart.json"))
+                    .with_context(|| format!("copying {}", record.display()))?;
+            }
+            None => warm_start(&mut trainer, dir, label).await?,
+        }
         trainer
     };
     // Killed between the warm start's checkpoint and its evaluation: evaluate now, the
@@ -136,7 +146,8 @@ async fn train_one(
 
 /// The config's warm start (behaviour cloning on its demonstrations), as `train` runs
 /// it before the first round, so every method and seed starts from the cloned policy;
-/// what it did goes to `warmstart.json`.
+/// what it did goes to `warmstart.json`. (A run whose sibling already cloned the same
+/// policy takes that one instead: see [`shared_warm_start`].)
 async fn warm_start(trainer: &mut Trainer, dir: &Path, label: &str) -> anyhow::Result<()> {
     let Some(w) = trainer.warm_start().await? else {
         return Ok(());
@@ -183,6 +194,48 @@ struct Job {
     cfg: RunConfig,
 }
 
+/// What a run's warm start depends on: its resolved config less the parts a method
+/// or its learning rate sets (the warm start reads neither); `None` without a warm
+/// start. Runs with the same key clone the same policy, so one clone serves them all.
+fn warm_start_key(cfg: &RunConfig) -> Option<String> {
+    cfg.warmstart.demos.as_ref()?;
+    let mut k = cfg.clone();
+    k.algo.method = steprl_algo::Method::Step;
+    k.algo.augment.enabled = false;
+    k.algo.resample.adaptive = false;
+    k.resampler.plugin = PathBuf::new();
+    k.resampler.config = toml::Table::new();
+    k.resampler.grants = Default::default();
+    k.learner.lr = 0.0;
+    k.budget_env_steps = 0;
+    k.rounds = 0;
+    Some(k.to_toml())
+}
+
+/// For each job, the other jobs' directories whose warm start is the same computation.
+fn warm_start_siblings(jobs: &[Job]) -> Vec<Vec<PathBuf>> {
+    let keys: Vec<Option<String>> = jobs.iter().map(|j| warm_start_key(&j.cfg)).collect();
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| match k {
+            None => Vec::new(),
+            Some(k) => (0..jobs.len())
+                .filter(|&o| o != i && keys[o].as_ref() == Some(k))
+                .map(|o| jobs[o].dir.clone())
+                .collect(),
+        })
+        .collect()
+}
+
+/// A finished warm start among `siblings`: the checkpoint it wrote before its first
+/// round (complete once its `warmstart.json` exists) and that record.
+fn shared_warm_start(siblings: &[PathBuf]) -> Option<(PathBuf, PathBuf)> {
+    siblings.iter().find_map(|s| {
+        let (record, ckpt) = (s.join("warmstart.json"), s.join("checkpoints/round-00000"));
+        (record.is_file() && ckpt.is_dir()).then_some((ckpt, record))
+    })
+}
+
 /// Train `jobs` (skipping finished ones, resuming unfinished ones), `parallel` at a
 /// time, each on its own thread and runtime; returns the failures.
 fn run_all(
@@ -192,7 +245,9 @@ fn run_all(
     backend: steprl_learner::BackendChoice,
 ) -> Vec<String> {
     let total = jobs.len();
-    let queue: Mutex<VecDeque<Job>> = Mutex::new(jobs.into());
+    let siblings = warm_start_siblings(&jobs);
+    let queue: Mutex<VecDeque<(Job, Vec<PathBuf>)>> =
+        Mutex::new(jobs.into_iter().zip(siblings).collect());
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let done = Mutex::new(0usize);
     tokio::task::block_in_place(|| {
@@ -213,14 +268,16 @@ fn run_all(
                         }
                     };
                     loop {
-                        let Some(job) = queue.lock().expect("lock").pop_front() else {
+                        let Some((job, siblings)) = queue.lock().expect("lock").pop_front()
+                        else {
                             return;
                         };
                         let label = &job.label;
                         // Log lines from inside the run (warm-start epochs) name it.
                         let span = tracing::info_span!(target: "progress", "compare", run = %label);
                         let result = rt.block_on(
-                            one(sandbox, job.cfg, &job.dir, label, backend).instrument(span),
+                            one(sandbox, job.cfg, &job.dir, label, backend, &siblings)
+                                .instrument(span),
                         );
                         let mut d = done.lock().expect("lock");
                         *d += 1;
