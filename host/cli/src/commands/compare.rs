@@ -153,10 +153,7 @@ async fn warm_start(trainer: &mut Trainer, dir: &Path, label: &str) -> anyhow::R
         return Ok(());
     };
     let epochs = trainer.config().warmstart.epochs;
-    eprintln!(
-        "{label}: warm start: {} demonstrations, {} steps cloned, {epochs} epochs: loss {:.3} -> {:.3}",
-        w.demos, w.samples, w.loss_first, w.loss_last
-    );
+    eprintln!("{label}: {}", super::train::warm_start_line(&w, epochs));
     let record = serde_json::json!({
         "demos": w.demos,
         "samples": w.samples,
@@ -195,20 +192,17 @@ struct Job {
 }
 
 /// What a run's warm start depends on: its resolved config less the parts a method
-/// or its learning rate sets (the warm start reads neither); `None` without a warm
-/// start. Runs with the same key clone the same policy, so one clone serves them all.
+/// or its learning rate sets (the warm start reads neither): the config put through
+/// [`method_config`] as one fixed method, with the resampler and the rate cleared;
+/// `None` without a warm start. Runs with the same key clone the same policy, so one
+/// clone serves them all.
 fn warm_start_key(cfg: &RunConfig) -> Option<String> {
     cfg.warmstart.demos.as_ref()?;
-    let mut k = cfg.clone();
-    k.algo.method = steprl_algo::Method::Step;
-    k.algo.augment.enabled = false;
-    k.algo.resample.adaptive = false;
+    let mut k = method_config(cfg, "step-no-both", cfg.seed, 0).ok()?;
     k.resampler.plugin = PathBuf::new();
     k.resampler.config = toml::Table::new();
     k.resampler.grants = Default::default();
     k.learner.lr = 0.0;
-    k.budget_env_steps = 0;
-    k.rounds = 0;
     Some(k.to_toml())
 }
 

@@ -359,6 +359,14 @@ pub(super) async fn train(sandbox: &Sandbox, args: &TrainArgs) -> anyhow::Result
     result
 }
 
+/// What a warm start did, as `train` and `compare` print it.
+pub(super) fn warm_start_line(w: &steprl_train::WarmStart, epochs: u32) -> String {
+    format!(
+        "warm start: {} demonstrations, {} steps cloned, {epochs} epochs: loss {:.3} -> {:.3}",
+        w.demos, w.samples, w.loss_first, w.loss_last
+    )
+}
+
 /// A new run from round 0: the resolved config, evaluation before, warm start, the
 /// rounds, and the final evaluations.
 async fn run_fresh(
@@ -381,10 +389,7 @@ async fn run_fresh(
         write_eval(&out, "eval-heldout-before.json", &h)?;
     }
     if let Some(w) = trainer.warm_start().await? {
-        println!(
-            "warm start: {} demonstrations, {} steps cloned, {} epochs: loss {:.3} -> {:.3}",
-            w.demos, w.samples, cfg.warmstart.epochs, w.loss_first, w.loss_last
-        );
+        println!("{}", warm_start_line(&w, cfg.warmstart.epochs));
         if let Some(r) = evaluate(&mut trainer, "after warm start").await? {
             write_eval(&out, "eval-warmstart.json", &r)?;
         }
