@@ -404,7 +404,8 @@ fn resamplers_are_compared_as_method_at_resampler() {
 /// per seed: the seed's other methods take that clone, and train exactly as if they had
 /// cloned themselves), each run records it and its greedy success after it, the report
 /// states it, the runs are queued seed-major, and a run killed just after its warm
-/// start's checkpoint is evaluated from the cloned policy when resumed.
+/// start's checkpoint is evaluated from the cloned policy when resumed; a damaged
+/// sibling's clone is passed over.
 #[test]
 fn compare_warm_starts_every_run_and_queues_seeds_first() {
     let dir = tempfile::tempdir().unwrap();
@@ -564,4 +565,26 @@ fn compare_warm_starts_every_run_and_queues_seeds_first() {
     ] {
         assert_eq!(read(a.join(f)), read(b.join(f)), "{f}");
     }
+
+    // A sibling's clone damaged since it was written is passed over, saying so: the
+    // run clones for itself (and trains as before) instead of failing on every rerun.
+    let ckpt = out.join("step/seed-6/checkpoints/round-00000");
+    let state = ckpt.join("state.json");
+    let mut bytes = std::fs::read(&state).unwrap();
+    bytes.push(b' ');
+    std::fs::write(&state, bytes).unwrap();
+    std::fs::remove_dir_all(&a).unwrap();
+    let o = steprl(&args);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let passed_over = format!(
+        "tgrpo seed 6: warm start: not taking a sibling's clone: {}: damaged checkpoint: state.json does not match its recorded SHA-256",
+        ckpt.display()
+    );
+    assert!(stderr.contains(&passed_over), "{stderr}");
+    assert!(
+        stderr.contains(&format!("tgrpo seed 6{cloned}")),
+        "{stderr}"
+    );
+    assert_eq!(without_perf(&a), without_perf(&b));
 }

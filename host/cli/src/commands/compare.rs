@@ -115,7 +115,7 @@ async fn train_one(
                 .with_context(|| format!("clearing the unstarted run {}", dir.display()))?;
         }
         let mut trainer = Trainer::open(Start::Fresh(dir), cfg, loaded, &selected.device)?;
-        match shared_warm_start(siblings) {
+        match shared_warm_start(siblings, label) {
             Some((from, record)) => {
                 trainer.adopt_warm_start(&from, &selected.device)?;
                 eprintln!("{label}: warm start: the policy {} cloned", from.display());
@@ -222,11 +222,22 @@ fn warm_start_siblings(jobs: &[Job]) -> Vec<Vec<PathBuf>> {
 }
 
 /// A finished warm start among `siblings`: the checkpoint it wrote before its first
-/// round (complete once its `warmstart.json` exists) and that record.
-fn shared_warm_start(siblings: &[PathBuf]) -> Option<(PathBuf, PathBuf)> {
+/// round (complete once its `warmstart.json` exists) and that record. A damaged one is
+/// passed over, saying so, so that the run clones for itself rather than failing on
+/// every rerun.
+fn shared_warm_start(siblings: &[PathBuf], label: &str) -> Option<(PathBuf, PathBuf)> {
     siblings.iter().find_map(|s| {
         let (record, ckpt) = (s.join("warmstart.json"), s.join("checkpoints/round-00000"));
-        (record.is_file() && ckpt.is_dir()).then_some((ckpt, record))
+        if !(record.is_file() && ckpt.is_dir()) {
+            return None;
+        }
+        match steprl_train::checkpoint::verify(&ckpt) {
+            Ok(()) => Some((ckpt, record)),
+            Err(e) => {
+                eprintln!("{label}: warm start: not taking a sibling's clone: {e}");
+                None
+            }
+        }
     })
 }
 
