@@ -472,7 +472,12 @@ fn full_fine_tuning_trains_every_layer_projection_and_keeps_the_reference() {
     );
     let s = rewarded(&mut f);
     let first = f.update(&s, 1);
-    assert_eq!(first.kl_ref, 0.0, "the first step starts at the base");
+    // Policy and reference are equal; only the order of the threads' partial sums can
+    // differ between their two forward passes (seen: -3.7e-9).
+    assert!(
+        first.kl_ref.abs() < 1e-6,
+        "the first step starts at the base: {first:?}"
+    );
     let later = f.update(&s, 2);
     assert!(later.kl_ref > 0.0, "{later:?}");
 }
